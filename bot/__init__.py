@@ -1,0 +1,1 @@
+"""campaignbot chat adapters (Slack, Discord, playground). They only translate."""

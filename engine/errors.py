@@ -1,0 +1,23 @@
+"""One root exception for the project, subclassed by failure domain.
+
+A :class:`UserError` message is written for a marketer: what was wrong and an example that works.
+It is safe to show in chat or print on the command line.
+"""
+
+from __future__ import annotations
+
+
+class CampaignbotError(Exception):
+    """Root of every error the project raises on purpose."""
+
+
+class UserError(CampaignbotError):
+    """Bad input from a person. ``str(err)`` is a friendly one-line message."""
+
+
+class ModelError(CampaignbotError):
+    """A model could not be loaded or run (missing files, wrong format, unsupported language)."""
+
+
+class JobError(CampaignbotError):
+    """A job failed in a way the user should hear about."""

@@ -1,0 +1,1 @@
+"""The inference side: the only package that imports torch, torchvision and transformers."""
