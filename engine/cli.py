@@ -1,0 +1,175 @@
+"""The ``campaignbot`` command line. Heavy modules (torch) are imported only by the subcommands that need them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from engine.brief import MAX_VARIANTS, SIZES, TONES, Brief, suggest
+from engine.errors import CampaignbotError, UserError
+
+EXAMPLE = 'campaignbot generate "smart watch for runners" --tone playful --variants 4'
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad flags as one friendly line and exit code 2 (no usage dump, no traceback)."""
+
+    def error(self, message: str) -> NoReturn:
+        m = re.search(r"unrecognized arguments: (--?[\w-]+)", message)
+        hint = ""
+        if m:
+            known = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+            hint = suggest(m.group(1), known)
+        self.exit(2, f"campaignbot: error: {message}.{hint} See '{self.prog} --help'.\n")
+
+
+def _slug(text: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-")
+    return s or "campaign"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="campaignbot", description="Chat-native creative studio: ad copy + visuals from a brief.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    g = sub.add_parser(
+        "generate",
+        help="write finished ad creatives for a brief into a folder",
+        description=f"Example: {EXAMPLE} --out out/watch. "
+        "Refine: campaignbot generate --out out/watch --refine 2 --steer 'shorter, bluer'.",
+    )
+    g.add_argument("brief", nargs="?", default=None, help='what to advertise, e.g. "smart watch for runners"')
+    g.add_argument("--tone", default="friendly", help=f"one of: {', '.join(TONES)} (default friendly)")
+    g.add_argument("--variants", type=int, default=4, help=f"how many creatives, 1-{MAX_VARIANTS} (default 4)")
+    g.add_argument("--size", default="square", help=f"one of: {', '.join(SIZES)} (default square)")
+    g.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same creatives")
+    g.add_argument("--lang", default=None, help="copy language: en or zh (default: detected from the brief)")
+    g.add_argument("--audience", default="", help='who it is for, e.g. "marathon beginners"')
+    g.add_argument("--keywords", default="", help='words to use, comma separated, e.g. "GPS, battery"')
+    g.add_argument("--avoid", default="", help='words never to use, comma separated, e.g. "cheap, free"')
+    g.add_argument("--length", default="medium", help="body length: short, medium or long (default medium)")
+    g.add_argument("--device", default=None, help="auto (CUDA when present), cpu, cuda or cuda:N")
+    g.add_argument("--dtype", default=None, help="auto, fp32, bf16 or fp16 (default: fp32 on CPU, bf16 on GPU)")
+    g.add_argument("--out", type=Path, default=None, help="output folder (default out/<brief>)")
+    g.add_argument("--refine", type=int, default=None, metavar="K",
+                   help="make the next round in --out from variant K of its latest round")
+    g.add_argument("--steer", default=None, help='with --refine: e.g. "shorter", "more playful", "bluer", "different"')
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    t = sub.add_parser("train", help="rebuild the house models (copy corpus + GPT-2, visual GAN)")
+    t.add_argument("what", choices=["copy", "visual"], help="which model to train")
+    t.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the trainer (see --help of each)")
+    return p
+
+
+def _validate_generate(a: argparse.Namespace) -> Brief | None:
+    if not 1 <= a.variants <= MAX_VARIANTS:
+        raise UserError(f"--variants must be 1-{MAX_VARIANTS} (got {a.variants}); try --variants 4.")
+    size = a.size.strip().lower()
+    if size not in SIZES:
+        raise UserError(f"Unknown size '{a.size}'.{suggest(size, tuple(SIZES))} Sizes: {', '.join(SIZES)}.")
+    a.size = size
+    if a.refine is not None:
+        if a.out is None:
+            raise UserError("--refine needs --out, the folder of an earlier run, e.g. --out out/watch --refine 2.")
+        if a.brief:
+            raise UserError("--refine continues an earlier run; leave out the brief (it is read from --out).")
+        return None
+    if a.brief is None:
+        raise UserError(f'Give a brief, e.g. {EXAMPLE}.')
+    return Brief.create(
+        a.brief, audience=a.audience, tone=a.tone, language=a.lang, length=a.length,
+        keywords=a.keywords, avoid=a.avoid,
+    )
+
+
+def _latest_round_dir(out: Path) -> tuple[int, Path]:
+    rounds = sorted(
+        (int(m.group(1)), d) for d in out.glob("round-*") if (m := re.fullmatch(r"round-(\d+)", d.name))
+    )
+    if not rounds:
+        raise UserError(f"{out} holds no rounds; run campaignbot generate with --out {out} first.")
+    return rounds[-1]
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    brief = _validate_generate(a)
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from engine.inference.studio import Studio, read_round, write_round  # noqa: PLC0415
+
+    bar = tqdm(total=100, disable=a.no_progress, bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr)
+
+    def progress(stage: str, frac: float) -> None:
+        bar.set_description_str(stage)
+        bar.update(max(0, int(frac * 100) - bar.n))
+
+    progress("loading models", 0.0)
+    studio = Studio(device=a.device, dtype=a.dtype)
+    if brief is not None:
+        out = a.out or Path("out") / _slug(brief.product)
+        rnd = studio.first_round(brief, variants=a.variants, size=a.size, seed=a.seed, progress=progress)
+    else:
+        out = a.out
+        number, parent_dir = _latest_round_dir(out)
+        parent = read_round(parent_dir / "copy.json")
+        rnd = studio.refine_round(
+            parent, a.refine, instruction=a.steer,
+            variants=a.variants if a.variants != 4 else None,
+            size=a.size if a.size != "square" else None,
+            seed=a.seed if a.seed != 7 else None,
+            progress=progress,
+        )
+    bar.close()
+    round_dir = out / f"round-{rnd.number}"
+    write_round(rnd, round_dir)
+    t = rnd.timings
+    print(f"Round {rnd.number}: {len(rnd.variants)} creatives for \"{rnd.brief.product}\" in {round_dir}/")
+    for v in rnd.variants:
+        print(f"  {v.index}. {v.copy.headline} [{v.copy.cta}]  -> {round_dir / f'variant-{v.index}.png'}")
+    print(f"  contact sheet: {round_dir / 'contact-sheet.png'}")
+    print(f"  time: copy {t.get('copy_s', 0):.1f}s, visuals {t.get('visual_s', 0):.1f}s, "
+          f"compose {t.get('compose_s', 0):.1f}s on {rnd.models.get('device')}")
+    print(f"  refine with: campaignbot generate --out {out} --refine K [--steer \"shorter\"]")
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    if a.what == "copy":
+        from engine.inference import train_copy  # noqa: PLC0415
+
+        return train_copy.main(a.args)
+    from engine.inference import train_visual  # noqa: PLC0415
+
+    return train_visual.main(a.args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if a.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if a.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if a.command == "generate":
+            return cmd_generate(a)
+        return cmd_train(a)
+    except UserError as exc:
+        print(f"campaignbot: error: {exc}", file=sys.stderr)
+        return 2
+    except CampaignbotError as exc:
+        print(f"campaignbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("campaignbot: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

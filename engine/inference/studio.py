@@ -1,0 +1,334 @@
+"""The generation chain: brief -> copy (GPT-2) -> hero art (GAN) -> finished creatives (Pillow).
+
+A :class:`Studio` loads its models once and makes rounds: a first round from a brief, or a refine
+round from one chosen variant of an earlier round. Rounds are plain data (:class:`Round`) that
+serialise to ``copy.json`` so any card can be redrawn or refined later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from engine.brief import SIZES, Brief
+from engine.creative import CopyVariant, VisualRecord
+from engine.errors import UserError
+from engine.settings import Settings
+from engine.steering import parse_steering
+from engine.inference.compose import compose_creative, contact_sheet, palette_for
+from engine.inference.copywriter import Copywriter
+from engine.inference.device import resolve_device, resolve_dtype
+from engine.inference.visual import VisualModel
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]  # (stage, fraction done 0..1)
+
+
+@dataclass
+class Variant:
+    index: int  # 1-based, as shown to people
+    copy: CopyVariant
+    visual: VisualRecord
+    palette_index: int
+    colour_hint: str | None = None
+    parent: int | None = None  # variant index in the parent round
+    image: Image.Image | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "copy": self.copy.to_dict(),
+            "visual": self.visual.to_dict(),
+            "palette_index": self.palette_index,
+            "colour_hint": self.colour_hint,
+            "parent": self.parent,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Variant:
+        return cls(
+            index=int(d["index"]),
+            copy=CopyVariant.from_dict(d["copy"]),
+            visual=VisualRecord.from_dict(d["visual"]),
+            palette_index=int(d.get("palette_index", 0)),
+            colour_hint=d.get("colour_hint"),
+            parent=d.get("parent"),
+        )
+
+
+@dataclass
+class Round:
+    number: int
+    brief: Brief
+    size: str
+    seed: int
+    variants: list[Variant]
+    models: dict[str, str] = field(default_factory=dict)
+    parent_round: int | None = None
+    parent_variant: int | None = None
+    instruction: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    sheet: Image.Image | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "round": self.number,
+            "brief": self.brief.to_dict(),
+            "size": self.size,
+            "seed": self.seed,
+            "models": self.models,
+            "parent_round": self.parent_round,
+            "parent_variant": self.parent_variant,
+            "instruction": self.instruction,
+            "timings": self.timings,
+            "variants": [v.to_dict() for v in self.variants],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Round:
+        return cls(
+            number=int(d["round"]),
+            brief=Brief.from_dict(d["brief"]),
+            size=d["size"],
+            seed=int(d["seed"]),
+            variants=[Variant.from_dict(v) for v in d["variants"]],
+            models=dict(d.get("models", {})),
+            parent_round=d.get("parent_round"),
+            parent_variant=d.get("parent_variant"),
+            instruction=d.get("instruction"),
+            timings=dict(d.get("timings", {})),
+        )
+
+
+def _noop(stage: str, frac: float) -> None:
+    return None
+
+
+def visual_seeds(seed: int, n: int, round_number: int = 1) -> list[int]:
+    """Per-variant image seeds derived from the round seed (stable, distinct across rounds)."""
+    return [(seed * 1_000_003 + round_number * 1009 + i) % (2**31 - 1) for i in range(1, n + 1)]
+
+
+class Studio:
+    """Loads the copy and visual models once; makes rounds."""
+
+    def __init__(self, settings: Settings | None = None, *, device: str | None = None, dtype: str | None = None):
+        self.settings = settings or Settings()
+        self.device = resolve_device(device or self.settings.device)
+        self.dtype = resolve_dtype(dtype or self.settings.dtype, self.device)
+        self._copywriters: dict[str, Copywriter] = {}
+        self._visual: VisualModel | None = None
+
+    # -- models -----------------------------------------------------------------------------------------
+    def copywriter(self, language: str) -> Copywriter:
+        if language not in self._copywriters:
+            name = self.settings.copy_model_for(language)
+            if not name:
+                raise UserError(
+                    f"The configured copy model does not write '{language}' copy. "
+                    f"An operator can set CAMPAIGNBOT_COPY_MODEL_{language.upper()} to a model that does; "
+                    "meanwhile try the brief in English (--lang en)."
+                )
+            self._copywriters[language] = Copywriter.load(name, self.device, self.dtype)
+        return self._copywriters[language]
+
+    @property
+    def visual(self) -> VisualModel:
+        if self._visual is None:
+            self._visual = VisualModel.load(self.settings.visual_model, self.device, self.dtype)
+        return self._visual
+
+    def warm_up(self, language: str = "en") -> None:
+        """Load models and run one tiny generation so the first real request is not slow."""
+        self.copywriter(language)
+        self.visual.generate([self.visual.concepts[0]], [0])
+
+    def model_names(self, language: str) -> dict[str, str]:
+        cw = self.copywriter(language)
+        return {
+            "copy": f"{cw.name}@{cw.version}",
+            "visual": f"{self.visual.name}@{self.visual.version}",
+            "device": str(self.device),
+            "dtype": str(self.dtype).replace("torch.", ""),
+        }
+
+    # -- rounds -----------------------------------------------------------------------------------------
+    def first_round(
+        self, brief: Brief, *, variants: int = 4, size: str = "square", seed: int = 0, progress: Progress = _noop
+    ) -> Round:
+        _check_round_args(variants, size)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        progress("writing copy", 0.05)
+        copies = self.copywriter(brief.language).write(brief, variants, seed)
+        timings["copy_s"] = time.perf_counter() - t0
+        progress("drawing visuals", 0.45)
+        t1 = time.perf_counter()
+        concept = self.visual.concept_for(f"{brief.product} {brief.audience} {' '.join(brief.keywords)}")
+        heroes = self.visual.generate([concept] * len(copies), visual_seeds(seed, len(copies)))
+        timings["visual_s"] = time.perf_counter() - t1
+        out = [
+            Variant(index=i + 1, copy=c, visual=h.record, palette_index=i, image=h.image)
+            for i, (c, h) in enumerate(zip(copies, heroes, strict=True))
+        ]
+        rnd = Round(number=1, brief=brief, size=size, seed=seed, variants=out, models=self.model_names(brief.language))
+        self._compose(rnd, progress, timings)
+        return rnd
+
+    def refine_round(
+        self,
+        parent: Round,
+        choice: int,
+        *,
+        instruction: str | None = None,
+        variants: int | None = None,
+        size: str | None = None,
+        seed: int | None = None,
+        progress: Progress = _noop,
+    ) -> Round:
+        """A round from variant ``choice`` (1-based) of ``parent``: copy rewritten from it, images from its
+        latent neighbourhood, same size and palette unless the instruction changes them."""
+        if not 1 <= choice <= len(parent.variants):
+            raise UserError(
+                f"Round {parent.number} has variants 1-{len(parent.variants)}; "
+                f"try --refine {min(len(parent.variants), 1)}."
+            )
+        chosen = parent.variants[choice - 1]
+        n = variants or len(parent.variants)
+        size = size or parent.size
+        _check_round_args(n, size)
+        steer = parse_steering(instruction, parent.brief.length)
+        brief = Brief(
+            product=parent.brief.product,
+            audience=parent.brief.audience,
+            tone=steer.tone or parent.brief.tone,
+            language=parent.brief.language,
+            length=steer.length or parent.brief.length,
+            keywords=parent.brief.keywords,
+            avoid=parent.brief.avoid,
+        )
+        number = parent.number + 1
+        seed = parent.seed + number * 7919 if seed is None else seed
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        progress("rewriting copy", 0.05)
+        copies = self.copywriter(brief.language).rewrite(brief, chosen.copy, n, seed, instruction)
+        timings["copy_s"] = time.perf_counter() - t0
+        progress("refining visuals", 0.45)
+        t1 = time.perf_counter()
+        heroes = self.visual.refine(chosen.visual, visual_seeds(seed, len(copies), number), steer.strength)
+        timings["visual_s"] = time.perf_counter() - t1
+        hint = steer.colour or chosen.colour_hint
+        out = [
+            Variant(
+                index=i + 1,
+                copy=c,
+                visual=h.record,
+                palette_index=chosen.palette_index,
+                colour_hint=hint,
+                parent=choice,
+                image=h.image,
+            )
+            for i, (c, h) in enumerate(zip(copies, heroes, strict=True))
+        ]
+        rnd = Round(
+            number=number,
+            brief=brief,
+            size=size,
+            seed=seed,
+            variants=out,
+            models=self.model_names(brief.language),
+            parent_round=parent.number,
+            parent_variant=choice,
+            instruction=instruction,
+        )
+        self._compose(rnd, progress, timings)
+        return rnd
+
+    def redraw(self, rnd: Round) -> Round:
+        """Recompose every card of a stored round from its records (bit-for-bit on the same hardware)."""
+        for v in rnd.variants:
+            v.image = self.visual.render(v.visual).image
+        self._compose(rnd, _noop, {})
+        return rnd
+
+    def _compose(self, rnd: Round, progress: Progress, timings: dict[str, float]) -> None:
+        t = time.perf_counter()
+        for i, v in enumerate(rnd.variants):
+            progress(f"composing variant {v.index}/{len(rnd.variants)}", 0.6 + 0.35 * i / len(rnd.variants))
+            assert v.image is not None
+            palette = palette_for(rnd.brief.tone, v.palette_index, v.colour_hint)
+            creative = compose_creative(
+                v.copy, v.image, size=rnd.size, tone=rnd.brief.tone, palette=palette, language=rnd.brief.language
+            )
+            v.image = creative.image
+        rnd.sheet = contact_sheet([v.image for v in rnd.variants if v.image is not None])
+        timings["compose_s"] = time.perf_counter() - t
+        rnd.timings.update(timings)
+        progress("done", 1.0)
+
+
+def _check_round_args(variants: int, size: str) -> None:
+    if not 1 <= variants <= 8:
+        raise UserError(f"Variants must be 1-8 (got {variants}); try --variants 4.")
+    if size not in SIZES:
+        raise UserError(f"Unknown size '{size}'. Sizes: {', '.join(SIZES)}; try --size square.")
+
+
+# -- files --------------------------------------------------------------------------------------------------
+def write_round(rnd: Round, out_dir: Path) -> list[Path]:
+    """Write copy.json, copy.md, variant-K.png and contact-sheet.png into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for v in rnd.variants:
+        assert v.image is not None
+        p = out_dir / f"variant-{v.index}.png"
+        v.image.save(p, optimize=True)
+        written.append(p)
+    if rnd.sheet is not None:
+        p = out_dir / "contact-sheet.png"
+        rnd.sheet.save(p, optimize=True)
+        written.append(p)
+    (out_dir / "copy.json").write_text(json.dumps(rnd.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    (out_dir / "copy.md").write_text(round_markdown(rnd))
+    written += [out_dir / "copy.json", out_dir / "copy.md"]
+    return written
+
+
+def round_markdown(rnd: Round) -> str:
+    b = rnd.brief
+    lines = [f"# Round {rnd.number}: {b.product}", ""]
+    lines.append(f"Tone {b.tone} · length {b.length} · size {rnd.size} · seed {rnd.seed}")
+    if rnd.parent_variant:
+        lines.append(f"Refined from round {rnd.parent_round}, variant {rnd.parent_variant}"
+                     + (f' ("{rnd.instruction}")' if rnd.instruction else ""))
+    lines.append("")
+    for v in rnd.variants:
+        lines += [
+            f"## {v.index}. {v.copy.headline}",
+            "",
+            v.copy.body,
+            "",
+            f"**{v.copy.cta}** · visual: {v.visual.concept}, seed {v.visual.seed} · `variant-{v.index}.png`",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def read_round(path: Path) -> Round:
+    try:
+        return Round.from_dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise UserError(f"No round found at {path}; run campaignbot generate first.") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise UserError(f"{path} is not a campaignbot round file ({exc}).") from None
+
+
