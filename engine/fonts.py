@@ -11,7 +11,7 @@ import logging
 import shutil
 import subprocess
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageFont
@@ -50,7 +50,11 @@ _WANTS: dict[tuple[str, bool], _Want] = {
     ("display", False): _Want(
         ("Noto Sans Display", "Noto Sans", "DejaVu Sans"),
         "Bold",
-        ((f"{_NOTO}/NotoSansDisplay-Bold.ttf", 0), (f"{_NOTO}/NotoSans-Bold.ttf", 0), (f"{_DEJAVU}/DejaVuSans-Bold.ttf", 0)),
+        (
+            (f"{_NOTO}/NotoSansDisplay-Bold.ttf", 0),
+            (f"{_NOTO}/NotoSans-Bold.ttf", 0),
+            (f"{_DEJAVU}/DejaVuSans-Bold.ttf", 0),
+        ),
         "fonts-noto-core (or fonts-dejavu-core)",
     ),
     ("bold", False): _Want(
@@ -69,7 +73,9 @@ _WANTS: dict[tuple[str, bool], _Want] = {
     ("display", True): _Want(
         ("Noto Sans CJK SC",), "Bold", ((f"{_NOTO_CJK}/NotoSansCJK-Bold.ttc", 2),), "fonts-noto-cjk"
     ),
-    ("bold", True): _Want(("Noto Sans CJK SC",), "Bold", ((f"{_NOTO_CJK}/NotoSansCJK-Bold.ttc", 2),), "fonts-noto-cjk"),
+    ("bold", True): _Want(
+        ("Noto Sans CJK SC",), "Bold", ((f"{_NOTO_CJK}/NotoSansCJK-Bold.ttc", 2),), "fonts-noto-cjk"
+    ),
     ("regular", True): _Want(
         ("Noto Sans CJK SC",), "Regular", ((f"{_NOTO_CJK}/NotoSansCJK-Regular.ttc", 2),), "fonts-noto-cjk"
     ),
@@ -108,7 +114,7 @@ def _from_fc_list(family: str, style: str) -> list[tuple[str, int]]:
     return sorted(found)
 
 
-@lru_cache(maxsize=None)
+@cache
 def find_font(weight: str = "regular", *, cjk: bool = False) -> FontFile:
     """Return the best installed face for ``weight`` (display, bold or regular) and script.
 
