@@ -22,7 +22,12 @@ class _Parser(argparse.ArgumentParser):
         m = re.search(r"unrecognized arguments: (--?[\w-]+)", message)
         hint = ""
         if m:
-            known = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+            parsers = [self] + [
+                p for a in self._actions if isinstance(a, argparse._SubParsersAction) for p in a.choices.values()
+            ]
+            known = sorted(
+                {o for p in parsers for a in p._actions for o in a.option_strings if o.startswith("--")}
+            )
             hint = suggest(m.group(1), known)
         self.exit(2, f"campaignbot: error: {message}.{hint} See '{self.prog} --help'.\n")
 
@@ -33,7 +38,9 @@ def _slug(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="campaignbot", description="Chat-native creative studio: ad copy + visuals from a brief.")
+    p = _Parser(
+        prog="campaignbot", description="Chat-native creative studio: ad copy + visuals from a brief."
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -45,21 +52,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("brief", nargs="?", default=None, help='what to advertise, e.g. "smart watch for runners"')
     g.add_argument("--tone", default="friendly", help=f"one of: {', '.join(TONES)} (default friendly)")
-    g.add_argument("--variants", type=int, default=4, help=f"how many creatives, 1-{MAX_VARIANTS} (default 4)")
-    g.add_argument("--size", default="square", help=f"one of: {', '.join(SIZES)} (default square)")
-    g.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same creatives")
+    g.add_argument(
+        "--variants", type=int, default=None, help=f"how many creatives, 1-{MAX_VARIANTS} (default 4)"
+    )
+    g.add_argument("--size", default=None, help=f"one of: {', '.join(SIZES)} (default square)")
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed (default 7); the same seed gives the same creatives",
+    )
     g.add_argument("--lang", default=None, help="copy language: en or zh (default: detected from the brief)")
     g.add_argument("--audience", default="", help='who it is for, e.g. "marathon beginners"')
     g.add_argument("--keywords", default="", help='words to use, comma separated, e.g. "GPS, battery"')
     g.add_argument("--avoid", default="", help='words never to use, comma separated, e.g. "cheap, free"')
     g.add_argument("--length", default="medium", help="body length: short, medium or long (default medium)")
     g.add_argument("--device", default=None, help="auto (CUDA when present), cpu, cuda or cuda:N")
-    g.add_argument("--dtype", default=None, help="auto, fp32, bf16 or fp16 (default: fp32 on CPU, bf16 on GPU)")
+    g.add_argument(
+        "--dtype", default=None, help="auto, fp32, bf16 or fp16 (default: fp32 on CPU, bf16 on GPU)"
+    )
     g.add_argument("--out", type=Path, default=None, help="output folder (default out/<brief>)")
-    g.add_argument("--refine", type=int, default=None, metavar="K",
-                   help="make the next round in --out from variant K of its latest round")
-    g.add_argument("--steer", default=None, help='with --refine: e.g. "shorter", "more playful", "bluer", "different"')
+    g.add_argument(
+        "--refine",
+        type=int,
+        default=None,
+        metavar="K",
+        help="make the next round in --out from variant K of its latest round",
+    )
+    g.add_argument(
+        "--steer", default=None, help='with --refine: e.g. "shorter", "more playful", "bluer", "different"'
+    )
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    w = sub.add_parser("worker", help="run the inference worker process (takes jobs from the queue)")
+    w.add_argument("args", nargs=argparse.REMAINDER, help="--burst, --health, --device, --name")
+    sub.add_parser("migrate", help="create or upgrade the database schema (Alembic)")
+    sub.add_parser("console", help="the engine + worker with a terminal chat, to try campaigns by hand")
 
     t = sub.add_parser("train", help="rebuild the house models (copy corpus + GPT-2, visual GAN)")
     t.add_argument("what", choices=["copy", "visual"], help="which model to train")
@@ -68,23 +96,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _validate_generate(a: argparse.Namespace) -> Brief | None:
-    if not 1 <= a.variants <= MAX_VARIANTS:
+    if a.variants is not None and not 1 <= a.variants <= MAX_VARIANTS:
         raise UserError(f"--variants must be 1-{MAX_VARIANTS} (got {a.variants}); try --variants 4.")
-    size = a.size.strip().lower()
-    if size not in SIZES:
-        raise UserError(f"Unknown size '{a.size}'.{suggest(size, tuple(SIZES))} Sizes: {', '.join(SIZES)}.")
-    a.size = size
+    if a.size is not None:
+        size = a.size.strip().lower()
+        if size not in SIZES:
+            raise UserError(
+                f"Unknown size '{a.size}'.{suggest(size, tuple(SIZES))} Sizes: {', '.join(SIZES)}."
+            )
+        a.size = size
     if a.refine is not None:
         if a.out is None:
-            raise UserError("--refine needs --out, the folder of an earlier run, e.g. --out out/watch --refine 2.")
+            raise UserError(
+                "--refine needs --out, the folder of an earlier run, e.g. --out out/watch --refine 2."
+            )
         if a.brief:
             raise UserError("--refine continues an earlier run; leave out the brief (it is read from --out).")
         return None
     if a.brief is None:
-        raise UserError(f'Give a brief, e.g. {EXAMPLE}.')
+        raise UserError(f"Give a brief, e.g. {EXAMPLE}.")
     return Brief.create(
-        a.brief, audience=a.audience, tone=a.tone, language=a.lang, length=a.length,
-        keywords=a.keywords, avoid=a.avoid,
+        a.brief,
+        audience=a.audience,
+        tone=a.tone,
+        language=a.lang,
+        length=a.length,
+        keywords=a.keywords,
+        avoid=a.avoid,
     )
 
 
@@ -113,29 +151,39 @@ def cmd_generate(a: argparse.Namespace) -> int:
     studio = Studio(device=a.device, dtype=a.dtype)
     if brief is not None:
         out = a.out or Path("out") / _slug(brief.product)
-        rnd = studio.first_round(brief, variants=a.variants, size=a.size, seed=a.seed, progress=progress)
+        rnd = studio.first_round(
+            brief,
+            variants=a.variants or 4,
+            size=a.size or "square",
+            seed=7 if a.seed is None else a.seed,
+            progress=progress,
+        )
     else:
         out = a.out
         number, parent_dir = _latest_round_dir(out)
         parent = read_round(parent_dir / "copy.json")
         rnd = studio.refine_round(
-            parent, a.refine, instruction=a.steer,
-            variants=a.variants if a.variants != 4 else None,
-            size=a.size if a.size != "square" else None,
-            seed=a.seed if a.seed != 7 else None,
+            parent,
+            a.refine,
+            instruction=a.steer,
+            variants=a.variants,
+            size=a.size,
+            seed=a.seed,
             progress=progress,
         )
     bar.close()
     round_dir = out / f"round-{rnd.number}"
     write_round(rnd, round_dir)
     t = rnd.timings
-    print(f"Round {rnd.number}: {len(rnd.variants)} creatives for \"{rnd.brief.product}\" in {round_dir}/")
+    print(f'Round {rnd.number}: {len(rnd.variants)} creatives for "{rnd.brief.product}" in {round_dir}/')
     for v in rnd.variants:
         print(f"  {v.index}. {v.copy.headline} [{v.copy.cta}]  -> {round_dir / f'variant-{v.index}.png'}")
     print(f"  contact sheet: {round_dir / 'contact-sheet.png'}")
-    print(f"  time: copy {t.get('copy_s', 0):.1f}s, visuals {t.get('visual_s', 0):.1f}s, "
-          f"compose {t.get('compose_s', 0):.1f}s on {rnd.models.get('device')}")
-    print(f"  refine with: campaignbot generate --out {out} --refine K [--steer \"shorter\"]")
+    print(
+        f"  time: copy {t.get('copy_s', 0):.1f}s, visuals {t.get('visual_s', 0):.1f}s, "
+        f"compose {t.get('compose_s', 0):.1f}s on {rnd.models.get('device')}"
+    )
+    print(f'  refine with: campaignbot generate --out {out} --refine K [--steer "shorter"]')
     return 0
 
 
@@ -149,16 +197,52 @@ def cmd_train(a: argparse.Namespace) -> int:
     return train_visual.main(a.args)
 
 
+def cmd_console() -> int:
+    import asyncio  # noqa: PLC0415
+
+    from bot.console_adapter import ConsoleAdapter, console_front  # noqa: PLC0415
+    from bot.runner import serve  # noqa: PLC0415
+    from engine.settings import Settings  # noqa: PLC0415
+
+    settings = Settings()
+    adapter = ConsoleAdapter()
+    print(
+        f"campaignbot console: data in {settings.data_dir.resolve()}; worker log in "
+        f"{settings.data_dir.resolve() / 'logs' / 'worker.log'}"
+    )
+    return asyncio.run(serve(settings, [adapter], front=lambda eng, stop: console_front(adapter, eng, stop)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if a.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if a.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if a.command is None:
         parser.print_help()
         return 2
     try:
         if a.command == "generate":
             return cmd_generate(a)
+        if a.command == "worker":
+            from engine.inference import worker  # noqa: PLC0415
+
+            logging.getLogger().setLevel(logging.INFO)
+            return worker.main(a.args)
+        if a.command == "console":
+            return cmd_console()
+        if a.command == "migrate":
+            from engine.migrate import upgrade  # noqa: PLC0415
+            from engine.settings import Settings  # noqa: PLC0415
+            from engine.store import database_url  # noqa: PLC0415
+
+            s = Settings()
+            upgrade(database_url(s.data_dir, s.database_url))
+            print(
+                f"database schema is up to date ({database_url(s.data_dir, s.database_url).split('://')[0]})"
+            )
+            return 0
         return cmd_train(a)
     except UserError as exc:
         print(f"campaignbot: error: {exc}", file=sys.stderr)

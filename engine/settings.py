@@ -17,14 +17,26 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CAMPAIGNBOT_", env_file=".env", extra="ignore")
 
-    copy_model: str = Field(default=str(HOUSE_COPY_MODEL), description="hub id or local directory of a causal LM")
+    copy_model: str = Field(
+        default=str(HOUSE_COPY_MODEL), description="hub id or local directory of a causal LM"
+    )
     copy_model_zh: str | None = Field(
         default=None, description="model used for --lang zh briefs; unset means Chinese copy is not supported"
     )
     visual_model: str = Field(default=str(HOUSE_VISUAL_MODEL), description="GAN generator checkpoint path")
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N")
     dtype: str = Field(default="auto", description="auto, fp32, bf16 or fp16")
-    data_dir: Path = Field(default=Path("data"))
+    data_dir: Path = Field(default=Path("data"), description="database, images and logs of this instance")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir")
+    job_lease_seconds: float = Field(
+        default=60.0, description="a job whose worker is silent this long is retried"
+    )
+    job_max_attempts: int = Field(default=3, description="deliveries of one job before it fails")
+    job_ttl_seconds: float = Field(default=3600.0, description="queued jobs older than this are dropped")
+    max_jobs_per_user: int = Field(default=2)
+    queue_cap: int = Field(default=20, description="jobs waiting or running at once, all users")
+    who_can_choose: str = Field(default="owner", description="owner or anyone: who may pick variants")
+    status_edit_interval: float = Field(default=3.0, description="seconds between edits of one status line")
 
     def copy_model_for(self, language: str) -> str | None:
         if language == "en":

@@ -56,8 +56,22 @@ def tiny_models(
 
 
 def _generate(out: Path, *extra: str) -> int:
-    return main(["generate", "smart watch for runners", "--tone", "playful", "--variants", "3",
-                 "--seed", "11", "--out", str(out), "--no-progress", *extra])
+    return main(
+        [
+            "generate",
+            "smart watch for runners",
+            "--tone",
+            "playful",
+            "--variants",
+            "3",
+            "--seed",
+            "11",
+            "--out",
+            str(out),
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 def test_generate_writes_creatives_and_is_deterministic(tiny_models: None, tmp_path: Path, capsys) -> None:
@@ -66,8 +80,14 @@ def test_generate_writes_creatives_and_is_deterministic(tiny_models: None, tmp_p
     r1 = tmp_path / "a" / "round-1"
     assert str(r1) in printed
     names = sorted(p.name for p in r1.iterdir())
-    assert names == ["contact-sheet.png", "copy.json", "copy.md",
-                     "variant-1.png", "variant-2.png", "variant-3.png"]
+    assert names == [
+        "contact-sheet.png",
+        "copy.json",
+        "copy.md",
+        "variant-1.png",
+        "variant-2.png",
+        "variant-3.png",
+    ]
     data = json.loads((r1 / "copy.json").read_text())
     assert len(data["variants"]) == 3
     assert data["brief"]["tone"] == "playful"
@@ -87,7 +107,10 @@ def test_generate_writes_creatives_and_is_deterministic(tiny_models: None, tmp_p
 
 def test_refine_makes_next_round_with_lineage(tiny_models: None, tmp_path: Path) -> None:
     assert _generate(tmp_path) == 0
-    assert main(["generate", "--out", str(tmp_path), "--refine", "2", "--steer", "shorter", "--no-progress"]) == 0
+    assert (
+        main(["generate", "--out", str(tmp_path), "--refine", "2", "--steer", "shorter", "--no-progress"])
+        == 0
+    )
     r2 = json.loads((tmp_path / "round-2" / "copy.json").read_text())
     assert r2["parent_round"] == 1 and r2["parent_variant"] == 2
     assert r2["brief"]["length"] == "short"

@@ -20,12 +20,12 @@ from PIL import Image
 from engine.brief import SIZES, Brief
 from engine.creative import CopyVariant, VisualRecord
 from engine.errors import UserError
-from engine.settings import Settings
-from engine.steering import parse_steering
 from engine.inference.compose import compose_creative, contact_sheet, palette_for
 from engine.inference.copywriter import Copywriter
 from engine.inference.device import resolve_device, resolve_dtype
 from engine.inference.visual import VisualModel
+from engine.settings import Settings
+from engine.steering import parse_steering
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ class Variant:
     palette_index: int
     colour_hint: str | None = None
     parent: int | None = None  # variant index in the parent round
-    image: Image.Image | None = field(default=None, repr=False, compare=False)
+    hero: Image.Image | None = field(default=None, repr=False, compare=False)  # raw GAN art (RGBA)
+    image: Image.Image | None = field(default=None, repr=False, compare=False)  # the finished creative
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,7 +121,9 @@ def visual_seeds(seed: int, n: int, round_number: int = 1) -> list[int]:
 class Studio:
     """Loads the copy and visual models once; makes rounds."""
 
-    def __init__(self, settings: Settings | None = None, *, device: str | None = None, dtype: str | None = None):
+    def __init__(
+        self, settings: Settings | None = None, *, device: str | None = None, dtype: str | None = None
+    ):
         self.settings = settings or Settings()
         self.device = resolve_device(device or self.settings.device)
         self.dtype = resolve_dtype(dtype or self.settings.dtype, self.device)
@@ -162,13 +165,22 @@ class Studio:
 
     # -- rounds -----------------------------------------------------------------------------------------
     def first_round(
-        self, brief: Brief, *, variants: int = 4, size: str = "square", seed: int = 0, progress: Progress = _noop
+        self,
+        brief: Brief,
+        *,
+        variants: int = 4,
+        size: str = "square",
+        seed: int = 0,
+        progress: Progress = _noop,
+        cta: str | None = None,
+        colour: str | None = None,
     ) -> Round:
         _check_round_args(variants, size)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         progress("writing copy", 0.05)
         copies = self.copywriter(brief.language).write(brief, variants, seed)
+        _apply_cta(copies, cta)
         timings["copy_s"] = time.perf_counter() - t0
         progress("drawing visuals", 0.45)
         t1 = time.perf_counter()
@@ -176,10 +188,12 @@ class Studio:
         heroes = self.visual.generate([concept] * len(copies), visual_seeds(seed, len(copies)))
         timings["visual_s"] = time.perf_counter() - t1
         out = [
-            Variant(index=i + 1, copy=c, visual=h.record, palette_index=i, image=h.image)
+            Variant(index=i + 1, copy=c, visual=h.record, palette_index=i, colour_hint=colour, hero=h.image)
             for i, (c, h) in enumerate(zip(copies, heroes, strict=True))
         ]
-        rnd = Round(number=1, brief=brief, size=size, seed=seed, variants=out, models=self.model_names(brief.language))
+        rnd = Round(
+            number=1, brief=brief, size=size, seed=seed, variants=out, models=self.model_names(brief.language)
+        )
         self._compose(rnd, progress, timings)
         return rnd
 
@@ -193,6 +207,10 @@ class Studio:
         size: str | None = None,
         seed: int | None = None,
         progress: Progress = _noop,
+        brief: Brief | None = None,
+        colour: str | None = None,
+        strength: str | None = None,
+        cta: str | None = None,
     ) -> Round:
         """A round from variant ``choice`` (1-based) of ``parent``: copy rewritten from it, images from its
         latent neighbourhood, same size and palette unless the instruction changes them."""
@@ -206,7 +224,7 @@ class Studio:
         size = size or parent.size
         _check_round_args(n, size)
         steer = parse_steering(instruction, parent.brief.length)
-        brief = Brief(
+        brief = brief or Brief(
             product=parent.brief.product,
             audience=parent.brief.audience,
             tone=steer.tone or parent.brief.tone,
@@ -221,12 +239,15 @@ class Studio:
         t0 = time.perf_counter()
         progress("rewriting copy", 0.05)
         copies = self.copywriter(brief.language).rewrite(brief, chosen.copy, n, seed, instruction)
+        _apply_cta(copies, cta)
         timings["copy_s"] = time.perf_counter() - t0
         progress("refining visuals", 0.45)
         t1 = time.perf_counter()
-        heroes = self.visual.refine(chosen.visual, visual_seeds(seed, len(copies), number), steer.strength)
+        heroes = self.visual.refine(
+            chosen.visual, visual_seeds(seed, len(copies), number), strength or steer.strength
+        )
         timings["visual_s"] = time.perf_counter() - t1
-        hint = steer.colour or chosen.colour_hint
+        hint = colour or steer.colour or chosen.colour_hint
         out = [
             Variant(
                 index=i + 1,
@@ -235,7 +256,7 @@ class Studio:
                 palette_index=chosen.palette_index,
                 colour_hint=hint,
                 parent=choice,
-                image=h.image,
+                hero=h.image,
             )
             for i, (c, h) in enumerate(zip(copies, heroes, strict=True))
         ]
@@ -256,7 +277,7 @@ class Studio:
     def redraw(self, rnd: Round) -> Round:
         """Recompose every card of a stored round from its records (bit-for-bit on the same hardware)."""
         for v in rnd.variants:
-            v.image = self.visual.render(v.visual).image
+            v.hero = self.visual.render(v.visual).image
         self._compose(rnd, _noop, {})
         return rnd
 
@@ -264,16 +285,27 @@ class Studio:
         t = time.perf_counter()
         for i, v in enumerate(rnd.variants):
             progress(f"composing variant {v.index}/{len(rnd.variants)}", 0.6 + 0.35 * i / len(rnd.variants))
-            assert v.image is not None
+            assert v.hero is not None
             palette = palette_for(rnd.brief.tone, v.palette_index, v.colour_hint)
             creative = compose_creative(
-                v.copy, v.image, size=rnd.size, tone=rnd.brief.tone, palette=palette, language=rnd.brief.language
+                v.copy,
+                v.hero,
+                size=rnd.size,
+                tone=rnd.brief.tone,
+                palette=palette,
+                language=rnd.brief.language,
             )
             v.image = creative.image
         rnd.sheet = contact_sheet([v.image for v in rnd.variants if v.image is not None])
         timings["compose_s"] = time.perf_counter() - t
         rnd.timings.update(timings)
         progress("done", 1.0)
+
+
+def _apply_cta(copies: list[CopyVariant], cta: str | None) -> None:
+    if cta:
+        for c in copies:
+            c.cta = cta
 
 
 def _check_round_args(variants: int, size: str) -> None:
@@ -308,8 +340,10 @@ def round_markdown(rnd: Round) -> str:
     lines = [f"# Round {rnd.number}: {b.product}", ""]
     lines.append(f"Tone {b.tone} · length {b.length} · size {rnd.size} · seed {rnd.seed}")
     if rnd.parent_variant:
-        lines.append(f"Refined from round {rnd.parent_round}, variant {rnd.parent_variant}"
-                     + (f' ("{rnd.instruction}")' if rnd.instruction else ""))
+        lines.append(
+            f"Refined from round {rnd.parent_round}, variant {rnd.parent_variant}"
+            + (f' ("{rnd.instruction}")' if rnd.instruction else "")
+        )
     lines.append("")
     for v in rnd.variants:
         lines += [
@@ -330,5 +364,3 @@ def read_round(path: Path) -> Round:
         raise UserError(f"No round found at {path}; run campaignbot generate first.") from None
     except (KeyError, ValueError, TypeError) as exc:
         raise UserError(f"{path} is not a campaignbot round file ({exc}).") from None
-
-

@@ -1,0 +1,58 @@
+"""The small protocol the engine owns and every chat adapter implements (Slack, Discord, playground, tests).
+
+Message ids are strings chosen by the platform (Slack ``ts``, Discord snowflake). ``thread`` is the
+platform's thread id returned by :meth:`ChatAdapter.open_thread`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@dataclass
+class Button:
+    label: str
+    action: str  # "refine" | "export"
+    value: str  # card id, e.g. C12-R2-V3
+
+
+@dataclass
+class OutMessage:
+    """A message the engine wants shown. ``text`` is already neutralised plain text; adapters escape it
+    for their markup. ``file`` is a PNG (or zip) to attach. ``fields`` are labelled parts (headline/body/cta)
+    that adapters may render as sections or embeds."""
+
+    text: str
+    file: Path | None = None  # a PNG (shown inline) or another file (export zip) to attach
+    title: str = ""
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+
+
+@runtime_checkable
+class ChatAdapter(Protocol):
+    platform: str
+
+    async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
+        """Post ``root`` in ``channel`` and open a thread on it; return (root message id, thread id)."""
+        ...
+
+    async def post(self, channel: str, thread: str | None, message: OutMessage) -> str:
+        """Post into a thread (or the channel when ``thread`` is None); return the message id."""
+        ...
+
+    async def edit(self, channel: str, thread: str | None, message_id: str, text: str) -> None:
+        """Replace the text of an earlier message (status lines)."""
+        ...
+
+    async def add_reactions(
+        self, channel: str, thread: str | None, message_id: str, emojis: list[str]
+    ) -> None:
+        """Add reactions (unicode emoji) to a message, in order."""
+        ...
+
+    async def tell(self, channel: str, thread: str | None, user: str, text: str) -> None:
+        """A short note for one user (ephemeral where the platform allows, else a normal reply)."""
+        ...

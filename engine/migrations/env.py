@@ -1,0 +1,35 @@
+"""Alembic environment: runs migrations on the async engine named by the ``sqlalchemy.url`` option."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from engine.store import Base, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _online() -> None:
+    eng = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    async with eng.connect() as conn:
+        await conn.run_sync(_run)
+        await conn.commit()
+    await eng.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    asyncio.run(_online())

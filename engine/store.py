@@ -1,0 +1,198 @@
+"""Campaign state in one SQLAlchemy 2 (async) schema: SQLite file by default, PostgreSQL by URL.
+
+Tables: campaigns, rounds, variants (cards), jobs (the embedded queue), outbox (every post, keyed for
+exactly-once delivery), message_refs (platform message -> campaign/round/variant), votes, seen_events,
+workspace_settings, workers (health). The schema is created and upgraded by Alembic (engine/migrations).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def now() -> float:
+    return time.time()
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(64))
+    thread: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    root_message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    owner_name: Mapped[str] = mapped_column(String(120), default="")
+    brief: Mapped[dict[str, Any]] = mapped_column(JSON)
+    vote_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    base_round: Mapped[int] = mapped_column(
+        Integer, default=1
+    )  # the round replies refine from ("back to round N")
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | cancelled
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class Round(Base):
+    __tablename__ = "rounds"
+    __table_args__ = (UniqueConstraint("campaign_id", "number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    parent_round: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    parent_variant: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    instruction: Mapped[str | None] = mapped_column(Text, nullable=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # brief, size, seed, variants, colour hint...
+    job_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(
+        String(16), default="queued"
+    )  # queued running done failed cancelled dropped
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # studio Round.to_dict()
+    vote_deadline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    vote_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class Card(Base):
+    """One variant of one round: the creative card ``C12-R2-V3``."""
+
+    __tablename__ = "variants"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # card id
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    round_number: Mapped[int] = mapped_column(Integer)
+    index: Mapped[int] = mapped_column(Integer)
+    parent_card: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # copy, visual (seed, latent), models, palette
+    image_path: Mapped[str] = mapped_column(Text)
+
+
+class JobRow(Base):
+    """The embedded durable queue. A job is written before the command is acknowledged."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # caller-supplied: idempotent enqueue
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    user: Mapped[str] = mapped_column(String(64), default="", index=True)
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    worker: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[float] = mapped_column(Float, default=0.0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    stage: Mapped[str] = mapped_column(String(80), default="queued")
+    percent: Mapped[int] = mapped_column(Integer, default=0)
+    progress_seq: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, default=now, index=True)
+    updated_at: Mapped[float] = mapped_column(Float, default=now)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    handled: Mapped[bool] = mapped_column(Boolean, default=False)  # engine has stored the outcome
+
+
+class Outbox(Base):
+    """Every message the engine owes a chat, keyed by (job/campaign, step): sent once, in order."""
+
+    __tablename__ = "outbox"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    round_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    variant_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # root status grid variant note tally export tell
+    platform: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(64))
+    in_thread: Mapped[bool] = mapped_column(Boolean, default=True)
+    user: Mapped[str | None] = mapped_column(String(64), nullable=True)  # for "tell" (ephemeral) notes
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)  # OutMessage fields
+    reactions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reactions_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class MessageRef(Base):
+    __tablename__ = "message_refs"
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Integer, index=True)
+    round_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    variant_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    variant_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class SeenEvent(Base):
+    __tablename__ = "seen_events"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    seen_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class WorkspaceSettings(Base):
+    __tablename__ = "workspace_settings"
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    who_can_choose: Mapped[str] = mapped_column(String(16), default="owner")  # owner | anyone
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(32), default="")
+    models: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="starting")  # starting ready busy stopped
+    last_seen: Mapped[float] = mapped_column(Float, default=now)
+
+
+def database_url(data_dir: Path, url: str | None) -> str:
+    if url:
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            return "postgresql+asyncpg://" + url.split("://", 1)[1]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+        return url
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{(data_dir / 'campaignbot.sqlite3').resolve()}"
+
+
+def make_engine(url: str) -> AsyncEngine:
+    eng = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if url.startswith("sqlite"):
+
+        @event.listens_for(eng.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    return eng
+
+
+def sessionmaker(eng: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(eng, expire_on_commit=False)

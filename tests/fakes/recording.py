@@ -1,0 +1,86 @@
+"""A chat adapter that records what a user would see: the engine's contract tests run against it."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.adapter import OutMessage
+
+
+@dataclass
+class Posted:
+    id: str
+    channel: str
+    thread: str | None
+    text: str
+    file: Path | None = None
+    title: str = ""
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    buttons: list[str] = field(default_factory=list)
+    edits: list[str] = field(default_factory=list)
+    reactions: list[str] = field(default_factory=list)
+
+    @property
+    def current(self) -> str:
+        return self.edits[-1] if self.edits else self.text
+
+
+class RecordingAdapter:
+    platform = "test"
+
+    def __init__(self) -> None:
+        self.messages: dict[str, Posted] = {}
+        self.tells: list[tuple[str, str | None, str, str]] = []
+        self._ids = itertools.count(1)
+        self.fail_next_posts = 0
+
+    def _id(self) -> str:
+        return f"m{next(self._ids)}"
+
+    async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
+        mid = self._id()
+        self.messages[mid] = Posted(mid, channel, None, root.text, root.file, root.title)
+        return mid, mid
+
+    async def post(self, channel: str, thread: str | None, message: OutMessage) -> str:
+        if self.fail_next_posts > 0:
+            self.fail_next_posts -= 1
+            raise ConnectionError("injected failure")
+        mid = self._id()
+        self.messages[mid] = Posted(
+            mid,
+            channel,
+            thread,
+            message.text,
+            message.file,
+            message.title,
+            list(message.fields),
+            [b.label for b in message.buttons],
+        )
+        return mid
+
+    async def edit(self, channel: str, thread: str | None, message_id: str, text: str) -> None:
+        self.messages[message_id].edits.append(text)
+
+    async def add_reactions(
+        self, channel: str, thread: str | None, message_id: str, emojis: list[str]
+    ) -> None:
+        self.messages[message_id].reactions.extend(emojis)
+
+    async def tell(self, channel: str, thread: str | None, user: str, text: str) -> None:
+        self.tells.append((channel, thread, user, text))
+
+    # -- what a user sees ---------------------------------------------------------------------------------
+    def thread(self, thread: str) -> list[Posted]:
+        return [m for m in self.messages.values() if m.thread == thread]
+
+    def roots(self) -> list[Posted]:
+        return [m for m in self.messages.values() if m.thread is None]
+
+    def grids(self, thread: str) -> list[Posted]:
+        return [m for m in self.thread(thread) if m.text.startswith("Round ") and m.reactions]
+
+    def cards(self, thread: str) -> list[Posted]:
+        return [m for m in self.thread(thread) if m.fields]

@@ -1,0 +1,142 @@
+"""The durable queue's contract, run on every backend: SQLite (embedded) and PostgreSQL (scale-out).
+A backend that is not reachable fails loudly; it never skips."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text, update
+
+from engine.jobqueue import SqlJobQueue
+from engine.jobs import JobSpec
+from engine.migrate import upgrade_async
+from engine.store import JobRow, make_engine, sessionmaker
+
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+def spec(i: str, user: str = "u1") -> JobSpec:
+    return JobSpec(id=i, kind="round", campaign_id=1, round_number=1, user=user, brief={"product": "watch"})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlJobQueue]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'q.sqlite3'}"
+    else:
+        url = PG_URL
+        eng = make_engine(url)
+        async with eng.begin() as c:
+            await c.execute(text("DROP SCHEMA public CASCADE"))
+            await c.execute(text("CREATE SCHEMA public"))
+        await eng.dispose()
+    await upgrade_async(url)
+    eng = make_engine(url)
+    yield SqlJobQueue(sessionmaker(eng))
+    await eng.dispose()
+
+
+async def _expire(q: SqlJobQueue, job_id: str) -> None:
+    async with q.sessions() as s, s.begin():
+        await s.execute(update(JobRow).where(JobRow.id == job_id).values(lease_until=0.0))
+
+
+async def test_enqueue_is_idempotent_and_fifo(queue: SqlJobQueue) -> None:
+    assert await queue.enqueue(spec("a"))
+    assert not await queue.enqueue(spec("a"))
+    await asyncio.sleep(0.01)
+    assert await queue.enqueue(spec("b"))
+    assert await queue.depth() == 2
+    assert await queue.position("a") == 1 and await queue.position("b") == 2
+    j = await queue.claim("w1", 30)
+    assert j is not None and j.id == "a" and j.state == "running" and j.attempts == 1
+    assert j.spec.brief == {"product": "watch"}
+    j2 = await queue.claim("w1", 30)
+    assert j2 is not None and j2.id == "b"
+    assert await queue.claim("w1", 30) is None
+
+
+async def test_concurrent_claims_never_share_a_job(queue: SqlJobQueue) -> None:
+    for i in range(6):
+        await queue.enqueue(spec(f"j{i}"))
+    got = await asyncio.gather(*(queue.claim(f"w{i}", 30) for i in range(8)))
+    ids = [j.id for j in got if j is not None]
+    assert sorted(ids) == [f"j{i}" for i in range(6)]
+
+
+async def test_expired_lease_is_taken_again_until_the_cap(queue: SqlJobQueue) -> None:
+    await queue.enqueue(spec("a"), max_attempts=2)
+    j = await queue.claim("w1", 30)
+    assert j is not None
+    assert await queue.claim("w2", 30) is None  # lease still valid
+    await _expire(queue, "a")
+    j = await queue.claim("w2", 30)
+    assert j is not None and j.worker == "w2" and j.attempts == 2
+    # the first worker lost its lease: its reports are refused
+    assert not await queue.progress("a", "w1", "x", 50, 30)
+    assert not await queue.complete("a", "w1", {"r": 1})
+    await _expire(queue, "a")
+    assert await queue.claim("w3", 30) is None  # delivered twice already: fails instead
+    failed = await queue.get("a")
+    assert failed is not None and failed.state == "failed"
+    assert "stopped 2 times" in (failed.error or "")
+
+
+async def test_progress_complete_and_unhandled(queue: SqlJobQueue) -> None:
+    await queue.enqueue(spec("a"))
+    j = await queue.claim("w1", 30)
+    assert j is not None
+    assert await queue.progress("a", "w1", "drawing", 40, 30)
+    got = await queue.get("a")
+    assert (
+        got is not None and (got.stage, got.percent) == ("drawing", 40) and got.progress_seq > j.progress_seq
+    )
+    assert await queue.complete("a", "w1", {"ok": True})
+    assert [x.id for x in await queue.unhandled()] == ["a"]
+    await queue.mark_handled("a")
+    assert await queue.unhandled() == []
+    assert (await queue.get("a")).result == {"ok": True}  # type: ignore[union-attr]
+
+
+async def test_cancel_queued_and_running(queue: SqlJobQueue) -> None:
+    await queue.enqueue(spec("a"))
+    await queue.enqueue(spec("b"))
+    assert await queue.cancel("b")
+    assert (await queue.get("b")).state == "cancelled"  # type: ignore[union-attr]
+    j = await queue.claim("w1", 30)
+    assert j is not None and j.id == "a"
+    assert await queue.cancel("a")
+    assert not await queue.progress("a", "w1", "x", 10, 30)  # the worker is told to stop
+    assert (await queue.get("a")).state == "cancelled"  # type: ignore[union-attr]
+    assert not await queue.cancel("a")
+
+
+async def test_release_fail_retry_and_limits(queue: SqlJobQueue) -> None:
+    await queue.enqueue(spec("a", user="u1"))
+    await queue.enqueue(spec("b", user="u1"))
+    assert await queue.active_for_user("u1") == 2 and await queue.active_for_user("u2") == 0
+    j = await queue.claim("w1", 30)
+    assert j is not None
+    assert await queue.release("a", "w1")
+    again = await queue.claim("w1", 30)
+    assert again is not None and again.id == "a" and again.attempts == 1  # a clean stop is not a delivery
+    assert await queue.fail("a", "w1", "boom", retry=True)
+    assert (await queue.get("a")).state == "queued"  # type: ignore[union-attr]
+    j = await queue.claim("w1", 30)
+    assert j is not None and j.id == "a"
+    assert await queue.fail("a", "w1", "bad brief")
+    assert (await queue.get("a")).error == "bad brief"  # type: ignore[union-attr]
+
+
+async def test_ttl_drops_old_queued_jobs(queue: SqlJobQueue) -> None:
+    await queue.enqueue(spec("old"))
+    async with queue.sessions() as s, s.begin():
+        await s.execute(update(JobRow).where(JobRow.id == "old").values(created_at=1000.0))
+    await queue.enqueue(spec("new"))
+    dropped = await queue.drop_older_than(3600)
+    assert [j.id for j in dropped] == ["old"]
+    assert (await queue.get("old")).state == "dropped"  # type: ignore[union-attr]
+    assert (await queue.get("new")).state == "queued"  # type: ignore[union-attr]
