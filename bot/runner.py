@@ -25,7 +25,10 @@ async def serve(
     start_worker: bool = True,
 ) -> int:
     """Start everything, run until SIGINT/SIGTERM (or until ``front`` returns), then stop cleanly:
-    the worker gives its job back to the queue, and what is still owed is posted on the next start."""
+    the worker gives its job back to the queue, and what is still owed is posted on the next start.
+
+    Every adapter that has a ``run(engine, stop)`` coroutine (a connection to its platform: Socket Mode,
+    the Discord gateway, the playground's web server) is run alongside; ``front`` is one more such task."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -40,14 +43,22 @@ async def serve(
         await worker.start()
         logger.info("inference worker started (log: %s)", settings.data_dir / "logs" / "worker.log")
     delivery = asyncio.create_task(engine.run(stop))
-    front_task: asyncio.Task[None] | None = asyncio.create_task(front(engine, stop)) if front else None
+    fronts: list[asyncio.Task[None]] = [
+        asyncio.create_task(a.run(engine, stop))  # type: ignore[attr-defined]
+        for a in adapters
+        if hasattr(a, "run")
+    ]
+    if front:
+        fronts.append(asyncio.create_task(front(engine, stop)))
     try:
         await stop.wait()
     finally:
         stop.set()
-        if front_task:
-            front_task.cancel()
-            await asyncio.gather(front_task, return_exceptions=True)
+        for t in fronts:
+            t.cancel()
+        for r in await asyncio.gather(*fronts, return_exceptions=True):
+            if isinstance(r, Exception):
+                logger.error("adapter stopped with an error: %s", r, exc_info=r)
         await delivery
         if worker:
             await worker.stop()
