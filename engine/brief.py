@@ -82,16 +82,22 @@ class Brief:
             raise UserError(f"Unknown tone '{tone}'.{suggest(tone, TONES)} Tones: {', '.join(TONES)}.")
         length = (length or "medium").strip().lower()
         if length not in LENGTHS:
-            raise UserError(f"Unknown length '{length}'.{suggest(length, LENGTHS)} Lengths: {', '.join(LENGTHS)}.")
+            raise UserError(
+                f"Unknown length '{length}'.{suggest(length, LENGTHS)} Lengths: {', '.join(LENGTHS)}."
+            )
         lang = (language or ("zh" if is_cjk(product) else "en")).strip().lower()
         if lang not in LANGUAGES:
-            raise UserError(f"Unsupported language '{lang}'. Supported: {', '.join(LANGUAGES)} (e.g. --lang en).")
+            raise UserError(
+                f"Unsupported language '{lang}'. Supported: {', '.join(LANGUAGES)} (e.g. --lang en)."
+            )
         audience = " ".join(neutralize(audience or "").split())[:120]
         kw = _words(keywords) if isinstance(keywords, str) else tuple(keywords)
         av = _words(avoid) if isinstance(avoid, str) else tuple(avoid)
         kw = tuple(neutralize(k)[:40] for k in kw if k.strip())[:8]
         av = tuple(neutralize(a).lower()[:40] for a in av if a.strip())[:16]
-        return cls(product=product, audience=audience, tone=tone, language=lang, length=length, keywords=kw, avoid=av)
+        return cls(
+            product=product, audience=audience, tone=tone, language=lang, length=length, keywords=kw, avoid=av
+        )
 
     @property
     def product_phrase(self) -> str:

@@ -6,9 +6,7 @@ import re
 import unicodedata
 
 # Zero-width characters and bidi controls (LRE/RLE/PDF/LRO/RLO, LRI/RLI/FSI/PDI, LRM/RLM/ALM), BOM, soft hyphen.
-_INVISIBLE = re.compile(
-    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-)
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 # Slack special mentions <!channel> <!here|here> <!everyone>, user/channel/usergroup refs <@U123> <#C123> <!subteam^S1>,
 # Discord user/role/channel mentions <@123> <@!123> <@&123> <#123>.
 _ANGLE_REF = re.compile(r"<\s*([!@#][^<>]{0,80})>")
@@ -44,9 +42,4 @@ def neutralize(text: str) -> str:
 
 def has_mention_or_markup(text: str) -> bool:
     """True if ``text`` still holds something a chat platform could treat as a mention or markup."""
-    return bool(
-        _INVISIBLE.search(text)
-        or "<" in text
-        or ">" in text
-        or re.search(r"@\w", text)
-    )
+    return bool(_INVISIBLE.search(text) or "<" in text or ">" in text or re.search(r"@\w", text))

@@ -6,7 +6,9 @@ from engine.steering import parse_steering
 
 
 def test_create_normalises() -> None:
-    b = Brief.create("  smart   watch for runners ", tone="Playful", keywords="GPS, battery life", avoid="cheap")
+    b = Brief.create(
+        "  smart   watch for runners ", tone="Playful", keywords="GPS, battery life", avoid="cheap"
+    )
     assert b.product == "smart watch for runners"
     assert b.tone == "playful"
     assert b.keywords == ("GPS", "battery life")

@@ -15,7 +15,9 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise UserError(f"--device {name} was asked for but no CUDA GPU is available; use --device auto or cpu.")
+            raise UserError(
+                f"--device {name} was asked for but no CUDA GPU is available; use --device auto or cpu."
+            )
         return torch.device(name)
     if name == "cpu":
         return torch.device("cpu")
