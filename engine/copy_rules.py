@@ -13,19 +13,71 @@ from difflib import SequenceMatcher
 
 from engine.brief import Brief
 from engine.creative import CopyVariant
-from engine.neutralize import has_mention_or_markup
+from engine.neutralize import has_mention_or_markup, neutralize
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SENTENCE_END = re.compile(r"[.!?…]['\")\]”’]*$")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+")
 # Words a finished phrase does not end on (articles, conjunctions, prepositions, possessives).
 _DANGLING = frozenset(
-    "a an the and or but nor so to of for with from by in on at into onto as than that which who whose "
-    "your our my their its his her this these those every each is are was were be will can our very "
-    "more most less about like via if when while because".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "so",
+        "to",
+        "of",
+        "for",
+        "with",
+        "from",
+        "by",
+        "in",
+        "on",
+        "at",
+        "into",
+        "onto",
+        "as",
+        "than",
+        "that",
+        "which",
+        "who",
+        "whose",
+        "your",
+        "our",
+        "my",
+        "their",
+        "its",
+        "his",
+        "her",
+        "this",
+        "these",
+        "those",
+        "every",
+        "each",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "will",
+        "can",
+        "very",
+        "more",
+        "most",
+        "less",
+        "about",
+        "like",
+        "via",
+        "if",
+        "when",
+        "while",
+        "because",
+    ]
 )
-_OPENERS = "([{\"“‘"
-_CLOSERS = ")]}\"”’"
 
 
 def words(text: str) -> list[str]:
@@ -80,14 +132,21 @@ def _contains_term(text: str, term: str, *, plural: bool = False) -> bool:
         return False
     if not term[0].isalnum() or not term[-1].isalnum() or re.search(r"[\u3400-\u9fff]", term):
         return term in text.lower()
+    stem = term
+    if plural and len(term) > 3 and term.endswith("s") and not term.endswith("ss"):
+        stem = term[:-2] if term.endswith(("ches", "shes", "xes", "sses")) else term[:-1]
     suffix = r"(?:s|es)?" if plural else ""
-    return re.search(rf"(?<![\w]){re.escape(term)}{suffix}(?![\w])", text, re.IGNORECASE) is not None
+    return re.search(rf"(?<![\w]){re.escape(stem)}{suffix}(?![\w])", text, re.IGNORECASE) is not None
 
 
 def names_product(copy: CopyVariant, brief: Brief) -> bool:
     """The product's head noun (``watch`` for ``smart watch for runners``) is in the headline or body."""
-    noun = brief.head_noun
-    return _contains_term(copy.headline, noun, plural=True) or _contains_term(copy.body, noun, plural=True)
+    text = f"{copy.headline}\n{copy.body}"
+    if _contains_term(text, brief.head_noun, plural=True):
+        return True
+    # "smartwatch" names a "smart watch"; "e-reader" an "e reader".
+    compact = re.sub(r"[\s-]+", "", brief.product_phrase.lower())
+    return len(compact) > len(brief.head_noun) and compact in re.sub(r"[\s-]+", "", text.lower())
 
 
 def keyword_coverage(copy: CopyVariant, brief: Brief) -> float:
@@ -117,7 +176,12 @@ def looks_truncated(text: str, *, sentence: bool = False) -> bool:
     tokens = words(t)
     if tokens and tokens[-1] in _DANGLING and t[-1].isalnum():
         return True
-    if t.count("(") > t.count(")") or t.count("[") > t.count("]") or t.count('"') % 2 or t.count("“") > t.count("”"):
+    if (
+        t.count("(") > t.count(")")
+        or t.count("[") > t.count("]")
+        or t.count('"') % 2
+        or t.count("“") > t.count("”")
+    ):
         return True
     return bool(sentence and not _SENTENCE_END.search(t) and t[-1].isalnum())
 
@@ -140,7 +204,9 @@ def filter_reasons(copy: CopyVariant, brief: Brief) -> list[str]:
         reasons.append("headline looks truncated")
     if copy.cta.strip() and looks_truncated(copy.cta):
         reasons.append("cta looks truncated")
-    if any(repeated_ngram(v, 3) for v in fields.values()) or repeated_ngram(f"{copy.headline} {copy.body}", 4):
+    if any(repeated_ngram(v, 3) for v in fields.values()) or repeated_ngram(
+        f"{copy.headline} {copy.body}", 4
+    ):
         reasons.append("repeated phrase")
     if contains_avoided(copy, brief):
         reasons.append("contains an avoided word")
@@ -191,7 +257,7 @@ def repair(copy: CopyVariant, brief: Brief) -> CopyVariant:
     cta = trim_to_words(copy.cta, brief.cta_max())
     fixed = CopyVariant(headline=headline, body=body, cta=cta, score=copy.score, nll=copy.nll)
     if not names_product(fixed, brief):
-        phrase = brief.product_phrase
+        phrase = neutralize(brief.product_phrase)
         phrase = phrase[:1].upper() + phrase[1:]
         room = brief.headline_max() - len(phrase) - 2
         headline = f"{phrase}: {trim_to_words(headline, room)}" if room > 8 and headline else phrase

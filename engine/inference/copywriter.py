@@ -1,0 +1,395 @@
+"""The copywriter: any causal LM (the house GPT-2 by default) writes headline, body and call to action.
+
+The model sees a fixed plain-text prompt (see :func:`render_prompt`) and completes the three fields.
+Many candidates are sampled in one batched ``generate`` call, neutralised, filtered with
+:mod:`engine.copy_rules`, scored (model likelihood + keyword coverage) and picked greedily with a
+diversity penalty, so the variants a marketer sees are valid and not near-duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.brief import BODY_MAX, LENGTHS, Brief
+from engine.copy_rules import (
+    copy_text,
+    edit_similarity,
+    filter_reasons,
+    keyword_coverage,
+    repair,
+    within_limits,
+)
+from engine.creative import CopyVariant
+from engine.errors import ModelError
+from engine.neutralize import neutralize
+from engine.steering import parse_steering
+
+logger = logging.getLogger(__name__)
+
+MIN_CANDIDATES = 12
+CANDIDATES_PER_VARIANT = 4
+ROUNDS = 2  # sampling batches before falling back to repaired candidates
+MAX_NEW_TOKENS = 128
+TOP_P = 0.92
+TOP_K = 50
+TEMPERATURE = 0.9
+KEYWORD_WEIGHT = 1.0
+DIVERSITY_WEIGHT = 1.5
+
+FIELDS = ("Headline", "Body", "CTA")
+_FIELD_LINE = re.compile(r"^\W{0,3}(headline|body|cta|call to action)\W{0,3}\s*:\s*(.*)$", re.IGNORECASE)
+
+
+def length_label(body: str) -> str:
+    """The length class a body actually has: ``short`` / ``medium`` / ``long`` by the brief's limits."""
+    for name in LENGTHS:
+        if len(body) <= BODY_MAX[name]:
+            return name
+    return LENGTHS[-1]
+
+
+def render_prompt(brief: Brief, idea: str | None = None) -> str:
+    """The conditioning text the copy model completes; it ends with ``Headline:``."""
+    lines = [f"Product: {brief.product}"]
+    if brief.audience:
+        lines.append(f"Audience: {brief.audience}")
+    lines.append(f"Tone: {brief.tone}")
+    lines.append(f"Length: {brief.length}")
+    if brief.keywords:
+        lines.append(f"Keywords: {', '.join(brief.keywords)}")
+    if idea:
+        lines.append(f"Idea: {' '.join(idea.split())}")
+    return "\n".join(lines) + "\nHeadline:"
+
+
+def render_completion(copy: CopyVariant) -> str:
+    """What follows the prompt in training text (the end-of-text token is added by the trainer)."""
+    return f" {copy.headline}\nBody: {copy.body}\nCTA: {copy.cta}"
+
+
+def parse_completion(text: str) -> tuple[CopyVariant, bool]:
+    """Parse ``<headline>\\nBody: ...\\nCTA: ...`` (the text after the prompt's ``Headline:``).
+
+    Returns the variant and whether all three fields were found. Tolerates markdown bold,
+    quotes and blank lines; ignores anything after the CTA line.
+    """
+    found: dict[str, str] = {}
+    lines = text.replace("\r", "").split("\n")
+    first = lines[0].strip()
+    if first and not _FIELD_LINE.match(first):
+        found["headline"] = first
+    for raw in lines[1:] if "headline" in found else lines:
+        m = _FIELD_LINE.match(raw.strip())
+        if not m:
+            continue
+        key = m.group(1).lower()
+        key = "cta" if key == "call to action" else key
+        if key not in found and m.group(2).strip():
+            found[key] = m.group(2).strip()
+        if key == "cta":
+            break
+    copy = CopyVariant(
+        headline=_clean(found.get("headline", "")),
+        body=_clean(found.get("body", "")),
+        cta=_clean(found.get("cta", "")),
+    )
+    return copy, all(k in found for k in ("headline", "body", "cta"))
+
+
+def _clean(value: str) -> str:
+    value = value.replace("**", "").replace("__", "").strip()
+    value = " ".join(value.split())
+    if len(value) >= 2 and value[0] in "\"'“" and value[-1] in "\"'”":
+        value = value[1:-1].strip()
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# The model wrapper
+
+
+@dataclass
+class _Candidate:
+    copy: CopyVariant
+    complete: bool
+    reasons: list[str]
+    repaired: bool = False
+
+
+class Copywriter:
+    """A loaded copy model. ``name`` and ``version`` identify it in round metadata (``name@version``)."""
+
+    def __init__(self, model: Any, tokenizer: Any, name: str, version: str) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.version = version
+        self._logit_bias: torch.Tensor | None = None
+        # transformers 5 renamed ``past_key_values`` to ``cache``; older versions only know the former.
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # -- loading ---------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, name_or_path: str, device: torch.device, dtype: torch.dtype) -> Copywriter:
+        """Load any causal LM by local directory or by hub id (from the local cache only, never the network)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(name_or_path).expanduser()
+        # "org/name" is a hub id; anything absolute, relative-looking or deeper is a path.
+        looks_like_path = (
+            path.is_absolute()
+            or name_or_path.startswith((".", "~"))
+            or name_or_path.count("/") > 1
+            or "\\" in name_or_path
+        )
+        if looks_like_path and not path.exists():
+            raise ModelError(
+                f"Copy model directory {name_or_path} does not exist; point CAMPAIGNBOT_COPY_MODEL at a model "
+                "directory (the house model is engine/inference/house/copy-en) or rebuild it with "
+                "'campaignbot train copy fit'."
+            )
+        if path.exists() and not path.is_dir():
+            raise ModelError(f"Copy model {name_or_path} is a file; expected a Hugging Face model directory.")
+        source = str(path) if path.is_dir() else name_or_path
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+            model: Any = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype)
+        except (OSError, ValueError, KeyError) as exc:
+            where = (
+                "directory"
+                if path.is_dir()
+                else "model id: no such local directory, and not in the local Hugging Face cache (never downloaded)"
+            )
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"Could not load copy model {name_or_path!r} as a {where}: {first[:200]}. "
+                "Use a directory with config.json, weights and tokenizer files, e.g. engine/inference/house/copy-en."
+            ) from exc
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+        model.to(device=device, dtype=dtype).eval()
+        name = path.name if path.is_dir() else name_or_path
+        logger.info("copy model %s loaded on %s (%s)", name, device, dtype)
+        return cls(model, tokenizer, name, _version_of(path if path.is_dir() else None, model))
+
+    # -- public API ------------------------------------------------------------------------------------
+    def write(self, brief: Brief, n: int, seed: int) -> list[CopyVariant]:
+        """``n`` distinct, valid variants for ``brief``; the same seed gives the same variants."""
+        return self._variants(brief, render_prompt(brief), n, seed, parent=None)
+
+    def rewrite(
+        self, brief: Brief, parent: CopyVariant, n: int, seed: int, instruction: str | None = None
+    ) -> list[CopyVariant]:
+        """``n`` new variants that keep ``parent``'s idea (its headline), steered by ``instruction``
+        (``shorter``, ``longer``, ``more playful``, ``bolder`` ...)."""
+        steer = parse_steering(instruction, length_label(parent.body))
+        length = brief.length
+        if steer.length and steer.length != length_label(parent.body):
+            # "shorter"/"longer" are relative to the parent's actual body, never stacked on a brief
+            # that a caller already steered.
+            order = list(LENGTHS)
+            pick = min if order.index(steer.length) < order.index(length_label(parent.body)) else max
+            length = pick(steer.length, brief.length, key=order.index)
+        target = replace(brief, tone=steer.tone or brief.tone, length=length)
+        return self._variants(target, render_prompt(target, idea=parent.headline), n, seed, parent=parent)
+
+    # -- internals -------------------------------------------------------------------------------------
+    def _variants(
+        self, brief: Brief, prompt: str, n: int, seed: int, parent: CopyVariant | None
+    ) -> list[CopyVariant]:
+        n = max(1, int(n))
+        k = max(MIN_CANDIDATES, CANDIDATES_PER_VARIANT * n)
+        pool: list[_Candidate] = []
+        seen: set[str] = set()
+        for attempt in range(ROUNDS):
+            for cand in self._sample(brief, prompt, k, seed + attempt * 1_000_003):
+                key = copy_text(cand.copy).lower()
+                if key in seen:
+                    continue
+                seen.add(key)
+                if parent is not None and edit_similarity(copy_text(cand.copy), copy_text(parent)) > 0.85:
+                    cand.reasons.append("same as the parent")
+                pool.append(cand)
+            if sum(1 for c in pool if not c.reasons) >= n:
+                break
+        good = [c for c in pool if not c.reasons]
+        if len(good) < n:
+            good += self._repaired(pool, brief, parent, n - len(good))
+        self._score(brief, prompt, good)
+        return _pick_diverse([c.copy for c in good], n)
+
+    def _sample(self, brief: Brief, prompt: str, k: int, seed: int) -> list[_Candidate]:
+        budget = brief.headline_max() + brief.body_max() + brief.cta_max()
+        texts = self._generate(prompt, k, min(MAX_NEW_TOKENS, budget // 3 + 16), seed)
+        cands = []
+        for text in texts:
+            copy, complete = parse_completion(text)
+            copy = CopyVariant(neutralize(copy.headline), neutralize(copy.body), neutralize(copy.cta))
+            reasons = filter_reasons(copy, brief)
+            if not complete:
+                reasons.append("missing field")
+            cands.append(_Candidate(copy, complete, reasons))
+        return cands
+
+    def _generate(self, prompt: str, k: int, max_new: int, seed: int) -> list[str]:
+        """Sample ``k`` completions of one prompt as a single batch (top-k, then nucleus sampling).
+
+        A small loop over the model with its KV cache instead of ``model.generate``: all rows share the
+        prompt (no padding), and sampling from the top ``TOP_K`` tokens avoids sorting and drawing from
+        the full 50k vocabulary at every step, which dominated CPU time. A seeded ``torch.Generator`` on
+        the model's device makes the output a pure function of (model, prompt, k, seed)."""
+        tok = self.tokenizer
+        limit = int(
+            getattr(self.model.config, "n_positions", 0)
+            or getattr(self.model.config, "max_position_embeddings", 0)
+            or 1024
+        )
+        prompt_ids = tok(prompt)["input_ids"][-max(8, limit - max_new) :]
+        max_new = min(max_new, limit - len(prompt_ids))
+        step = torch.tensor([prompt_ids], dtype=torch.long, device=self.device).expand(k, -1).contiguous()
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(seed)
+        eos = tok.eos_token_id
+        done = torch.zeros(k, dtype=torch.bool, device=self.device)
+        out: list[torch.Tensor] = []
+        length = len(prompt_ids)
+        past = None
+        with torch.inference_mode():
+            for _ in range(max_new):
+                mask = torch.ones((k, length + len(out)), dtype=torch.long, device=self.device)
+                res = self.model(
+                    input_ids=step, attention_mask=mask, use_cache=True, **{self._cache_arg: past}
+                )
+                past = getattr(res, self._cache_arg, None)
+                logits = res.logits[:, -1, :].float() + self._bias(res.logits.shape[-1])
+                nxt = _sample_top_p(logits / TEMPERATURE, TOP_P, TOP_K, gen)
+                nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
+                out.append(nxt)
+                done |= nxt == eos
+                if bool(done.all()):
+                    break
+                step = nxt[:, None]
+        if not out:
+            return [""] * k
+        return tok.batch_decode(torch.stack(out, dim=1).cpu(), skip_special_tokens=True)
+
+    def _bias(self, vocab: int) -> torch.Tensor:
+        """0 for tokens the model may produce, -inf for its generation config's ``suppress_tokens``."""
+        if self._logit_bias is None or self._logit_bias.shape[0] != vocab:
+            bias = torch.zeros(vocab, device=self.device)
+            suppressed = [
+                t for t in (getattr(self.model.generation_config, "suppress_tokens", None) or []) if t < vocab
+            ]
+            if suppressed:
+                bias[torch.tensor(suppressed, device=self.device)] = float("-inf")
+            self._logit_bias = bias
+        return self._logit_bias
+
+    def _repaired(
+        self, pool: list[_Candidate], brief: Brief, parent: CopyVariant | None, need: int
+    ) -> list[_Candidate]:
+        """Fix what can be fixed (lengths, product name) in rejected candidates, best first."""
+        fixed: list[_Candidate] = []
+        for cand in pool:
+            if not cand.reasons or not (cand.copy.headline or cand.copy.body):
+                continue
+            copy = repair(cand.copy, brief)
+            reasons = filter_reasons(copy, brief)
+            if parent is not None and edit_similarity(copy_text(copy), copy_text(parent)) > 0.85:
+                reasons.append("same as the parent")
+            fixed.append(_Candidate(copy, cand.complete, reasons, repaired=True))
+        # Fully valid repairs first, then the ones with the fewest remaining problems.
+        fixed.sort(key=lambda c: (len(c.reasons), not c.complete, not within_limits(c.copy, brief)))
+        return fixed[: max(need, 0) * 2]
+
+    def _score(self, brief: Brief, prompt: str, cands: list[_Candidate]) -> None:
+        """score = -(mean completion NLL) + keyword coverage - penalties for repairs and broken rules."""
+        if not cands:
+            return
+        nlls = self._nll(prompt, [c.copy for c in cands])
+        for cand, nll in zip(cands, nlls, strict=True):
+            cand.copy.nll = round(nll, 4)
+            penalty = (0.5 if cand.repaired else 0.0) + 2.0 * len(cand.reasons)
+            cand.copy.score = round(-nll + KEYWORD_WEIGHT * keyword_coverage(cand.copy, brief) - penalty, 4)
+
+    def _nll(self, prompt: str, copies: list[CopyVariant]) -> list[float]:
+        tok = self.tokenizer
+        prompt_ids = tok(prompt)["input_ids"]
+        rows = [prompt_ids + tok(render_completion(c))["input_ids"] + [tok.eos_token_id] for c in copies]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):  # right padding: the prompt sits at the same positions in every row
+            ids[i, : len(r)] = torch.tensor(r)
+            mask[i, : len(r)] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+            logits = logits + self._bias(logits.shape[-1])  # score under the distribution we sample from
+            # A token the model cannot produce (e.g. a product word added by repair) costs a bounded 20 nats.
+            logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1).clamp(min=-20.0)
+        keep = mask[:, 1:].bool()
+        keep[:, : len(prompt_ids) - 1] = False
+        nll = -(logp * keep).sum(1) / keep.sum(1).clamp(min=1)
+        return [float(x) for x in nll.cpu()]
+
+
+def _sample_top_p(logits: torch.Tensor, top_p: float, top_k: int, gen: torch.Generator) -> torch.Tensor:
+    """One token per row from the smallest top-k prefix whose probability reaches ``top_p``."""
+    values, index = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1)
+    probs = torch.softmax(values, dim=-1)
+    probs = probs * ((probs.cumsum(-1) - probs) < top_p)
+    choice = torch.multinomial(probs, 1, generator=gen)
+    return index.gather(-1, choice).squeeze(-1)
+
+
+def _pick_diverse(copies: list[CopyVariant], n: int) -> list[CopyVariant]:
+    """Greedy: best score first, then the best score minus a penalty for similarity to what is picked."""
+    remaining = sorted(copies, key=lambda c: -c.score)
+    picked: list[CopyVariant] = []
+    while remaining and len(picked) < n:
+
+        def value(c: CopyVariant) -> float:
+            if not picked:
+                return c.score
+            sim = max(edit_similarity(copy_text(c), copy_text(p)) for p in picked)
+            head = max(edit_similarity(c.headline, p.headline) for p in picked)
+            return c.score - DIVERSITY_WEIGHT * sim - (10.0 if head > 0.8 or sim > 0.8 else 0.0)
+
+        best = max(remaining, key=value)
+        picked.append(best)
+        remaining.remove(best)
+    return picked
+
+
+def _version_of(directory: Path | None, model: Any) -> str:
+    """Short hash of the config and the weights file(s), so rounds record exactly which model wrote them."""
+    h = hashlib.sha256()
+    if directory is not None:
+        files = [directory / "config.json"] + sorted(
+            p for p in directory.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file()
+        )
+        for f in files:
+            if f.exists():
+                h.update(f.name.encode())
+                h.update(f.read_bytes())
+    else:
+        h.update(model.config.to_json_string().encode())
+        for name, tensor in sorted(model.state_dict().items())[:8]:
+            h.update(name.encode())
+            h.update(tensor.detach().float().cpu().numpy().tobytes()[:65536])
+    return h.hexdigest()[:10]

