@@ -23,7 +23,10 @@ class _Parser(argparse.ArgumentParser):
         hint = ""
         if m:
             parsers = [self] + [
-                p for a in self._actions if isinstance(a, argparse._SubParsersAction) for p in a.choices.values()
+                p
+                for a in self._actions
+                if isinstance(a, argparse._SubParsersAction)
+                for p in a.choices.values()
             ]
             known = sorted(
                 {o for p in parsers for a in p._actions for o in a.option_strings if o.startswith("--")}
@@ -87,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run the inference worker process (takes jobs from the queue)")
     w.add_argument("args", nargs=argparse.REMAINDER, help="--burst, --health, --device, --name")
     sub.add_parser("migrate", help="create or upgrade the database schema (Alembic)")
+    r = sub.add_parser(
+        "run", help="the chat service: Slack/Discord when configured, else the local playground"
+    )
+    r.add_argument("--playground", action="store_true", help="also serve the playground beside Slack/Discord")
     sub.add_parser("console", help="the engine + worker with a terminal chat, to try campaigns by hand")
 
     t = sub.add_parser("train", help="rebuild the house models (copy corpus + GPT-2, visual GAN)")
@@ -230,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
 
             logging.getLogger().setLevel(logging.INFO)
             return worker.main(a.args)
+        if a.command == "run":
+            from bot.app import run  # noqa: PLC0415
+
+            logging.getLogger().setLevel(logging.INFO)
+
+            return run(playground=True if a.playground else None)
         if a.command == "console":
             return cmd_console()
         if a.command == "migrate":

@@ -266,8 +266,9 @@ class Engine:
             "campaign %s created by %s (job %s, position %d)", cid_str(camp.id), ev.user, spec.id, pos
         )
         return Reply(
-            f"Working on it: campaign {cid_str(camp.id)}, {cmd.variants} variants ({where}). "
-            "Follow along in its thread."
+            extra={"campaign": cid_str(camp.id)},
+            text=f"Working on it: campaign {cid_str(camp.id)}, {cmd.variants} variants ({where}). "
+            "Follow along in its thread.",
         )
 
     def _outbox(

@@ -1,0 +1,168 @@
+"""The playground's chat model: channels holding messages, threads (a thread is the id of its root
+message), reactions by user, buttons, and notes shown to one user only.
+
+Everything lives in memory and is appended to a journal (JSON lines in the data dir), so a restart
+keeps the conversation and the message ids the engine has stored. Pure Python; no aiohttp here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.adapter import OutMessage
+
+logger = logging.getLogger(__name__)
+
+BOT = "campaignbot"
+
+
+@dataclass
+class Message:
+    """One message as the page shows it. ``file`` is a server-side path and is never sent to the page:
+    the page asks for ``/files/<id>`` instead. ``only`` marks a note visible to one user."""
+
+    id: str
+    channel: str
+    thread: str | None
+    user: str
+    user_name: str
+    text: str
+    at: float
+    title: str = ""
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji -> users, in order
+    file: str | None = None
+    edited: bool = False
+    only: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        """What the page receives: no server paths, just the kind of attachment."""
+        d = asdict(self)
+        path = d.pop("file")
+        d["fields"] = [list(f) for f in self.fields]
+        d["attachment"] = None
+        if path:
+            kind = "image" if path.lower().endswith(".png") else "download"
+            d["attachment"] = {"kind": kind, "name": Path(path).name, "url": f"files/{self.id}"}
+        return d
+
+
+def new_id() -> str:
+    """Message ids are random, so they never collide with ids stored by the engine before a restart."""
+    return secrets.token_hex(6)
+
+
+class Channels:
+    """All channels of the playground workspace and the journal behind them."""
+
+    def __init__(self, journal: Path | None = None):
+        self.messages: dict[str, Message] = {}
+        self.journal = journal
+        if journal is not None:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            self._replay(journal)
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def get(self, message_id: str) -> Message | None:
+        return self.messages.get(message_id)
+
+    def visible(self, user: str) -> list[Message]:
+        return [m for m in self.messages.values() if m.only is None or m.only == user]
+
+    def replies(self, thread: str) -> int:
+        return sum(1 for m in self.messages.values() if m.thread == thread and m.only is None)
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def add(
+        self,
+        channel: str,
+        thread: str | None,
+        user: str,
+        user_name: str,
+        text: str,
+        out: OutMessage | None = None,
+        only: str | None = None,
+    ) -> Message:
+        m = Message(
+            id=new_id(),
+            channel=channel,
+            thread=thread,
+            user=user,
+            user_name=user_name,
+            text=text,
+            at=time.time(),
+            only=only,
+        )
+        if out is not None:
+            m.title = out.title
+            m.fields = list(out.fields)
+            m.buttons = [{"label": b.label, "action": b.action, "value": b.value} for b in out.buttons]
+            m.file = str(out.file) if out.file else None
+        self.messages[m.id] = m
+        self._write({"op": "msg", "m": asdict(m)})
+        return m
+
+    def edit(self, message_id: str, text: str) -> Message | None:
+        m = self.messages.get(message_id)
+        if m is None:
+            return None
+        m.text, m.edited = text, True
+        self._write({"op": "edit", "id": message_id, "text": text})
+        return m
+
+    def react(self, message_id: str, emoji: str, user: str, on: bool = True) -> Message | None:
+        """Add (or take back) ``user``'s ``emoji`` on a message; returns the message if it changed."""
+        m = self.messages.get(message_id)
+        if m is None:
+            return None
+        users = m.reactions.setdefault(emoji, [])
+        if on == (user in users):
+            return None
+        if on:
+            users.append(user)
+        else:
+            users.remove(user)
+            if not users:
+                del m.reactions[emoji]
+        self._write({"op": "react", "id": message_id, "emoji": emoji, "user": user, "on": on})
+        return m
+
+    # -- journal ------------------------------------------------------------------------------------------
+    def _write(self, op: dict[str, Any]) -> None:
+        if self.journal is None:
+            return
+        with self.journal.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(op, ensure_ascii=False) + "\n")
+
+    def _replay(self, journal: Path) -> None:
+        if not journal.exists():
+            return
+        with journal.open(encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                try:
+                    op = json.loads(line)
+                    if op["op"] == "msg":
+                        d = op["m"]
+                        d["fields"] = [tuple(x) for x in d.get("fields", [])]
+                        self.messages[d["id"]] = Message(**d)
+                    elif op["op"] == "edit" and op["id"] in self.messages:
+                        m = self.messages[op["id"]]
+                        m.text, m.edited = op["text"], True
+                    elif op["op"] == "react" and op["id"] in self.messages:
+                        users = self.messages[op["id"]].reactions.setdefault(op["emoji"], [])
+                        if op["on"] and op["user"] not in users:
+                            users.append(op["user"])
+                        elif not op["on"] and op["user"] in users:
+                            users.remove(op["user"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    logger.warning("playground journal line %d skipped: %s", n, exc)
+        for m in self.messages.values():
+            for e in [e for e, users in m.reactions.items() if not users]:
+                del m.reactions[e]
