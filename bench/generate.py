@@ -61,10 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         vm.generate([vm.concepts[0]], [0])
         for n in ns:
             copy_t = statistics.median(
-                _median_time(lambda b=b, cw=cw, n=n: cw.write(Brief.create(b), n, 1), a.repeats) for b in BRIEFS
+                _median_time(lambda b=b, cw=cw, n=n: cw.write(Brief.create(b), n, 1), a.repeats)
+                for b in BRIEFS
             )
             concept = vm.concept_for(BRIEFS[0])
-            img_t = _median_time(lambda vm=vm, c=concept, n=n: vm.generate([c] * n, list(range(n))), a.repeats)
+            img_t = _median_time(
+                lambda vm=vm, c=concept, n=n: vm.generate([c] * n, list(range(n))), a.repeats
+            )
             heroes = vm.generate([concept] * n, list(range(n)))
             copies = cw.write(brief, n, 3)
 
