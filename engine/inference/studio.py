@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from transformers.utils import logging as hf_logging
 
 from engine.brief import SIZES, Brief
 from engine.creative import CopyVariant, VisualRecord
@@ -125,6 +126,7 @@ class Studio:
         self, settings: Settings | None = None, *, device: str | None = None, dtype: str | None = None
     ):
         self.settings = settings or Settings()
+        hf_logging.disable_progress_bar()  # our own progress reporting is enough
         self.device = resolve_device(device or self.settings.device)
         self.dtype = resolve_dtype(dtype or self.settings.dtype, self.device)
         self._copywriters: dict[str, Copywriter] = {}
