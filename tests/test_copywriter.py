@@ -11,7 +11,15 @@ from engine import copy_rules as rules
 from engine.brief import Brief
 from engine.creative import CopyVariant
 from engine.errors import ModelError
-from engine.inference.copywriter import Copywriter, length_label, parse_completion, render_prompt
+from engine.inference.copywriter import (
+    Copywriter,
+    delexicalise,
+    fill_copy,
+    length_label,
+    parse_completion,
+    render_prompt,
+    uses_placeholders,
+)
 from engine.neutralize import has_mention_or_markup
 from engine.settings import HOUSE_COPY_MODEL
 
@@ -50,11 +58,35 @@ def test_prompt_round_trip() -> None:
     )
 
 
+def test_placeholders_are_filled_with_the_product() -> None:
+    copy = fill_copy(
+        CopyVariant(
+            "Meet Your PRODUCT", "PRODUCT that counts every mile. a ITEM for you, not an ITEM.", "Get a ITEM"
+        ),
+        WATCH,
+    )
+    assert copy.headline == "Meet Your Smart Watch"  # title case in the headline
+    assert copy.body == "Smart watch that counts every mile. A watch for you, not a watch."  # sentence starts
+    assert copy.cta == "Get a Watch"  # a title-case CTA stays title case
+    assert rules.names_product(copy, WATCH)
+    espresso = Brief.create("espresso machine for home baristas")
+    assert fill_copy(CopyVariant("PRODUCT", "Try a PRODUCT today.", "Buy now"), espresso).body == (
+        "Try an espresso machine today."
+    )
+    # Training text: the product line, then its phrase, then the head noun become placeholders.
+    assert delexicalise("Smart-Watch for Runners, a smart watch and one watch; watches", WATCH) == (
+        "PRODUCT, a PRODUCT and one ITEM; watches"
+    )
+
+
 def test_load_identifies_model(tiny: Copywriter, tiny_copy_model_dir: Path) -> None:
     assert tiny.name == tiny_copy_model_dir.name
     assert len(tiny.version) == 10
     again = Copywriter.load(str(tiny_copy_model_dir), CPU, torch.float32)
     assert again.version == tiny.version
+    # train copy fit writes delexicalised models and marks them; an unmarked model is used as it is.
+    assert tiny.placeholders and uses_placeholders(tiny.model)
+    assert not uses_placeholders(torch.nn.Linear(1, 1))
 
 
 def test_same_seed_same_output_different_seed_different(tiny: Copywriter) -> None:

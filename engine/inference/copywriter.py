@@ -45,6 +45,13 @@ KEYWORD_WEIGHT = 1.0
 DIVERSITY_WEIGHT = 1.5
 
 FIELDS = ("Headline", "Body", "CTA")
+# Delexicalised models write these placeholders instead of the product's name; the copywriter fills them
+# from the brief. The key in config.json / generation_config.json that marks such a model:
+PLACEHOLDER_KEY = "campaignbot_placeholders"
+PRODUCT_TOKEN = "PRODUCT"  # the product phrase: "smart watch" for "smart watch for runners"
+ITEM_TOKEN = "ITEM"  # the head noun: "watch"
+PLACEHOLDERS = {PRODUCT_TOKEN: "product_phrase", ITEM_TOKEN: "head_noun"}
+_PLACEHOLDER = re.compile(r"(?:\b([Aa]n?)\s+)?\b(PRODUCT|ITEM)\b")
 _FIELD_LINE = re.compile(r"^\W{0,3}(headline|body|cta|call to action)\W{0,3}\s*:\s*(.*)$", re.IGNORECASE)
 
 
@@ -73,6 +80,83 @@ def render_prompt(brief: Brief, idea: str | None = None) -> str:
 def render_completion(copy: CopyVariant) -> str:
     """What follows the prompt in training text (the end-of-text token is added by the trainer)."""
     return f" {copy.headline}\nBody: {copy.body}\nCTA: {copy.cta}"
+
+
+def _term_pattern(term: str) -> re.Pattern[str] | None:
+    words = re.findall(r"[\w'&+.]+", term)
+    if not words:
+        return None
+    return re.compile(
+        r"(?<![\w'])" + r"[\s-]+".join(re.escape(w) for w in words) + r"(?![\w'])", re.IGNORECASE
+    )
+
+
+def delexicalise(text: str, brief: Brief) -> str:
+    """Replace the brief's product in ``text`` by placeholders (case-insensitive): the whole product line
+    or its product phrase by ``PRODUCT``, then the head noun by ``ITEM``. Used to build training text for
+    delexicalised models and to score filled copy under such a model."""
+    for term, token in ((brief.product, PRODUCT_TOKEN), (brief.product_phrase, PRODUCT_TOKEN),
+                        (brief.head_noun, ITEM_TOKEN)):  # fmt: skip
+        pattern = _term_pattern(term)
+        if pattern is not None:
+            text = pattern.sub(token, text)
+    return text
+
+
+def delexicalise_copy(copy: CopyVariant, brief: Brief) -> CopyVariant:
+    return replace(
+        copy,
+        headline=delexicalise(copy.headline, brief),
+        body=delexicalise(copy.body, brief),
+        cta=delexicalise(copy.cta, brief),
+    )
+
+
+def _title(phrase: str) -> str:
+    return " ".join(w[:1].upper() + w[1:] for w in phrase.split())
+
+
+def fill_placeholders(text: str, brief: Brief, *, title: bool = False) -> str:
+    """Put the brief's product back where a delexicalised model wrote ``PRODUCT`` / ``ITEM``.
+
+    In a headline (``title=True``) the name is title-cased; elsewhere it is used as typed and
+    capitalised at the start of the field or of a sentence. ``a``/``an`` before it is made to agree."""
+
+    def sub(m: re.Match[str]) -> str:
+        article, token = m.group(1), m.group(2)
+        value = " ".join(str(getattr(brief, PLACEHOLDERS[token])).split()) or brief.product
+        if title:
+            value = _title(value)
+        before = text[: m.start()].rstrip()
+        if not before or before[-1] in ".!?:\n":
+            head = article or value
+            head = head[:1].upper() + head[1:]
+            if article:
+                article = head
+            else:
+                value = head
+        if article:
+            vowel = value[:1].lower() in "aeiou"
+            article = (article[0] + ("n" if vowel else "")) if article[0] in "Aa" else article
+            return f"{article} {value}"
+        return value
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+def fill_copy(copy: CopyVariant, brief: Brief) -> CopyVariant:
+    return replace(
+        copy,
+        headline=fill_placeholders(copy.headline, brief, title=True),
+        body=fill_placeholders(copy.body, brief),
+        cta=fill_placeholders(copy.cta, brief, title=_is_title(copy.cta)),
+    )
+
+
+def _is_title(text: str) -> bool:
+    small = {"a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"}
+    words = [w for w in re.findall(r"[A-Za-z]+", text) if w not in PLACEHOLDERS and w.lower() not in small]
+    return bool(words) and all(w[0].isupper() for w in words)
 
 
 def parse_completion(text: str) -> tuple[CopyVariant, bool]:
@@ -136,6 +220,7 @@ class Copywriter:
         # transformers 5 renamed ``past_key_values`` to ``cache``; older versions only know the former.
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self.placeholders = uses_placeholders(model)
 
     @property
     def device(self) -> torch.device:
@@ -238,6 +323,8 @@ class Copywriter:
         cands = []
         for text in texts:
             copy, complete = parse_completion(text)
+            if self.placeholders:
+                copy = fill_copy(copy, brief)
             copy = CopyVariant(neutralize(copy.headline), neutralize(copy.body), neutralize(copy.cta))
             reasons = filter_reasons(copy, brief)
             if not complete:
@@ -320,7 +407,10 @@ class Copywriter:
         """score = -(mean completion NLL) + keyword coverage - penalties for repairs and broken rules."""
         if not cands:
             return
-        nlls = self._nll(prompt, [c.copy for c in cands])
+        copies = [c.copy for c in cands]
+        if self.placeholders:  # score the text the model actually writes, placeholders and all
+            copies = [delexicalise_copy(c, brief) for c in copies]
+        nlls = self._nll(prompt, copies)
         for cand, nll in zip(cands, nlls, strict=True):
             cand.copy.nll = round(nll, 4)
             penalty = (0.5 if cand.repaired else 0.0) + 2.0 * len(cand.reasons)
@@ -374,6 +464,15 @@ def _pick_diverse(copies: list[CopyVariant], n: int) -> list[CopyVariant]:
         picked.append(best)
         remaining.remove(best)
     return picked
+
+
+def uses_placeholders(model: Any) -> bool:
+    """Whether the model was trained on delexicalised copy (``campaignbot_placeholders`` in its config
+    or generation config); hub models without that key are used as they are."""
+    for cfg in (getattr(model, "config", None), getattr(model, "generation_config", None)):
+        if cfg is not None and getattr(cfg, PLACEHOLDER_KEY, None):
+            return True
+    return False
 
 
 def _version_of(directory: Path | None, model: Any) -> str:

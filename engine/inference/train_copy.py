@@ -21,7 +21,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,16 @@ from engine.brief import TONES, Brief
 from engine.copy_rules import edit_similarity, filter_reasons, looks_truncated, trim_to_words
 from engine.creative import CopyVariant
 from engine.errors import ModelError
-from engine.inference.copywriter import length_label, parse_completion, render_completion, render_prompt
+from engine.inference.copywriter import (
+    PLACEHOLDER_KEY,
+    PLACEHOLDERS,
+    delexicalise,
+    fill_placeholders,
+    length_label,
+    parse_completion,
+    render_completion,
+    render_prompt,
+)
 from engine.neutralize import neutralize
 from engine.settings import HOUSE_COPY_MODEL
 
@@ -762,30 +771,91 @@ def _teach_batch(
 # Training text
 
 
-def example_texts(row: dict[str, Any]) -> list[tuple[str, str]]:
-    """(prompt, completion) pairs from one corpus row: each variant alone, and the rewrite pair both ways."""
+def _row_brief(row: dict[str, Any], v: dict[str, Any], product: str | None = None) -> Brief:
+    return Brief(
+        product=product or row["product"],
+        audience=row.get("audience", ""),
+        tone=v["tone"],
+        length=length_label(v["body"]),
+        keywords=tuple(row.get("keywords", ())),
+    )
+
+
+def _delex_variant(row: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
+    brief = _row_brief(row, v)
+    return {**v, **{k: delexicalise(v[k], brief) for k in ("headline", "body", "cta")}}
+
+
+def example_texts(row: dict[str, Any], delex: bool = True) -> list[tuple[str, str]]:
+    """(prompt, completion) pairs from one corpus row: each variant alone, and the rewrite pair both ways.
+    With ``delex`` the completion names the product by placeholders (the prompt keeps the real product)."""
     variants = [v for v in (row.get("a"), row.get("b")) if v]
     pairs = []
 
-    def brief_for(v: dict[str, Any]) -> Brief:
-        return Brief(
-            product=row["product"],
-            audience=row.get("audience", ""),
-            tone=v["tone"],
-            length=length_label(v["body"]),
-            keywords=tuple(row.get("keywords", ())),
-        )
-
     def copy_of(v: dict[str, Any]) -> CopyVariant:
+        if delex:
+            v = _delex_variant(row, v)
         return CopyVariant(v["headline"], v["body"], v["cta"])
 
     for v in variants:
-        pairs.append((render_prompt(brief_for(v)), render_completion(copy_of(v))))
+        pairs.append((render_prompt(_row_brief(row, v)), render_completion(copy_of(v))))
     if len(variants) == 2:
         a, b = variants
-        pairs.append((render_prompt(brief_for(b), idea=a["headline"]), render_completion(copy_of(b))))
-        pairs.append((render_prompt(brief_for(a), idea=b["headline"]), render_completion(copy_of(a))))
+        pairs.append((render_prompt(_row_brief(row, b), idea=a["headline"]), render_completion(copy_of(b))))
+        pairs.append((render_prompt(_row_brief(row, a), idea=b["headline"]), render_completion(copy_of(a))))
     return pairs
+
+
+_ALL_KEYWORDS = sorted({k for ks in KEYWORDS.values() for k in ks})
+
+
+def _has_word(text: str, term: str) -> bool:
+    return re.search(r"(?<!\w)" + re.escape(term) + r"(?!\w)", text, re.IGNORECASE) is not None
+
+
+def augmented_texts(rows: list[dict[str, Any]], per_variant: int, seed: int) -> list[tuple[str, str]]:
+    """``per_variant`` extra (prompt, completion) pairs per teacher variant, from delexicalised copy.
+
+    The completion names the product only by placeholders, so the prompt's product can be any product of
+    the row's category; audience, keywords (only ones the copy really uses, plus sometimes the row's own)
+    and the ``Idea:`` line vary too, and a third of the examples take their headline from another variant
+    of the same tone (recombination for fluency). Lengths are labelled by the filled body."""
+    rng = random.Random(seed)
+    variants = []
+    for row in rows:
+        vs = [v for v in (row.get("a"), row.get("b")) if v]
+        for i, v in enumerate(vs):
+            other = vs[1 - i] if len(vs) == 2 else None
+            variants.append((row, _delex_variant(row, v), _delex_variant(row, other) if other else None))
+    by_tone: dict[str, list[dict[str, Any]]] = {}
+    for _, d, _ in variants:
+        if "PRODUCT" in d["headline"] or "ITEM" in d["headline"]:
+            by_tone.setdefault(d["tone"], []).append(d)
+    out = []
+    for row, d, other in variants:
+        category = row.get("category", "")
+        products = PRODUCTS.get(category) or [row["product"]]
+        audiences = AUDIENCES["b2b" if category == "b2b" else "general"]
+        for _ in range(per_variant):
+            product = row["product"] if rng.random() < 0.25 else rng.choice(products)
+            headline = d["headline"]
+            if rng.random() < 0.33 and by_tone.get(d["tone"]):
+                headline = rng.choice(by_tone[d["tone"]])["headline"]
+            text = f"{headline} {d['body']} {d['cta']}"
+            r = rng.random()
+            audience = row.get("audience", "") if r < 0.4 else "" if r < 0.6 else rng.choice(audiences)
+            used = [k for k in _ALL_KEYWORDS if _has_word(text, k)]
+            own = [k for k in row.get("keywords", ()) if _has_word(text, k) or rng.random() < 0.3]
+            pool = sorted(set(used) | set(own))
+            keywords = tuple(rng.sample(pool, min(len(pool), rng.choice([0, 1, 1, 2, 2, 3]))))
+            brief = Brief(product=product, audience=audience, tone=d["tone"], keywords=keywords)
+            brief = replace(brief, length=length_label(fill_placeholders(d["body"], brief)))
+            idea = None
+            if other is not None and rng.random() < 0.25:
+                idea = fill_placeholders(other["headline"], brief, title=True)
+            completion = render_completion(CopyVariant(headline, d["body"], d["cta"]))
+            out.append((render_prompt(brief, idea=idea), completion))
+    return out
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:
@@ -802,18 +872,29 @@ def is_heldout(row_id: int, fraction: float) -> bool:
 
 
 def encode_examples(
-    rows: list[dict[str, Any]], tokenizer: Any, max_len: int
+    rows: list[dict[str, Any]],
+    tokenizer: Any,
+    max_len: int,
+    delex: bool = True,
+    augment: int = 0,
+    seed: int = 0,
 ) -> list[tuple[list[int], list[int]]]:
-    """(input ids, labels) per training example; the prompt is masked out of the loss (-100)."""
+    """(input ids, labels) per training example; the prompt is masked out of the loss (-100).
+    ``augment`` adds that many augmented examples per teacher variant (see :func:`augmented_texts`)."""
     eos = tokenizer.eos_token_id
+    texts = [pair for row in rows for pair in example_texts(row, delex)]
+    if augment and delex:
+        texts += augmented_texts(rows, augment, seed)
+    if not texts:
+        return []
+    prompts = tokenizer([p for p, _ in texts])["input_ids"]
+    completions = tokenizer([c for _, c in texts])["input_ids"]
     out = []
-    for row in rows:
-        for prompt, completion in example_texts(row):
-            p = tokenizer(prompt)["input_ids"]
-            c = tokenizer(completion)["input_ids"] + [eos]
-            ids = (p + c)[:max_len]
-            labels = ([-100] * len(p) + c)[:max_len]
-            out.append((ids, labels))
+    for p, c in zip(prompts, completions, strict=True):
+        c = [*c, eos]
+        ids = (p + c)[:max_len]
+        labels = ([-100] * len(p) + c)[:max_len]
+        out.append((ids, labels))
     return out
 
 
@@ -928,7 +1009,12 @@ def evaluate(
 
 
 def save_house_model(
-    model: Any, tokenizer: Any, out: Path, info: dict[str, Any], suppress: list[int] | None = None
+    model: Any,
+    tokenizer: Any,
+    out: Path,
+    info: dict[str, Any],
+    suppress: list[int] | None = None,
+    placeholders: bool = False,
 ) -> None:
     """A standard Hugging Face directory, weights in fp16 to keep the repository small."""
     import copy as copy_module
@@ -937,6 +1023,8 @@ def save_house_model(
 
     out.mkdir(parents=True, exist_ok=True)
     half = copy_module.deepcopy(model).to(torch.float16)
+    if placeholders:  # the copywriter fills PRODUCT / ITEM from the brief
+        setattr(half.config, PLACEHOLDER_KEY, dict(PLACEHOLDERS))
     half.generation_config = GenerationConfig(
         bos_token_id=50256,
         eos_token_id=50256,
@@ -959,8 +1047,9 @@ def fit(args: argparse.Namespace) -> int:
     tokenizer = build_tokenizer(Path(args.tokenizer))
     train_rows = [r for r in rows if not is_heldout(int(r["id"]), args.heldout)]
     eval_rows = [r for r in rows if is_heldout(int(r["id"]), args.heldout)]
-    train = encode_examples(train_rows, tokenizer, args.n_positions)
-    heldout = encode_examples(eval_rows, tokenizer, args.n_positions)[: args.eval_examples]
+    delex = not args.no_delex
+    train = encode_examples(train_rows, tokenizer, args.n_positions, delex, args.augment, args.seed)
+    heldout = encode_examples(eval_rows, tokenizer, args.n_positions, delex)[: args.eval_examples]
     if not train:
         raise ModelError(f"No training examples in {args.corpus}")
     work = Path(args.work_dir)
@@ -1053,6 +1142,9 @@ def fit(args: argparse.Namespace) -> int:
     info = {
         "corpus": str(args.corpus),
         "rows": len(rows),
+        "train_rows": len(train_rows),
+        "delexicalised": delex,
+        "augment_per_variant": args.augment if delex else 0,
         "train_examples": len(train),
         "eval_examples": len(heldout),
         "steps": step,
@@ -1073,7 +1165,9 @@ def fit(args: argparse.Namespace) -> int:
         },
         "history": history,
     }
-    save_house_model(model, tokenizer, Path(args.out), info, vocab.suppressed() if vocab else None)
+    save_house_model(
+        model, tokenizer, Path(args.out), info, vocab.suppressed() if vocab else None, placeholders=delex
+    )
     print(f"step {step}, eval loss {eval_loss:.3f}, {elapsed / 60:.1f} min -> {args.out}")
     return 0
 
@@ -1123,6 +1217,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--eval-every", type=int, default=100)
     f.add_argument("--checkpoint-every", type=int, default=50)
     f.add_argument("--dropout", type=float, default=0.1)
+    f.add_argument(
+        "--no-delex",
+        action="store_true",
+        help="train on the teacher's copy as written (no PRODUCT/ITEM placeholders, no augmentation)",
+    )
+    f.add_argument(
+        "--augment", type=int, default=20, help="augmented examples per teacher variant (delexicalised only)"
+    )
     f.add_argument(
         "--keep-best",
         action="store_true",
