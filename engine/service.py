@@ -68,6 +68,7 @@ logger = logging.getLogger(__name__)
 class _EditState:
     seq: int = -1
     at: float = 0.0
+    failed_at: float = 0.0  # a failed edit is retried no sooner than 5 s later
 
 
 def cid_str(campaign_id: int) -> str:
@@ -797,6 +798,8 @@ class Engine:
             return False
         if not force and now() - st.at < self.settings.status_edit_interval:
             return False
+        if now() - st.failed_at < 5.0:
+            return False
         ref = await self._status_ref(job)
         if ref is None:
             return False
@@ -808,6 +811,7 @@ class Engine:
             await adapter.edit(camp.channel, camp.thread, ob.message_id or "", text)
         except Exception as exc:
             logger.warning("status edit for %s failed: %s", job.id, exc)
+            st.failed_at = now()
             return False
         st.seq, st.at = job.progress_seq, now()
         return True
@@ -850,7 +854,10 @@ class Engine:
             t = job.result["round"].get("timings", {})
             final += f" ({sum(t.values()):.0f} s)"
         await self._send_outbox()  # the status message must exist before the final edit
-        await self._edit_status(job, final, force=True)
+        if not await self._edit_status(job, final, force=True):
+            # The status line is not posted yet, or the edit failed: the outcome is stored and its
+            # posts are owed in the outbox; the final edit is tried again on the next pass.
+            return False
         await self.queue.mark_handled(job.id)
         self._edits.pop(job.id, None)
         return True

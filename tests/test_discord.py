@@ -284,7 +284,9 @@ async def test_round_refine_by_reaction_button_and_reply(
             assert data.startswith(PNG) and card["embeds"][0]["image"]["url"] == f"attachment://{name}"
             assert [f["name"] for f in card["embeds"][0]["fields"]] == ["Headline", "Body", "Call to action"]
         status = fake.bot_messages(thread)[0]
-        assert any("%" in e for e in fake.edits[status["id"]]) and status["content"].startswith("✅")
+        # the final edit follows the cards in the same delivery pass: wait for it
+        await until(lambda: fake.bot_messages(thread)[0]["content"].startswith("✅"), what="final status")
+        assert any("%" in e for e in fake.edits[status["id"]])
 
         # a number reaction on the grid refines variant 2
         await fake.react("alice", grid["id"], NUMBER_EMOJI[1])

@@ -102,7 +102,8 @@ async def test_campaign_from_command_to_delivered_round(h: Harness) -> None:
         assert [f[0] for f in card.fields] == ["Headline", "Body", "Call to action"]
         assert any(b.startswith("Refine") for b in card.buttons)
     status = [m for m in h.chat.thread(t) if m.text.startswith("⏳")][0]
-    assert status.current.startswith("✅ Round 1 is ready")
+    # the final edit follows the cards in the same delivery pass
+    await h.until(lambda: status.current.startswith("✅ Round 1 is ready"), what="final status")
     assert any("%" in e for e in status.edits), status.edits  # progress was shown
     async with h.engine.sessions() as s:
         cards = (await s.execute(select(Card))).scalars().all()
