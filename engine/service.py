@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.adapter import Button, ChatAdapter, OutMessage
@@ -761,6 +761,8 @@ class Engine:
             self._last_ttl = now()
             for j in await self.queue.drop_older_than(self.settings.job_ttl_seconds):
                 logger.warning("job %s dropped after waiting past the TTL", j.id)
+            async with self.sessions() as s, s.begin():  # platforms retry events for minutes, not days
+                await s.execute(delete(SeenEvent).where(SeenEvent.seen_at < now() - 86400))
         for job in await self.queue.unhandled():
             did |= await self._job(job)
         did |= await self._votes()
