@@ -167,7 +167,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
         )
     else:
         out = a.out
-        number, parent_dir = _latest_round_dir(out)
+        _, parent_dir = _latest_round_dir(out)
         parent = read_round(parent_dir / "copy.json")
         rnd = studio.refine_round(
             parent,
