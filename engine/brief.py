@@ -26,7 +26,8 @@ CJK_HEADLINE_MAX = 24
 CJK_CTA_MAX = 10
 CJK_BODY_MAX = {"short": 40, "medium": 70, "long": 100}
 
-_SPLITTERS = re.compile(r"\s+(?:for|that|which|with|to|in|by|from|of)\s+|[,;:()\-–—]", re.IGNORECASE)
+# A hyphen splits only when spaced ("tea - organic"): "noise-cancelling headphones" is one product.
+_SPLITTERS = re.compile(r"\s+(?:for|that|which|with|to|in|by|from|of)\s+|[,;:()–—]|\s-\s", re.IGNORECASE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 

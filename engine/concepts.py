@@ -444,7 +444,7 @@ _STOP_WORDS = (
 )
 _STOP = frozenset(_STOP_WORDS.split())
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'+&]*")
-_SPLITTERS = re.compile(r"\s+(?:for|that|which|with|to|in|by|from|of)\s+|[,;:()\-–—|/]", re.IGNORECASE)
+_SPLITTERS = re.compile(r"\s+(?:for|that|which|with|to|in|by|from|of)\s+|[,;:()–—|/]|\s-\s", re.IGNORECASE)
 
 
 def stem(word: str) -> str:

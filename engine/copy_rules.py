@@ -186,6 +186,25 @@ def looks_truncated(text: str, *, sentence: bool = False) -> bool:
     return bool(sentence and not _SENTENCE_END.search(t) and t[-1].isalnum())
 
 
+def _known(word: str, lexicon: frozenset[str]) -> bool:
+    if word in lexicon or word.isdigit():
+        return True
+    # a plural or possessive of a known word
+    return any(word.endswith(suffix) and word[: -len(suffix)] in lexicon for suffix in ("'s", "s", "es"))
+
+
+def unknown_words(copy: CopyVariant, brief: Brief, lexicon: frozenset[str]) -> list[str]:
+    """Words of ``copy`` that are neither in ``lexicon`` (every word of the copy model's training
+    completions) nor in the brief: a small model sampling sub-word pieces makes up words ("worthral"),
+    and this is how the copywriter catches them. CJK text is not checked."""
+    allowed = set(words(" ".join([brief.product, brief.audience, *brief.keywords])))
+    out = []
+    for w in words(copy_text(copy)):
+        if w not in allowed and not _known(w, lexicon) and not re.search(r"[\u3400-\u9fff]", w):
+            out.append(w)
+    return out
+
+
 def filter_reasons(copy: CopyVariant, brief: Brief) -> list[str]:
     """Why a variant should not be shown; an empty list means it passes every rule."""
     reasons: list[str] = []
@@ -204,9 +223,7 @@ def filter_reasons(copy: CopyVariant, brief: Brief) -> list[str]:
         reasons.append("headline looks truncated")
     if copy.cta.strip() and looks_truncated(copy.cta):
         reasons.append("cta looks truncated")
-    if any(repeated_ngram(v, 3) for v in fields.values()) or repeated_ngram(
-        f"{copy.headline} {copy.body}", 4
-    ):
+    if repeated_ngram(copy_text(copy), 3):  # any word 3-gram twice, within a field or across fields
         reasons.append("repeated phrase")
     if contains_avoided(copy, brief):
         reasons.append("contains an avoided word")

@@ -25,6 +25,9 @@ def test_create_normalises() -> None:
         ("running shoes that last", "shoes"),
         ("CRM software for small teams", "software"),
         ("spring music festival in Austin", "festival"),
+        ("noise-cancelling headphones", "headphones"),
+        ("organic cotton t-shirts", "t-shirts"),
+        ("green tea - organic", "tea"),
     ],
 )
 def test_head_noun(text: str, head: str) -> None:

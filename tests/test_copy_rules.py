@@ -100,6 +100,9 @@ def test_filter_reasons() -> None:
         assert expected in joined, (expected, reasons)
     assert "contains an avoided word" in rules.filter_reasons(cv("Cheap Watch Deals", GOOD.body), WATCH)
     assert "empty body" in rules.filter_reasons(cv("Watch", ""), WATCH)
+    # a 3-gram repeated across fields counts too (what bench/quality.py measures as repetition)
+    across = cv("The Smart Watch Club", "The smart watch club meets at dawn.", "Join")
+    assert "repeated phrase" in rules.filter_reasons(across, WATCH)
 
 
 def test_repair_trims_and_names_product() -> None:
@@ -120,3 +123,13 @@ def test_trim_helpers() -> None:
     assert rules.trim_to_words("Get yours today with free shipping", 20) == "Get yours today"
     assert rules.trim_to_sentence("One. Two two. Three three three.", 14) == "One. Two two."
     assert rules.trim_to_sentence("no sentence end here at all", 10) == ""
+
+
+def test_unknown_words_against_a_lexicon() -> None:
+    lexicon = frozenset({"the", "watch", "for", "every", "run", "start", "now", "mile", "count"})
+    ok = cv("The Watch for Every Run", "Every mile counts.", "Start Now")
+    assert rules.unknown_words(ok, WATCH, lexicon) == []  # "counts" is a plural of a known word
+    made_up = cv("The Watch for Every Run", "Every worthral mile.", "Start Now 24")
+    assert rules.unknown_words(made_up, WATCH, lexicon) == ["worthral"]  # numbers pass
+    # the brief's own words are always allowed (product, audience, keywords)
+    assert rules.unknown_words(cv("Smart Runners", "GPS battery.", "Now"), WATCH, lexicon) == []

@@ -66,13 +66,23 @@ def test_placeholders_are_filled_with_the_product() -> None:
         WATCH,
     )
     assert copy.headline == "Meet Your Smart Watch"  # title case in the headline
-    assert copy.body == "Smart watch that counts every mile. A watch for you, not a watch."  # sentence starts
+    # sentence starts capitalised; the product named in full once, then by its head noun
+    assert copy.body == "Watch that counts every mile. A watch for you, not a watch."
     assert copy.cta == "Get a Watch"  # a title-case CTA stays title case
     assert rules.names_product(copy, WATCH)
     espresso = Brief.create("espresso machine for home baristas")
-    assert fill_copy(CopyVariant("PRODUCT", "Try a PRODUCT today.", "Buy now"), espresso).body == (
+    assert fill_copy(CopyVariant("Fresh Mornings", "Try a PRODUCT today.", "Buy now"), espresso).body == (
         "Try an espresso machine today."
     )
+    assert fill_copy(CopyVariant("PRODUCT", "Try a PRODUCT today.", "Buy now"), espresso).body == (
+        "Try a machine today."
+    )
+    # A one-word product, or a first mention, is written in full.
+    assert fill_copy(CopyVariant("Hello", "PRODUCT and PRODUCT.", "Go"), espresso).body == (
+        "Espresso machine and machine."
+    )
+    tea = Brief.create("tea")
+    assert fill_copy(CopyVariant("PRODUCT Time", "Our PRODUCT.", "Go"), tea).body == "Our tea."
     # Training text: the product line, then its phrase, then the head noun become placeholders.
     assert delexicalise("Smart-Watch for Runners, a smart watch and one watch; watches", WATCH) == (
         "PRODUCT, a PRODUCT and one ITEM; watches"
@@ -187,3 +197,18 @@ def test_house_model_names_the_product() -> None:
             assert rules.names_product(c, brief), c
             assert rules.within_limits(c, brief), c
             assert rules.filter_reasons(c, brief) == [], (c, rules.filter_reasons(c, brief))
+
+
+def test_lexicon_ships_with_the_model_and_rejects_made_up_words(tiny_copy_model_dir: Path) -> None:
+    words = (tiny_copy_model_dir / "lexicon.txt").read_text().split()
+    assert len(words) > 200 and words == sorted(words)
+    cw = Copywriter.load(str(tiny_copy_model_dir), CPU, torch.float32)
+    assert cw.lexicon == frozenset(words)
+    brief = Brief.create("smart watch")
+    cands = cw._sample(brief, render_prompt(brief), 12, seed=3)
+    for c in cands:
+        unknown = rules.unknown_words(c.copy, brief, cw.lexicon)
+        assert any(r.startswith("unknown word") for r in c.reasons) == bool(unknown)
+    cw.lexicon = frozenset({"the"})  # now nearly every candidate has words the model "never saw"
+    cands = cw._sample(brief, render_prompt(brief), 12, seed=3)
+    assert sum(any(r.startswith("unknown word") for r in c.reasons) for c in cands) >= 10

