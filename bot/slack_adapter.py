@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
 SLOW_ACK = "Working on it…"
 ACK_FAILED = "Sorry, something went wrong on our side. Please try again in a minute."
+UPLOAD_MEMORY_S = 3600.0  # how long an uploaded-but-not-yet-captioned file is remembered for retries
 REPLY_SUBTYPES = frozenset({"thread_broadcast"})  # message subtypes that are still a person's reply
 
 
@@ -144,6 +146,9 @@ class SlackAdapter:
         self.http_port: int | None = None  # the port actually bound in HTTP mode
         self.ready = asyncio.Event()  # set once connected (Socket Mode) or listening (HTTP)
         self._edits: dict[tuple[str, str], _PendingEdit] = {}
+        # Files uploaded whose card message has not been posted yet: when posting the card fails and the
+        # engine retries the whole post, the file is not uploaded a second time.
+        self._uploaded: dict[tuple[str, str | None, str, int, int], float] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._register()
 
@@ -162,14 +167,22 @@ class SlackAdapter:
         return ts, ts
 
     async def post(self, channel: str, thread: str | None, message: OutMessage) -> str:
+        key = None
         if message.file is not None:
-            await self.client.files_upload_v2(
-                channel=channel,
-                thread_ts=thread,
-                file=str(message.file),
-                filename=message.file.name,
-                title=escape(message.title or message.file.stem)[:250],
-            )
+            st = message.file.stat()
+            key = (channel, thread, str(message.file.resolve()), st.st_size, st.st_mtime_ns)
+            now = time.monotonic()
+            for k in [k for k, t in self._uploaded.items() if now - t > UPLOAD_MEMORY_S]:
+                del self._uploaded[k]
+            if key not in self._uploaded:
+                await self.client.files_upload_v2(
+                    channel=channel,
+                    thread_ts=thread,
+                    file=str(message.file),
+                    filename=message.file.name,
+                    title=escape(message.title or message.file.stem)[:250],
+                )
+                self._uploaded[key] = now
         resp = await self.client.chat_postMessage(
             channel=channel,
             thread_ts=thread,
@@ -178,6 +191,8 @@ class SlackAdapter:
             unfurl_links=False,
             unfurl_media=False,
         )
+        if key is not None:
+            self._uploaded.pop(key, None)
         return str(resp["ts"])
 
     async def edit(self, channel: str, thread: str | None, message_id: str, text: str) -> None:

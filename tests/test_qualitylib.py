@@ -125,3 +125,38 @@ def test_classifier_shapes() -> None:
     x = torch.zeros(2, 4, 64, 64)
     assert m(x).shape == (2, 5)
     assert m.features(x).shape == (2, m.feature_dim)
+
+
+def test_report_sections_and_verdicts_from_rows() -> None:
+    import quality
+
+    briefs = [b for b in q.load_briefs() if b.id in ("b01", "z01")]
+    good = {"headline": "Smart Watch for Every Run", "body": "Track each mile with GPS.", "cta": "Start Now"}
+    other = {
+        "headline": "Run Further, Run Smarter",
+        "body": "A watch that keeps pace all day.",
+        "cta": "Try It",
+    }
+    rows = [
+        {"id": "b01", "language": "en", "seconds": 3.0, "copies": [good, other]},
+        {
+            "id": "z01",
+            "language": "zh",
+            "seconds": 0.01,
+            "error": "The configured copy model does not write 'zh'",
+        },
+    ]
+    copy = quality.copy_section(briefs, rows)
+    assert copy["en"]["variants"] == 2 and copy["en"]["product_named"] == 1.0
+    assert copy["zh_support"] == {
+        "briefs": 1,
+        "produced": 0,
+        "chinese_copy": 0,
+        "messages": ["The configured copy model does not write 'zh'"],
+    }
+    result = {"copy": copy, "speed": {"seconds_per_brief_median": 6.0}, "fluency": {"gap": 0.1}}
+    v = quality.verdicts(result)
+    assert v["product_named"]["met"] is True
+    assert v["seconds_per_brief_median"]["met"] is False
+    assert v["fluency_gap"]["met"] is True
+    assert v["concept_top5"]["met"] is None  # not measured is not a pass

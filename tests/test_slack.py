@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 from PIL import Image
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
 from bot.runner import serve
@@ -282,6 +283,18 @@ async def test_adapter_posts_uploads_edits_and_survives_429s(fake: FakeSlack) ->
     (f,) = fake.files.values()
     assert posts[0].files == [f.id] and f.thread_ts == thread and f.data and f.data.startswith(b"\x89PNG")
     assert fake.cards(root) == [posts[1]]
+    # a non-429 failure of the card after its image went up: the engine retries the post; the image is
+    # not uploaded twice
+    fake.fail_next("chat.postMessage", status=500)
+    png2 = _png(Path("second_card.png").absolute())
+    card = OutMessage(text="2. Second", file=png2, title="C1-R1-V2")
+    try:
+        with pytest.raises(SlackApiError):
+            await adapter.post("C0GENERAL", thread, card)
+        mid2 = await adapter.post("C0GENERAL", thread, card)
+    finally:
+        png2.unlink()
+    assert len(fake.files) == 2 and len(fake.thread(root)) == 4 and fake.thread(root)[3].ts == mid2
     await adapter.add_reactions("C0GENERAL", thread, mid, ["1️⃣", "2️⃣"])
     await adapter.add_reactions("C0GENERAL", thread, mid, ["1️⃣"])  # a retry after partial success
     assert posts[1].reactions == {"one": [fake.BOT_USER], "two": [fake.BOT_USER]}
