@@ -2,7 +2,7 @@ import pytest
 
 from engine.brief import MAX_BRIEF_CHARS, Brief
 from engine.errors import UserError
-from engine.steering import parse_steering
+from engine.steering import Steering, parse_steering
 
 
 def test_create_normalises() -> None:
@@ -67,4 +67,8 @@ def test_steering() -> None:
     assert (s.length, s.tone, s.colour) == ("short", "playful", "blue")
     assert parse_steering("longer", "long").length == "long"
     assert parse_steering("totally different", "medium").strength == "strong"
-    assert parse_steering(None).understood == []
+    assert parse_steering(None) == parse_steering("   ") == parse_steering("export") == Steering()
+    # the same vocabulary as chat replies: colour words, tone comparatives, "much shorter"
+    s = parse_steering("much shorter, warmer colours, more premium", "long")
+    assert (s.length, s.colour, s.tone) == ("short", "warm", "premium")
+    assert parse_steering("subtle tweak", "medium").strength == "subtle"
