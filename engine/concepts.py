@@ -299,7 +299,7 @@ _TABLE: tuple[Concept, ...] = (
         "nest_with_eggs",
         "plant, plants, garden, gardening, houseplant, tree, trees, forest, nature, green, eco, "
         "sustainable, sustainability, environment, climate, recycling, compost, seed, seeds, "
-        "landscaping, lawn, herbs, cactus",
+        "landscaping, lawn, herbs, cactus, pot, planter, plant pot, flower pot, succulent",
     ),
     _c(
         "pets",
@@ -399,7 +399,8 @@ _TABLE: tuple[Concept, ...] = (
         "black_joker mahjong flower_playing_cards crystal_ball magic_wand pinata nesting_dolls "
         "mirror_ball chess_pawn spades clubs hearts diamonds",
         "game, games, gaming, gamer, video game, esports, console, playstation, xbox, nintendo, toy, "
-        "toys, puzzle, puzzles, board game, chess, cards, casino, poker, lottery, kids, play, arcade",
+        "toys, puzzle, puzzles, board game, chess, cards, casino, poker, lottery, kids, play, arcade, "
+        "blocks, building blocks, lego, teddy, plush, doll, dolls",
     ),
     _c(
         "art_design",

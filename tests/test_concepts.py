@@ -108,3 +108,15 @@ def test_no_torch_import() -> None:
 def test_never_raises(text: str) -> None:
     assert match_concept(text) in CONCEPT_NAMES
     assert all(c in CONCEPT_NAMES for c in top_concepts(text, 3))
+
+
+def test_audience_and_keywords_do_not_become_the_product() -> None:
+    from engine.brief import Brief
+    from engine.inference.studio import concept_text
+
+    headphones = Brief.create("noise-cancelling headphones", audience="commuters")
+    assert concept_text(headphones) == "noise-cancelling headphones; commuters"
+    assert match_concept(concept_text(headphones)) == "music"  # not trains, for the commuters
+    bike = Brief.create("electric bike", audience="city commuters", keywords="long range, fast charging")
+    assert match_concept(concept_text(bike)) == "vehicles"  # not phones, for the charging
+    assert match_concept(concept_text(Brief.create("ride sharing app", audience="night owls"))) != "birds"

@@ -114,6 +114,12 @@ def _noop(stage: str, frac: float) -> None:
     return None
 
 
+def concept_text(brief: Brief) -> str:
+    """The text the concept matcher reads: the product first, then audience and keywords as separate
+    clauses, so that "headphones" (not the audience "commuters") is the product's head noun."""
+    return "; ".join(p for p in (brief.product, brief.audience, *brief.keywords) if p.strip())
+
+
 def visual_seeds(seed: int, n: int, round_number: int = 1) -> list[int]:
     """Per-variant image seeds derived from the round seed (stable, distinct across rounds)."""
     return [(seed * 1_000_003 + round_number * 1009 + i) % (2**31 - 1) for i in range(1, n + 1)]
@@ -186,7 +192,7 @@ class Studio:
         timings["copy_s"] = time.perf_counter() - t0
         progress("drawing visuals", 0.45)
         t1 = time.perf_counter()
-        concept = self.visual.concept_for(f"{brief.product} {brief.audience} {' '.join(brief.keywords)}")
+        concept = self.visual.concept_for(concept_text(brief))
         heroes = self.visual.generate([concept] * len(copies), visual_seeds(seed, len(copies)))
         timings["visual_s"] = time.perf_counter() - t1
         out = [
