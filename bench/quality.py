@@ -326,14 +326,8 @@ def print_report(r: dict[str, Any]) -> None:
         f"briefs: {r['briefs']['en']} English + {r['briefs']['zh']} Chinese, {r['variants_per_brief']} variants each"
     )
     print("\nCOPY (English)")
-    for k in (
-        "product_named",
-        "repetition",
-        "distinct2_mean",
-        "near_duplicate_briefs",
-        "within_limits",
-        "markup_left",
-    ):
+    keys = ("product_named", "repetition", "distinct2_mean", "near_duplicate_briefs", "within_limits")
+    for k in (*keys, "markup_left", "stutter"):
         print(f"  {k:28s} {en[k]:.3f}")
     zh = r["copy"]["zh_support"]
     print(

@@ -21,7 +21,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.brief import Brief
-from engine.copy_rules import copy_text, distinct_n, edit_similarity, repeated_ngram, within_limits
+from engine.copy_rules import (
+    copy_text,
+    distinct_n,
+    edit_similarity,
+    repeated_ngram,
+    repeated_word,
+    within_limits,
+)
 from engine.creative import CopyVariant
 from engine.neutralize import has_mention_or_markup
 
@@ -109,6 +116,7 @@ class CopyTally:
     repeated: int = 0
     in_limits: int = 0
     markup: int = 0
+    stutter: int = 0
     briefs: int = 0
     near_dup_briefs: int = 0
     distinct2: list[float] = field(default_factory=list)
@@ -121,6 +129,7 @@ class CopyTally:
             self.repeated += repeated_ngram(copy_text(c), 3)
             self.in_limits += within_limits(c, b.brief)
             self.markup += leftover_markup(c)
+            self.stutter += any(repeated_word(t) for t in (c.headline, c.body, c.cta))
         self.near_dup_briefs += near_duplicate_pair(copies)
         self.distinct2.append(distinct_n([copy_text(c) for c in copies], 2))
 
@@ -135,6 +144,7 @@ class CopyTally:
             "near_duplicate_briefs": self.near_dup_briefs / max(1, self.briefs),
             "within_limits": self.in_limits / v,
             "markup_left": self.markup / v,
+            "stutter": self.stutter / v,  # a content word twice in one field (not a target; reported)
         }
 
 

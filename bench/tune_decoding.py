@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--briefs", type=int, default=24)
     ap.add_argument("--model", default=None, help="copy model directory (default: the configured one)")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument(
+        "--settings", default="", help='JSON list of settings to try instead, e.g. [{"TEMPERATURE": 0.3}]'
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "decoding.json")
     a = ap.parse_args(argv)
     if a.threads:
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ref_nll = float(np.mean([x for x, _ in ref]))
     print(f"{len(val)} held-out corpus briefs; reference (teacher) NLL {ref_nll:.3f} over {len(ref)} ads")
     rows: list[dict[str, Any]] = []
-    for setting in SETTINGS:
+    for setting in json.loads(a.settings) if a.settings else SETTINGS:
         for k, v in setting.items():
             setattr(cwm, k, v)
         tally = CopyTally()

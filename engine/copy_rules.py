@@ -95,6 +95,55 @@ def repeated_ngram(text: str, n: int = 3) -> bool:
     return len(grams) != len(set(grams))
 
 
+_LIGHT_WORDS = frozenset(
+    [
+        "that",
+        "this",
+        "with",
+        "your",
+        "from",
+        "have",
+        "will",
+        "more",
+        "than",
+        "them",
+        "they",
+        "their",
+        "into",
+        "just",
+        "what",
+        "when",
+        "where",
+        "which",
+        "every",
+        "each",
+        "very",
+        "much",
+        "also",
+        "only",
+        "been",
+        "being",
+        "were",
+        "make",
+        "made",
+    ]
+)
+
+
+def repeated_word(text: str) -> bool:
+    """True if a content word (4+ letters) occurs twice in one field: "high-quality, high-quality
+    materials", "timeless and timeless" read as stutter in an ad. Measured by bench/quality.py; not a
+    filter (rejecting or down-ranking it left the house model with less fluent, less distinct variants)."""
+    seen: set[str] = set()
+    for w in words(text):
+        if len(w) < 4 or w in _LIGHT_WORDS:
+            continue
+        if w in seen:
+            return True
+        seen.add(w)
+    return False
+
+
 def distinct_n(texts: Iterable[str], n: int = 2) -> float:
     """Distinct-n over a set of texts: unique word n-grams / all word n-grams (0.0 when there are none)."""
     grams: list[tuple[str, ...]] = []

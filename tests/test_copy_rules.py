@@ -133,3 +133,11 @@ def test_unknown_words_against_a_lexicon() -> None:
     assert rules.unknown_words(made_up, WATCH, lexicon) == ["worthral"]  # numbers pass
     # the brief's own words are always allowed (product, audience, keywords)
     assert rules.unknown_words(cv("Smart Runners", "GPS battery.", "Now"), WATCH, lexicon) == []
+
+
+def test_repeated_content_word_in_a_field() -> None:
+    assert rules.repeated_word("A bespoke, high-quality, high-quality finish.")
+    assert rules.repeated_word("Timeless and timeless.")
+    assert not rules.repeated_word("Your watch, your pace, with your friends.")  # light words may repeat
+    assert not rules.repeated_word(GOOD.body)
+    assert rules.repeated_word("Crafted with craftsmanship and crafted care.")

@@ -128,7 +128,12 @@ def test_mentions_and_markup_are_neutralised(tiny: Copywriter) -> None:
     raw = tiny.tokenizer([render_prompt(WATCH)] * 16, return_tensors="pt")
     torch.manual_seed(0)
     out = tiny.model.generate(
-        **raw, do_sample=True, max_new_tokens=60, pad_token_id=tiny.tokenizer.eos_token_id
+        **raw,
+        do_sample=True,
+        temperature=1.0,  # the raw model at full temperature, not the copywriter's cooler setting
+        top_p=1.0,
+        max_new_tokens=60,
+        pad_token_id=tiny.tokenizer.eos_token_id,
     )
     texts = tiny.tokenizer.batch_decode(out[:, raw["input_ids"].shape[1] :], skip_special_tokens=True)
     assert any(("<!" in t or "<@" in t or "@everyone" in t or "@here" in t) for t in texts), texts
