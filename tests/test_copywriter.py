@@ -217,3 +217,21 @@ def test_lexicon_ships_with_the_model_and_rejects_made_up_words(tiny_copy_model_
     cw.lexicon = frozenset({"the"})  # now nearly every candidate has words the model "never saw"
     cands = cw._sample(brief, render_prompt(brief), 12, seed=3)
     assert sum(any(r.startswith("unknown word") for r in c.reasons) for c in cands) >= 10
+
+
+def test_picking_prefers_distinct_ctas() -> None:
+    from engine.inference.copywriter import _pick_diverse
+
+    cands = [
+        CopyVariant(
+            "Fresh Coffee Mornings", "Roasted weekly, delivered to your door.", "Discover the Collection", 1.0
+        ),
+        CopyVariant(
+            "Coffee Worth Waking For", "Single-origin beans, ground your way.", "Discover the Collection", 0.9
+        ),
+        CopyVariant(
+            "Your Daily Coffee Ritual", "Small farms, big flavour, every month.", "Start Sipping", 0.5
+        ),
+    ]
+    picked = _pick_diverse(cands, 2)
+    assert [c.cta for c in picked] == ["Discover the Collection", "Start Sipping"]

@@ -48,6 +48,7 @@ TEMPERATURE = 0.35
 FALLBACK_TEMPERATURE = 0.9  # one more, hotter round when the cool ones gave too few distinct valid candidates
 KEYWORD_WEIGHT = 1.0
 DIVERSITY_WEIGHT = 1.5
+SAME_CTA_PENALTY = 0.75  # per already-picked variant with the same button text: four cards, four CTAs
 
 FIELDS = ("Headline", "Body", "CTA")
 LEXICON_FILE = "lexicon.txt"  # one known word per line, next to the model's config.json
@@ -503,7 +504,13 @@ def _pick_diverse(copies: list[CopyVariant], n: int) -> list[CopyVariant]:
                 return c.score
             sim = max(edit_similarity(copy_text(c), copy_text(p)) for p in picked)
             head = max(edit_similarity(c.headline, p.headline) for p in picked)
-            return c.score - DIVERSITY_WEIGHT * sim - (10.0 if head > 0.8 or sim > 0.8 else 0.0)
+            same_cta = sum(" ".join(c.cta.lower().split()) == " ".join(p.cta.lower().split()) for p in picked)
+            return (
+                c.score
+                - DIVERSITY_WEIGHT * sim
+                - (10.0 if head > 0.8 or sim > 0.8 else 0.0)
+                - SAME_CTA_PENALTY * same_cta
+            )
 
         best = max(remaining, key=value)
         picked.append(best)
