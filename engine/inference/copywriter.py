@@ -505,10 +505,12 @@ def _pick_diverse(copies: list[CopyVariant], n: int) -> list[CopyVariant]:
             sim = max(edit_similarity(copy_text(c), copy_text(p)) for p in picked)
             head = max(edit_similarity(c.headline, p.headline) for p in picked)
             same_cta = sum(" ".join(c.cta.lower().split()) == " ".join(p.cta.lower().split()) for p in picked)
+            same_head = any(c.headline.lower() == p.headline.lower() for p in picked)
             return (
                 c.score
                 - DIVERSITY_WEIGHT * sim
                 - (10.0 if head > 0.8 or sim > 0.8 else 0.0)
+                - (100.0 if same_head else 0.0)  # never the same headline twice while others exist
                 - SAME_CTA_PENALTY * same_cta
             )
 
