@@ -346,12 +346,24 @@ class Copywriter:
             if len({c.copy.headline.lower() for c in pool if not c.reasons}) >= n:
                 break
         good = [c for c in pool if not c.reasons]
-        if len(good) < n:
+        heads = {c.copy.headline.lower() for c in good}
+        if len(good) < n or len(heads) < n:
+            # Repaired candidates fill the gap, those with a headline not yet seen first.
             keys = {copy_text(c.copy).lower() for c in good}
-            for cand in self._repaired(pool, brief, parent, n - len(good)):
-                if copy_text(cand.copy).lower() not in keys:
-                    keys.add(copy_text(cand.copy).lower())
-                    good.append(cand)
+            extra = [
+                c
+                for c in self._repaired(pool, brief, parent, len(pool))
+                if copy_text(c.copy).lower() not in keys
+            ]
+            extra.sort(key=lambda c: c.copy.headline.lower() in heads)  # stable: new headlines first
+            for cand in extra:
+                if len(good) >= n and len(heads) >= n:
+                    break
+                if cand.copy.headline.lower() in heads and len(good) >= n:
+                    continue
+                keys.add(copy_text(cand.copy).lower())
+                heads.add(cand.copy.headline.lower())
+                good.append(cand)
         self._score(brief, prompt, good)
         return _pick_diverse([c.copy for c in good], n)
 
