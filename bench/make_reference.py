@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from qualitylib import REFERENCE, load_briefs  # noqa: E402
+from qualitylib import BRIEFS, load_briefs, reference_path  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from engine.inference.train_copy import (  # noqa: E402
@@ -42,11 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seed", type=int, default=77)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=REFERENCE)
+    ap.add_argument("--briefs", type=Path, default=BRIEFS)
+    ap.add_argument("--out", type=Path, default=None, help="default: the set's reference file")
     a = ap.parse_args(argv)
+    a.out = a.out or reference_path(a.briefs)
     if a.threads:
         torch.set_num_threads(a.threads)
-    briefs = [b for b in load_briefs() if b.language == "en"]
+    briefs = [b for b in load_briefs(a.briefs) if b.language == "en"]
     teacher = Teacher(torch.float32)
     rng = random.Random(a.seed)
     kept: dict[str, list[dict[str, str]]] = {b.id: [] for b in briefs}

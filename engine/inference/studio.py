@@ -78,6 +78,8 @@ class Round:
     parent_variant: int | None = None
     instruction: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # what the copy was conditioned on: category, benefits and where they came from (product_knowledge)
+    grounding: dict[str, Any] = field(default_factory=dict)
     sheet: Image.Image | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +93,7 @@ class Round:
             "parent_variant": self.parent_variant,
             "instruction": self.instruction,
             "timings": self.timings,
+            "grounding": self.grounding,
             "variants": [v.to_dict() for v in self.variants],
         }
 
@@ -107,6 +110,7 @@ class Round:
             parent_variant=d.get("parent_variant"),
             instruction=d.get("instruction"),
             timings=dict(d.get("timings", {})),
+            grounding=dict(d.get("grounding", {})),
         )
 
 
@@ -171,6 +175,10 @@ class Studio:
             "dtype": str(self.dtype).replace("torch.", ""),
         }
 
+    def _grounding(self, brief: Brief) -> dict[str, Any]:
+        g = self.copywriter(brief.language).ground(brief)
+        return {"category": g.category, "benefits": list(g.benefits), "source": g.source}
+
     # -- rounds -----------------------------------------------------------------------------------------
     def first_round(
         self,
@@ -200,7 +208,13 @@ class Studio:
             for i, (c, h) in enumerate(zip(copies, heroes, strict=True))
         ]
         rnd = Round(
-            number=1, brief=brief, size=size, seed=seed, variants=out, models=self.model_names(brief.language)
+            number=1,
+            brief=brief,
+            size=size,
+            seed=seed,
+            variants=out,
+            models=self.model_names(brief.language),
+            grounding=self._grounding(brief),
         )
         self._compose(rnd, progress, timings)
         return rnd
@@ -278,6 +292,7 @@ class Studio:
             parent_round=parent.number,
             parent_variant=choice,
             instruction=instruction,
+            grounding=self._grounding(brief),
         )
         self._compose(rnd, progress, timings)
         return rnd
@@ -351,6 +366,12 @@ def round_markdown(rnd: Round) -> str:
         lines.append(
             f"Refined from round {rnd.parent_round}, variant {rnd.parent_variant}"
             + (f' ("{rnd.instruction}")' if rnd.instruction else "")
+        )
+    g = rnd.grounding
+    if g.get("benefits"):
+        lines.append(
+            f"Written about: {g.get('category') or b.product} · {'; '.join(g['benefits'])}"
+            + (f" (from {g['source']})" if g.get("source") else "")
         )
     lines.append("")
     for v in rnd.variants:

