@@ -353,6 +353,18 @@ def keyword_coverage(copy: CopyVariant, brief: Brief) -> float:
     return hits / len(brief.keywords)
 
 
+def fact_coverage(copy: CopyVariant, facts: Sequence[str], exclude: Iterable[str] = ()) -> float:
+    """Share of ``facts`` (benefit phrases) of which the headline or body uses at least one content word
+    (a five-letter prefix match counts: "insulated" uses "insulation"); 0.0 when there are none.
+    Words in ``exclude`` (the product's own) do not count."""
+    if not facts:
+        return 0.0
+    skip = set(exclude)
+    have = {w[:5] for w in content_words(f"{copy.headline} {copy.body}") if w not in skip}
+    used = sum(any(w[:5] in have for w in content_words(f) if w not in skip) for f in facts)
+    return used / len(facts)
+
+
 def contains_avoided(copy: CopyVariant, brief: Brief) -> bool:
     """True if any word or phrase the brief asked to avoid appears in the copy."""
     text = copy_text(copy)

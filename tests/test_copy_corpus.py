@@ -151,10 +151,8 @@ def test_knowledge_lookup_exact_keywords_and_same_noun() -> None:
     assert g == Grounding(
         "kitchen appliance", ("rich crema", "steam wand for milk", "heats up in seconds"), "table"
     )
-    assert table.ground(Brief.create("espresso machine", keywords="quiet, compact")).benefits == (
-        "quiet",
-        "compact",
-    )
+    g = table.ground(Brief.create("espresso machine", keywords="quiet, compact"))
+    assert g.benefits == ("quiet", "compact", "rich crema") and g.source == "keywords + table"
     g = table.ground(Brief.create("sewing machine"))  # no embedder: a product with the same head noun
     assert g.source == "same noun: espresso machine" and g.benefits
     assert table.ground(Brief.create("violin lessons")) == Grounding()

