@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +31,13 @@ from engine.copy_rules import (
     edit_similarity,
     fact_coverage,
     filter_reasons,
-    looks_truncated,
     repeated_word,
     words,
 )
 from engine.creative import CopyVariant
 from engine.inference.copywriter import ANGLES, parse_completion
+from engine.inference.train_copy import _tidy as tidy_teacher_copy
+from engine.inference.train_copy import _title
 from engine.neutralize import neutralize
 
 CATALOG = Path("train_data/catalog.tsv")
@@ -264,19 +264,9 @@ HEADLINE_STARTS = (" {P}", " The {P}", " Your {P}", " {P}:", " Our {P}", " Meet 
 REJECTED: Counter[str] = Counter()
 
 
-def _title(phrase: str) -> str:
-    return " ".join(w[:1].upper() + w[1:] for w in phrase.split())
-
-
 def _tidy(copy: CopyVariant) -> CopyVariant:
-    cta = re.split(r"[,.!:;|#]| - ", copy.cta)[0].strip()  # not trimmed further: a cut CTA reads broken
-    body = copy.body.strip()
-    if body and body[-1].isalnum() and not looks_truncated(body):
-        body += "."
-    headline = copy.headline.strip().rstrip(".")
-    if len(headline) > 60:
-        headline = re.split(r": | - | \| ", headline)[0].strip()
-    return CopyVariant(headline=headline, body=body, cta=cta)
+    # the version-2 tidy-up without its CTA trim: a CTA cut at 24 characters reads broken
+    return tidy_teacher_copy(copy, trim_cta=False)
 
 
 def uses_benefit(copy: CopyVariant, b: AdBrief) -> bool:

@@ -663,11 +663,13 @@ class Teacher:
         return [s + t for s, t in zip(starts, texts, strict=True)]
 
 
-def _tidy(copy: CopyVariant) -> CopyVariant:
-    """Light, meaning-preserving fixes of teacher output: a CTA cut to its first clause and to at most
-    24 characters at a word boundary; a body that stops at a word gets its full stop."""
+def _tidy(copy: CopyVariant, trim_cta: bool = True) -> CopyVariant:
+    """Light, meaning-preserving fixes of teacher output: a CTA cut to its first clause (and, with
+    ``trim_cta``, to at most 24 characters at a word boundary); a body that stops at a word gets its
+    full stop."""
     cta = re.split(r"[,.!:;|#]| - ", copy.cta)[0].strip()
-    cta = trim_to_words(cta, 24)
+    if trim_cta:
+        cta = trim_to_words(cta, 24)
     body = copy.body.strip()
     if body and body[-1].isalnum() and not looks_truncated(body):
         body += "."
