@@ -273,6 +273,15 @@ CTA_VERBS = frozenset(
 CTA_MAX_WORDS = 5
 
 
+# A call to action cannot end on a determiner, nor on an adjective right after one, the noun left off
+# ("Get Your Perfect", "Discover the Ultimate"); "Make Mornings Perfect" and "Try Something New" are fine.
+_CTA_DETERMINERS = frozenset("the a an your our my their this every".split())
+_CTA_OPEN_ADJECTIVES = frozenset(
+    "top ultimate best art perfect new first own favorite favourite next great latest finest ideal "
+    "special dream whole".split()
+)
+
+
 def cta_problem(cta: str) -> str | None:
     """Why ``cta`` is not a real call to action (a verb-led phrase of at most five words), or None."""
     ws = re.findall(r"[A-Za-z][A-Za-z'-]*", cta)
@@ -285,7 +294,10 @@ def cta_problem(cta: str) -> str | None:
     if len(ws) == 1 and ws[0].lower() not in {"subscribe", "donate", "rsvp", "register", "enroll", "explore"}:
         return "is a single word"
     last = ws[-1].lower()
-    if last in _DANGLING or last in {"the", "a", "an", "your", "our", "top", "ultimate", "best", "art"}:
+    before = ws[-2].lower() if len(ws) > 1 else ""
+    if last in _DANGLING or last in _CTA_DETERMINERS or (
+        last in _CTA_OPEN_ADJECTIVES and before in _CTA_DETERMINERS
+    ):
         return f"ends on '{ws[-1]}'"
     return None
 

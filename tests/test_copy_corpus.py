@@ -26,6 +26,11 @@ def test_calls_to_action_are_verb_led_and_short() -> None:
     assert "verb" in (cta_problem("No Fees Now!") or "")
     assert "ends on" in (cta_problem("Discover the Top") or "")
     assert "ends on" in (cta_problem("Discover the Ultimate") or "")
+    assert "ends on" in (cta_problem("Get Your Perfect") or "")
+    assert "ends on" in (cta_problem("Shop Your New") or "")
+    assert cta_problem("Try It Free") is None
+    assert cta_problem("Try Something New") is None
+    assert cta_problem("Make Mornings Perfect") is None
     assert "more than 5" in (cta_problem("Get your brand new smart watch today") or "")
     assert "single word" in (cta_problem("Get") or "")
 
