@@ -291,3 +291,87 @@ def test_a_plain_hub_gpt2_gets_the_few_shot_prompt(tmp_path: Path) -> None:
     for c in copies:  # random weights write gibberish: the path is under test (prompt, parse, repair)
         assert rules.names_product(c, brief), c
         assert len(c.headline) <= brief.headline_max() and len(c.body) <= brief.body_max(), c
+
+
+def test_fact_slots_label_the_benefits_and_are_filled_back() -> None:
+    """Format grounded-v4: the prompt labels each benefit FACT1.., the model writes the label, the
+    copywriter writes the benefit (capitalised at a sentence start, the article made to agree)."""
+    from engine.inference.copywriter import FACTS_FORMAT, delexicalise_facts, unfilled
+    from engine.inference.product_knowledge import Grounding
+
+    assert FACTS_FORMAT == "grounded-v4"
+    facts = ("brighter, even skin", "removes peach fuzz", "eco-friendly towels")
+    prompt = render_prompt(
+        Brief.create("dermaplaning facial"), grounding=Grounding("skin care", facts), facts=True
+    )
+    assert (
+        "Benefits: FACT1 brighter, even skin; FACT2 removes peach fuzz; FACT3 eco-friendly towels" in prompt
+    )
+    assert (
+        delexicalise_facts("It removes peach fuzz for Brighter, Even Skin.", facts) == "It FACT2 for FACT1."
+    )
+    copy, complete = parse_completion(
+        " FACT1 Starts Here\nBody: It FACT2 with a FACT3 kit. FACT1, fast.\nCTA: Book a PRODUCT"
+    )
+    assert complete
+    filled = fill_copy(copy, Brief.create("dermaplaning facial"), facts)
+    assert filled.headline == "Brighter, Even Skin Starts Here"
+    assert filled.body == "It removes peach fuzz with an eco-friendly towels kit. Brighter, even skin, fast."
+    assert filled.cta == "Book a Dermaplaning Facial" and not unfilled(filled)
+    assert unfilled(fill_copy(copy, Brief.create("dermaplaning facial"), facts[:1]))  # FACT2 has no fact
+
+
+def test_fact_slot_training_text_uses_the_prompt_order() -> None:
+    """Each training completion's FACT labels point at the benefits in the order its own prompt lists
+    them (shuffled per example); filled back, the completion is the ad as written."""
+    import json
+
+    from engine.inference.copywriter import generic_prompt
+    from engine.inference.train_copy import grounded_texts
+
+    row = {"id": 1, "seed": 2, "kind": "goods", "category": "cookware", "product": "cast iron skillet",
+           "benefits": ["even heat for perfect searing", "oven-safe to 500 degrees"], "audience": "", "keywords": [],
+           "angle": "quality and craft", "tone": "bold", "headline": "Cast Iron Skillet, Seared Right",
+           "body": "Even heat for perfect searing, and oven-safe to 500 degrees.", "cta": "Shop the Skillet"}  # fmt: skip
+    knowledge = {"cast iron skillet": {"benefits": [*row["benefits"], "lasts for generations"]}}
+    pairs = grounded_texts([json.loads(json.dumps(row))] * 20, knowledge, per_row=4, seed=3, facts=True)
+    brief = Brief.create("cast iron skillet", tone="bold")
+    orders = set()
+    for prompt, completion in pairs:
+        if prompt == generic_prompt(Brief(product="x", tone="bold", length="short")):
+            assert "FACT" not in completion  # the generic prompt lists no facts: they stay written out
+            continue
+        line = next(x for x in prompt.splitlines() if x.startswith("Benefits: "))
+        facts = tuple(item.split(" ", 1)[1] for item in line[len("Benefits: ") :].split("; "))
+        orders.add(facts)
+        assert "FACT" in completion
+        copy, _ = parse_completion(completion)
+        assert fill_copy(copy, brief, facts).body == row["body"]
+    assert len(orders) > 1
+
+
+def test_copy_boost_finishes_a_started_fact_and_offers_plausible_ones() -> None:
+    """The decode-time copy mechanism of grounded-v3 models, on hand-made logits: only in the body field,
+    a started fact's next token is put above the favourite, a fact's first token is raised to tie with the
+    favourite only where the model gives it some probability, and a fact already written is left alone."""
+    from engine.inference.copywriter import COPY_LEAD, COPY_START_P
+
+    vocab = 12
+    facts = [[5, 6, 7], [8, 9]]
+    logits = torch.zeros(4, vocab)
+    logits[:, 0] = 10.0  # the model's favourite
+    logp = torch.log_softmax(logits, dim=-1)
+    logp[:, 8] = float(torch.tensor(COPY_START_P * 2).log())  # fact 2 is plausible here, fact 1 is not
+    logp[:, 5] = float(torch.tensor(COPY_START_P / 2).log())
+    logp[:, 7] = -3.0
+    written = [[1, 5, 6], [1, 5, 6], [1, 8, 9, 5, 6, 7], [1]]
+    fields = [1, 0, 1, 1]
+    starts = [1, 1, 1, 1]
+    out = logits.clone()
+    Copywriter._copy_boost(out, logp, facts, written, fields, starts)
+    assert (
+        out[0, 7] == 10.0 + COPY_LEAD and out[0, 8] == 10.0 and out[0, 5] == 0.0
+    )  # mid-fact; fact 2 offered
+    assert torch.equal(out[1], logits[1])  # headline field: untouched
+    assert torch.equal(out[2], logits[2])  # both facts already in this body
+    assert out[3, 8] == 10.0 and out[3, 5] == 0.0

@@ -59,6 +59,17 @@ BENEFIT_WEIGHT = 1.0  # share of the grounding benefits the copy uses (copy_rule
 PROMPT_GROUPS = 4  # candidate groups per round, each with its own angle
 DIVERSITY_WEIGHT = 1.5
 SAME_CTA_PENALTY = 0.75  # per already-picked variant with the same button text: four cards, four CTAs
+# The copy mechanism (see Copywriter._copy_boost): in the body, a grounding fact the model finds plausible
+# at this point (the first token has at least COPY_START_P probability at temperature 1) is raised to tie
+# with the model's favourite, and a fact the body has begun is finished (its next token raised above the
+# favourite unless the model gives it under COPY_CONTINUE_P), so a benefit comes out whole ("plush over-ear
+# cushions") instead of garbled ("a breathable battery").
+COPY_START_P = 0.02
+COPY_CONTINUE_P = 1e-4
+COPY_LEAD = 2.0  # how far (temperature-scaled logits) a continuation is put above the favourite
+BODY_FIELD = (
+    1  # completions are "<headline>\nBody: <body>\nCTA: <cta>": the body follows the first line break
+)
 
 # What an ad leads with. The corpus varies it per teacher brief; the copywriter gives each group of
 # candidates another angle, so the variants of a round argue differently.
@@ -83,10 +94,17 @@ PLACEHOLDER_KEY = "campaignbot_placeholders"
 # benefits and angle lines. Models without it (a plain hub GPT-2) get a few-shot prompt instead.
 FORMAT_KEY = "campaignbot_prompt_format"
 GROUNDED_FORMAT = "grounded-v3"
+# Version 4: the same prompt with each benefit labelled FACT1..FACT3 ("Benefits: FACT1 plush over-ear
+# cushions; FACT2 ..."); the model writes the label where the benefit goes and the copywriter fills it in,
+# so a 16M-parameter model only has to choose a fact and its place, not spell it out.
+FACTS_FORMAT = "grounded-v4"
+GROUNDED_FORMATS = (GROUNDED_FORMAT, FACTS_FORMAT)
+FACT_TOKENS = ("FACT1", "FACT2", "FACT3")
 PRODUCT_TOKEN = "PRODUCT"  # the product phrase: "smart watch" for "smart watch for runners"
 ITEM_TOKEN = "ITEM"  # the head noun: "watch"
 PLACEHOLDERS = {PRODUCT_TOKEN: "product_phrase", ITEM_TOKEN: "head_noun"}
-_PLACEHOLDER = re.compile(r"(?:\b([Aa]n?)\s+)?\b(PRODUCT|ITEM)\b")
+_PLACEHOLDER = re.compile(r"(?:\b([Aa]n?)\s+)?\b(PRODUCT|ITEM|FACT[1-3])\b")
+_UNFILLED = re.compile(r"\b(?:PRODUCT|ITEM|FACT\d)\b")
 _FIELD_LINE = re.compile(r"^\W{0,3}(headline|body|cta|call to action)\W{0,3}\s*:\s*(.*)$", re.IGNORECASE)
 
 
@@ -99,17 +117,24 @@ def length_label(body: str) -> str:
 
 
 def render_prompt(
-    brief: Brief, idea: str | None = None, grounding: Grounding | None = None, angle: str | None = None
+    brief: Brief,
+    idea: str | None = None,
+    grounding: Grounding | None = None,
+    angle: str | None = None,
+    facts: bool = False,
 ) -> str:
     """The conditioning text the copy model completes; it ends with ``Headline:``.
 
     With ``grounding`` (house models from version 3) the product's category and benefits follow the
-    product line, and ``angle`` says what the ad leads with."""
+    product line, and ``angle`` says what the ad leads with. With ``facts`` (version 4) each benefit is
+    labelled by its placeholder: ``Benefits: FACT1 tracks pace; FACT2 week-long battery``."""
     lines = [f"Product: {brief.product}"]
     if grounding is not None and grounding.category:
         lines.append(f"Category: {grounding.category}")
     if grounding is not None and grounding.benefits:
-        lines.append(f"Benefits: {'; '.join(grounding.benefits)}")
+        shown = grounding.benefits[: len(FACT_TOKENS)] if facts else grounding.benefits
+        items = [f"{t} {b}" for t, b in zip(FACT_TOKENS, shown, strict=False)] if facts else list(shown)
+        lines.append(f"Benefits: {'; '.join(items)}")
     if brief.audience:
         lines.append(f"Audience: {brief.audience}")
     lines.append(f"Tone: {brief.tone}")
@@ -135,13 +160,12 @@ def render_completion(copy: CopyVariant) -> str:
     return f" {copy.headline}\nBody: {copy.body}\nCTA: {copy.cta}"
 
 
-def _term_pattern(term: str) -> re.Pattern[str] | None:
+def _term_pattern(term: str, commas: bool = False) -> re.Pattern[str] | None:
     words = re.findall(r"[\w'&+.]+", term)
     if not words:
         return None
-    return re.compile(
-        r"(?<![\w'])" + r"[\s-]+".join(re.escape(w) for w in words) + r"(?![\w'])", re.IGNORECASE
-    )
+    sep = r",?[\s-]+" if commas else r"[\s-]+"  # a fact may be written "brighter, even skin"
+    return re.compile(r"(?<![\w'])" + sep.join(re.escape(w) for w in words) + r"(?![\w'])", re.IGNORECASE)
 
 
 def delexicalise(text: str, brief: Brief) -> str:
@@ -156,28 +180,53 @@ def delexicalise(text: str, brief: Brief) -> str:
     return text
 
 
-def delexicalise_copy(copy: CopyVariant, brief: Brief) -> CopyVariant:
-    return replace(
-        copy,
-        headline=delexicalise(copy.headline, brief),
-        body=delexicalise(copy.body, brief),
-        cta=delexicalise(copy.cta, brief),
-    )
+def delexicalise_facts(text: str, facts: tuple[str, ...] | list[str]) -> str:
+    """Replace each fact written out in ``text`` by its placeholder (FACT1 for the first ...), longest
+    fact first so a fact inside another is not split (version-4 training text and scoring)."""
+    order = sorted(range(min(len(facts), len(FACT_TOKENS))), key=lambda i: -len(facts[i]))
+    for i in order:
+        pattern = _term_pattern(facts[i], commas=True)
+        if pattern is not None:
+            text = pattern.sub(FACT_TOKENS[i], text)
+    return text
+
+
+def delexicalise_copy(
+    copy: CopyVariant, brief: Brief, facts: tuple[str, ...] | list[str] = ()
+) -> CopyVariant:
+    def delex(text: str) -> str:
+        return delexicalise_facts(delexicalise(text, brief), facts) if facts else delexicalise(text, brief)
+
+    return replace(copy, headline=delex(copy.headline), body=delex(copy.body), cta=delex(copy.cta))
+
+
+def unfilled(copy: CopyVariant) -> bool:
+    """A placeholder left in the copy (a FACT label with no fact behind it)."""
+    return any(_UNFILLED.search(t) for t in (copy.headline, copy.body, copy.cta))
 
 
 def _title(phrase: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in phrase.split())
 
 
-def fill_placeholders(text: str, brief: Brief, *, title: bool = False) -> str:
-    """Put the brief's product back where a delexicalised model wrote ``PRODUCT`` / ``ITEM``.
+def fill_placeholders(
+    text: str, brief: Brief, *, title: bool = False, facts: tuple[str, ...] | list[str] = ()
+) -> str:
+    """Put the brief's product back where a delexicalised model wrote ``PRODUCT`` / ``ITEM``, and the
+    grounding facts where a version-4 model wrote ``FACT1`` ... (a label with no fact is left as it is).
 
     In a headline (``title=True``) the name is title-cased; elsewhere it is used as typed and
     capitalised at the start of the field or of a sentence. ``a``/``an`` before it is made to agree."""
 
     def sub(m: re.Match[str]) -> str:
         article, token = m.group(1), m.group(2)
-        value = " ".join(str(getattr(brief, PLACEHOLDERS[token])).split()) or brief.product
+        if token.startswith("FACT"):
+            n = int(token[4:]) - 1
+            if n >= len(facts):
+                return m.group(0)
+            value = " ".join(facts[n].split())
+        else:
+            value = " ".join(str(getattr(brief, PLACEHOLDERS[token])).split()) or brief.product
         if title:
             value = _title(value)
         before = text[: m.start()].rstrip()
@@ -214,13 +263,13 @@ def _later_mentions_short(fields: list[str], brief: Brief) -> list[str]:
     return out
 
 
-def fill_copy(copy: CopyVariant, brief: Brief) -> CopyVariant:
+def fill_copy(copy: CopyVariant, brief: Brief, facts: tuple[str, ...] | list[str] = ()) -> CopyVariant:
     headline, body, cta = _later_mentions_short([copy.headline, copy.body, copy.cta], brief)
     return replace(
         copy,
-        headline=fill_placeholders(headline, brief, title=True),
-        body=fill_placeholders(body, brief),
-        cta=fill_placeholders(cta, brief, title=_is_title(cta)),
+        headline=fill_placeholders(headline, brief, title=True, facts=facts),
+        body=fill_placeholders(body, brief, facts=facts),
+        cta=fill_placeholders(cta, brief, title=_is_title(cta), facts=facts),
     )
 
 
@@ -294,10 +343,14 @@ class Copywriter:
         # transformers 5 renamed ``past_key_values`` to ``cache``; older versions only know the former.
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        # Only the last position's logits while sampling: the LM head over every prompt position and all
+        # 50,257 tokens was most of the time of a round on the CPU.
+        self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         self.placeholders = uses_placeholders(model)
         # House models from version 3 read the grounded prompt (category, benefits, angle); any other
         # model (a hub GPT-2) gets the few-shot prompt of FEW_SHOT in front of the same request.
-        self.grounded = prompt_format(model) == GROUNDED_FORMAT
+        self.grounded = prompt_format(model) in GROUNDED_FORMATS
+        self.fact_slots = prompt_format(model) == FACTS_FORMAT  # writes FACT1.. for the benefits
         # Every word the model saw in training completions (house models ship it as lexicon.txt): sampled
         # candidates with made-up words are rejected. None for models without one (no check).
         self.lexicon: frozenset[str] | None = None
@@ -409,7 +462,10 @@ class Copywriter:
             return [few_shot_prompt(brief, grounding, idea)]
         rng = random.Random(seed)
         angles = rng.sample(ANGLES, min(groups, len(ANGLES)))
-        return [render_prompt(brief, idea=idea, grounding=grounding, angle=a) for a in angles]
+        return [
+            render_prompt(brief, idea=idea, grounding=grounding, angle=a, facts=self.fact_slots)
+            for a in angles
+        ]
 
     # -- internals -------------------------------------------------------------------------------------
     def _variants(
@@ -468,7 +524,11 @@ class Copywriter:
         budget = brief.headline_max() + brief.body_max() + brief.cta_max()
         per = [k // len(prompts) + (1 if i < k % len(prompts) else 0) for i in range(len(prompts))]
         rows = [(p, c) for p, c in zip(prompts, per, strict=True) for _ in range(c)]
-        texts = self._generate([p for p, _ in rows], min(MAX_NEW_TOKENS, budget // 3 + 16), seed, temperature)
+        # the copy boost spells facts out; a version-4 model writes their labels and needs none
+        facts = self._fact_tokens(brief, grounding) if self.grounded and not self.fact_slots else []
+        texts = self._generate(
+            [p for p, _ in rows], min(MAX_NEW_TOKENS, budget // 3 + 16), seed, temperature, facts
+        )
         context = Brief(
             product=brief.product,
             audience=brief.audience,
@@ -478,11 +538,13 @@ class Copywriter:
         for (prompt, _), text in zip(rows, texts, strict=True):
             copy, complete = parse_completion(text)
             if self.placeholders:
-                copy = fill_copy(copy, brief)
+                copy = fill_copy(copy, brief, grounding.benefits if self.fact_slots else ())
             copy = CopyVariant(neutralize(copy.headline), neutralize(copy.body), neutralize(copy.cta))
             reasons = filter_reasons(copy, brief)
             if not complete:
                 reasons.append("missing field")
+            if unfilled(copy):
+                reasons.append("placeholder with nothing behind it")
             problem = cta_problem(copy.cta)
             if problem and complete:
                 reasons.append(f"call to action {problem}")
@@ -494,7 +556,12 @@ class Copywriter:
         return cands
 
     def _generate(
-        self, prompts: list[str], max_new: int, seed: int, temperature: float = TEMPERATURE
+        self,
+        prompts: list[str],
+        max_new: int,
+        seed: int,
+        temperature: float = TEMPERATURE,
+        facts: list[list[int]] | None = None,
     ) -> list[str]:
         """Sample one completion per prompt (prompts may repeat) as a single batch.
 
@@ -503,7 +570,8 @@ class Copywriter:
         full 50k vocabulary at every step dominated CPU time), and a content word (a word-start token of
         four or more letters) cannot be sampled twice within one field: in-field repetition is blocked
         while decoding rather than filtered after. A seeded ``torch.Generator`` on the model's device
-        makes the output a pure function of (model, prompts, seed)."""
+        makes the output a pure function of (model, prompts, seed). ``facts`` (token sequences of the
+        grounding benefits and keywords) are copied into the body by :meth:`_copy_boost`."""
         tok = self.tokenizer
         limit = int(
             getattr(self.model.config, "n_positions", 0)
@@ -531,6 +599,9 @@ class Copywriter:
         used = torch.zeros_like(bias, dtype=torch.bool)
         done = torch.zeros(k, dtype=torch.bool, device=self.device)
         out: list[torch.Tensor] = []
+        written: list[list[int]] = [[] for _ in range(k)]  # generated tokens per row (for the copy boost)
+        fields = [0] * k  # per row: which field (line) it is writing, and where that line began
+        field_starts = [0] * k
         past = None
         step, pos = ids, positions
         with torch.inference_mode():
@@ -541,18 +612,30 @@ class Copywriter:
                     position_ids=pos,
                     use_cache=True,
                     **{self._cache_arg: past},
+                    **self._last_only,
                 )
                 past = getattr(res, self._cache_arg, None)
                 logits = res.logits[:, -1, :].float()
                 logits = logits[:, : bias.shape[-1]] + bias
                 logits = logits.masked_fill(used & starts, float("-inf"))
-                nxt = _sample_top_p(logits / temperature, TOP_P, TOP_K, gen)
+                logp = torch.log_softmax(logits, dim=-1) if facts else None
+                logits = logits / temperature
+                if facts and logp is not None:
+                    self._copy_boost(logits, logp, facts, written, fields, field_starts)
+                nxt = _sample_top_p(logits, TOP_P, TOP_K, gen)
                 nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
                 out.append(nxt)
                 done |= nxt == eos
                 if bool(done.all()):
                     break
                 rows = torch.arange(k, device=self.device)
+                if facts:
+                    newlines = torch.isin(nxt, newline).tolist()
+                    for i, t in enumerate(nxt.tolist()):
+                        written[i].append(t)
+                        if newlines[i]:
+                            fields[i] += 1
+                            field_starts[i] = len(written[i])
                 used[rows, nxt] = True
                 used[torch.isin(nxt, newline)] = False  # a new field starts fresh
                 step = nxt[:, None]
@@ -561,6 +644,53 @@ class Copywriter:
         if not out:
             return [""] * k
         return tok.batch_decode(torch.stack(out, dim=1).cpu(), skip_special_tokens=True)
+
+    def _fact_tokens(self, brief: Brief, grounding: Grounding) -> list[list[int]]:
+        """Token sequences of the facts the body may copy: each grounding benefit and brief keyword as it
+        would follow a space mid-sentence (" even heat for perfect searing"); duplicates and one-token
+        stop words left out."""
+        seqs: list[list[int]] = []
+        for fact in dict.fromkeys((*brief.keywords, *grounding.benefits)):
+            fact = " ".join(fact.split()).strip(" .;,")
+            if not fact or not content_words(fact):
+                continue
+            ids = self.tokenizer(" " + fact)["input_ids"]
+            if ids and ids not in seqs:
+                seqs.append(ids)
+        return seqs
+
+    @staticmethod
+    def _copy_boost(
+        logits: torch.Tensor,
+        logp: torch.Tensor,
+        facts: list[list[int]],
+        written: list[list[int]],
+        fields: list[int],
+        field_starts: list[int],
+    ) -> None:
+        """A copy mechanism for a small model that has not learnt to copy its prompt reliably, applied in
+        the body field only. ``logits`` are the temperature-scaled logits the next token is sampled from
+        (changed in place); ``logp`` the model's own log-probabilities at temperature 1. A fact not yet
+        written whose first token the model gives at least COPY_START_P is raised to tie with the
+        favourite; the next token of a fact the body is in the middle of is put COPY_LEAD above it unless
+        the model gives it under COPY_CONTINUE_P. Where a fact fits stays the model's decision."""
+        start_min = torch.tensor(COPY_START_P).log().item()
+        cont_min = torch.tensor(COPY_CONTINUE_P).log().item()
+        for i, (toks, field, start) in enumerate(zip(written, fields, field_starts, strict=True)):
+            if field != BODY_FIELD:
+                continue
+            body = toks[start:]
+            top = float(logits[i].max())
+            for fact in facts:
+                if _contains(body, fact):
+                    continue
+                m = _open_prefix(body, fact)
+                if m:
+                    t, floor, lead = fact[m], cont_min, COPY_LEAD
+                else:
+                    t, floor, lead = fact[0], start_min, 0.0
+                if float(logp[i, t]) >= floor:
+                    logits[i, t] = max(float(logits[i, t]), top + lead)
 
     def _bias(self, prompts: list[list[int]]) -> torch.Tensor:
         """Per row: 0 for tokens the model may produce, -inf for its generation config's
@@ -629,7 +759,8 @@ class Copywriter:
             return
         copies = [c.copy for c in cands]
         if self.placeholders:  # score the text the model actually writes, placeholders and all
-            copies = [delexicalise_copy(c, brief) for c in copies]
+            facts = grounding.benefits if self.fact_slots else ()
+            copies = [delexicalise_copy(c, brief, facts) for c in copies]
         nlls = self._nll([c.prompt for c in cands], copies)
         pmis = [0.0] * len(cands)
         if self.grounded:
@@ -644,6 +775,9 @@ class Copywriter:
             cand.copy.score = round(-nll + PMI_WEIGHT * pmi + coverage - penalty, 4)
 
     def _nll(self, prompts: list[str], copies: list[CopyVariant]) -> list[float]:
+        """Mean negative log-likelihood per completion token of each copy after its prompt, under the
+        distribution the copywriter samples from (suppressed tokens excluded). The output layer is applied
+        only to completion positions and only to the tokens some row may produce."""
         tok = self.tokenizer
         rows, starts = [], []
         for prompt, c in zip(prompts, copies, strict=True):
@@ -658,16 +792,58 @@ class Copywriter:
             mask[i, : len(r)] = 1
         bias = self._bias([tok(p)["input_ids"] for p in prompts])
         ids, mask, bias = ids.to(self.device), mask.to(self.device), bias.to(self.device)
+        first = max(min(starts) - 1, 0)  # the first position whose next token is a completion token
+        targets = ids[:, first + 1 :]
         with torch.inference_mode():
-            logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-            logits = logits[..., : bias.shape[-1]] + bias[:, None, :]  # the distribution we sample from
+            logits = self._head_logits(ids, mask, first, bias)
+            if logits is None:  # a model without a separable output layer: the plain way
+                full = self.model(input_ids=ids, attention_mask=mask).logits[:, first:-1].float()
+                full = full[..., : bias.shape[-1]] + bias[:, None, :]
+                logp = torch.log_softmax(full, dim=-1).gather(-1, targets[..., None]).squeeze(-1)
+            else:
+                cols, sub = logits
+                index = torch.full((bias.shape[-1],), -1, dtype=torch.long, device=self.device)
+                index[cols] = torch.arange(len(cols), device=self.device)
+                where = index[targets.clamp(max=bias.shape[-1] - 1)]
+                logp = torch.log_softmax(sub, dim=-1).gather(-1, where.clamp(min=0)[..., None]).squeeze(-1)
+                logp = torch.where(where < 0, torch.full_like(logp, -20.0), logp)
             # A token the model cannot produce (e.g. a product word added by repair) costs a bounded 20 nats.
-            logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1).clamp(min=-20.0)
-        keep = mask[:, 1:].bool()
+            logp = logp.clamp(min=-20.0)
+        keep = mask[:, first + 1 :].bool()
         for i, s in enumerate(starts):
-            keep[i, : s - 1] = False
+            keep[i, : max(s - 1 - first, 0)] = False
         nll = -(logp * keep).sum(1) / keep.sum(1).clamp(min=1)
         return [float(x) for x in nll.cpu()]
+
+    def _head_logits(
+        self, ids: torch.Tensor, mask: torch.Tensor, first: int, bias: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(columns, logits) for positions ``first:-1``, restricted to the tokens that are not suppressed in
+        every row (columns), with each row's bias added; None when the model has no plain linear head."""
+        head = self.model.get_output_embeddings() if hasattr(self.model, "get_output_embeddings") else None
+        base = getattr(self.model, "base_model", None)
+        if not isinstance(head, torch.nn.Linear) or base is None or base is self.model:
+            return None
+        hidden = base(input_ids=ids, attention_mask=mask).last_hidden_state[:, first:-1]
+        cols = torch.isfinite(bias).any(0).nonzero().squeeze(-1)
+        weight = head.weight[cols]
+        sub = (hidden @ weight.T).float() + bias[:, None, cols]
+        if head.bias is not None:
+            sub = sub + head.bias[cols].float()
+        return cols, sub
+
+
+def _contains(seq: list[int], part: list[int]) -> bool:
+    n = len(part)
+    return any(seq[j : j + n] == part for j in range(len(seq) - n + 1))
+
+
+def _open_prefix(seq: list[int], fact: list[int]) -> int:
+    """The length of the longest proper prefix of ``fact`` that ``seq`` ends with (0 when none)."""
+    for m in range(min(len(fact) - 1, len(seq)), 0, -1):
+        if seq[-m:] == fact[:m]:
+            return m
+    return 0
 
 
 def _sample_top_p(logits: torch.Tensor, top_p: float, top_k: int, gen: torch.Generator) -> torch.Tensor:

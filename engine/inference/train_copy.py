@@ -35,6 +35,8 @@ from engine.copy_rules import edit_similarity, filter_reasons, looks_truncated, 
 from engine.creative import CopyVariant
 from engine.errors import ModelError
 from engine.inference.copywriter import (
+    FACT_TOKENS,
+    FACTS_FORMAT,
     FORMAT_KEY,
     GROUNDED_FORMAT,
     LEXICON_FILE,
@@ -43,6 +45,7 @@ from engine.inference.copywriter import (
     TEMPERATURE,
     TOP_P,
     delexicalise,
+    delexicalise_facts,
     fill_placeholders,
     generic_prompt,
     length_label,
@@ -943,12 +946,17 @@ def grounded_texts(
     per_row: int,
     seed: int,
     delex: bool = True,
+    facts: bool = False,
 ) -> list[tuple[str, str]]:
     """(prompt, completion) pairs from grounded teacher ads: the ad as briefed, plus ``per_row`` variations
     of its prompt that keep what the copy depends on. The benefits list is filled up to three from the
     product's knowledge row (as at inference) and shuffled, the angle is sometimes left out, an audience
     the copy does not mention is sometimes dropped. A tenth of all examples get the generic prompt
-    instead, so the model also knows what it writes for *any* product (used to rerank by PMI)."""
+    instead, so the model also knows what it writes for *any* product (used to rerank by PMI).
+
+    With ``facts`` (format grounded-v4) the prompt labels the benefits FACT1..FACT3 in their shuffled
+    order and the completion writes the label wherever the ad uses a benefit word for word; the generic
+    prompt, which lists no facts, keeps them written out."""
     rng = random.Random(seed)
     out = []
     siblings: dict[str, list[dict[str, Any]]] = {}
@@ -988,7 +996,18 @@ def grounded_texts(
             # a refine round's prompt carries the chosen variant's headline as the idea to keep
             others = [o for o in siblings[row["product"].lower()] if o is not row]
             idea = rng.choice(others)["headline"] if others and i > 0 and rng.random() < 0.25 else None
-            out.append((render_prompt(b, idea=idea, grounding=grounding, angle=angle), completion))
+            target = completion
+            if facts:
+                shown = benefits[: len(FACT_TOKENS)]
+                target = render_completion(
+                    CopyVariant(
+                        delexicalise_facts(copy.headline, shown),
+                        delexicalise_facts(copy.body, shown),
+                        delexicalise_facts(copy.cta, shown),
+                    )
+                )
+            prompt = render_prompt(b, idea=idea, grounding=grounding, angle=angle, facts=facts)
+            out.append((prompt, target))
     return out
 
 
@@ -1033,6 +1052,7 @@ def encode_examples(
     seed: int = 0,
     knowledge: dict[str, dict[str, Any]] | None = None,
     grounded_augment: int = 0,
+    facts: bool = False,
 ) -> list[tuple[list[int], list[int]]]:
     """(input ids, labels) per training example; the prompt is masked out of the loss (-100).
     ``augment`` adds that many augmented examples per variant of an ungrounded (version 2) row (see
@@ -1044,7 +1064,7 @@ def encode_examples(
         texts += augmented_texts(old, augment, seed)
     grounded = [r for r in rows if is_grounded_row(r)]
     if grounded:
-        texts += grounded_texts(grounded, knowledge or {}, grounded_augment, seed, delex)
+        texts += grounded_texts(grounded, knowledge or {}, grounded_augment, seed, delex, facts)
     if not texts:
         return []
     prompts = tokenizer([p for p, _ in texts])["input_ids"]
@@ -1190,6 +1210,7 @@ def save_house_model(
     placeholders: bool = False,
     lexicon: list[str] | None = None,
     knowledge: list[dict[str, Any]] | None = None,
+    prompt_format: str = GROUNDED_FORMAT,
 ) -> None:
     """A standard Hugging Face directory, weights in fp16 to keep the repository small. With
     ``knowledge`` the model reads the grounded prompt format and ships the knowledge table (and its
@@ -1203,7 +1224,7 @@ def save_house_model(
     if placeholders:  # the copywriter fills PRODUCT / ITEM from the brief
         setattr(half.config, PLACEHOLDER_KEY, dict(PLACEHOLDERS))
     if knowledge:  # the copywriter gives it category, benefits and angle lines
-        setattr(half.config, FORMAT_KEY, GROUNDED_FORMAT)
+        setattr(half.config, FORMAT_KEY, prompt_format)
     half.generation_config = GenerationConfig(
         bos_token_id=50256,
         eos_token_id=50256,
@@ -1253,10 +1274,15 @@ def fit(args: argparse.Namespace) -> int:
     knowledge_rows = load_knowledge(Path(args.catalog)) if Path(args.catalog).exists() else []
     knowledge = {k["product"].lower(): k for k in knowledge_rows}
     grounded = any(is_grounded_row(r) for r in rows)
+    facts = bool(getattr(args, "fact_slots", False))
+    if facts and not delex:
+        raise ModelError("--fact-slots needs delexicalised training (leave out --no-delex)")
     train = encode_examples(train_rows, tokenizer, args.n_positions, delex, args.augment, args.seed,
-                            knowledge, args.grounded_augment)  # fmt: skip
+                            knowledge, args.grounded_augment, facts)  # fmt: skip
     rng_eval = random.Random(args.seed)
-    heldout = encode_examples(eval_rows, tokenizer, args.n_positions, delex, 0, args.seed, knowledge, 0)
+    heldout = encode_examples(
+        eval_rows, tokenizer, args.n_positions, delex, 0, args.seed, knowledge, 0, facts
+    )
     rng_eval.shuffle(heldout)
     heldout = heldout[: args.eval_examples]
     if not train:
@@ -1363,7 +1389,7 @@ def fit(args: argparse.Namespace) -> int:
         print(f"keeping the weights of step {best_step} (lowest eval loss {eval_loss:.3f})")
     info = {
         "corpus": [str(c) for c in args.corpus],
-        "prompt_format": GROUNDED_FORMAT if grounded else "v2",
+        "prompt_format": (FACTS_FORMAT if facts else GROUNDED_FORMAT) if grounded else "v2",
         "rows": len(rows),
         "grounded_rows": sum(is_grounded_row(r) for r in rows),
         "grounded_products": len({r["product"].lower() for r in rows if is_grounded_row(r)}),
@@ -1404,6 +1430,7 @@ def fit(args: argparse.Namespace) -> int:
         placeholders=delex,
         lexicon=lexicon,
         knowledge=knowledge_rows if grounded else None,
+        prompt_format=FACTS_FORMAT if facts else GROUNDED_FORMAT,
     )
     print(f"step {step}, eval loss {eval_loss:.3f}, {elapsed / 60:.1f} min -> {args.out}")
     return 0
@@ -1516,6 +1543,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument(
         "--bf16", action="store_true", help="bf16 autocast (faster only on CPUs with bf16 support)"
+    )
+    f.add_argument(
+        "--fact-slots",
+        action="store_true",
+        help="format grounded-v4: benefits labelled FACT1..FACT3 in the prompt, the labels in the copy",
     )
     f.add_argument("--seed", type=int, default=1234)
     f.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
