@@ -303,3 +303,23 @@ def test_contact_sheet_grid_and_numbered_badges(n):
     if n == 4:
         wide = contact_sheet(images, columns=4, thumb_width=tw)
         assert wide.size[0] > wide.size[1]
+
+
+def test_every_colour_word_the_bot_accepts_changes_the_palette() -> None:
+    """A reply's colour word (every key the reply parser maps, in context where it needs one) reaches the
+    compositor as a canonical colour, and every canonical colour changes every tone's palette: the bot
+    never says "Got it: colour pastel" and then ignores it."""
+    from engine.replies import _COLOUR_WORDS, _CONTEXT_COLOURS, COLOURS, parse_reply
+
+    heard = set()
+    for word in sorted({*_COLOUR_WORDS, *_CONTEXT_COLOURS}):
+        reply = f"{word} colours" if word in _CONTEXT_COLOURS else word
+        colour = parse_reply(reply).edits.colour
+        assert colour in COLOURS, (word, colour)
+        heard.add(colour)
+    assert heard == set(COLOURS)
+    for tone in ("friendly", "bold", "calm", "professional", "premium", "playful", "urgent"):
+        for index in range(3):
+            base = palette_for(tone, index)
+            for colour in COLOURS:
+                assert palette_for(tone, index, colour) != base, (tone, index, colour)

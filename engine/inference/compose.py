@@ -207,6 +207,17 @@ _HINT_ALIASES = {
     "moodier": "darker", "warm": "warmer", "cool": "cooler", "colder": "cooler", "muted": "softer",
     "soft": "softer", "subtle": "softer", "calmer": "softer", "vivid": "vivider", "punchier": "vivider",
     "bolder": "vivider", "saturated": "vivider", "louder": "vivider", "grey": "softer", "gray": "softer",
+    "vibrant": "vivider", "colourful": "vivider", "colorful": "vivider", "bright": "brighter",
+    "pastels": "pastel", "monochrome": "mono", "grayscale": "mono", "greyscale": "mono",
+}
+# Colour words that set the lightness and saturation of the backgrounds rather than a hue:
+# (background lightness, saturation factor, lightness of the stage behind the hero); None keeps it.
+_TONALITY: dict[str, tuple[float | None, float, float | None]] = {
+    "black": (0.09, 0.25, 0.17),
+    "white": (0.96, 0.2, 0.9),
+    "silver": (0.8, 0.08, 0.7),
+    "mono": (None, 0.0, None),
+    "pastel": (0.86, 1.0, 0.8),
 }
 # fmt: on
 
@@ -259,6 +270,36 @@ def _apply_hint(p: Palette, hint: str) -> Palette:
         elif word == "vivider":
             for k in bg_keys:
                 colours[k] = _adjust(colours[k], ds=1.5)
+        elif word == "brighter":  # lighter and more saturated
+            for k in ("bg_top", "bg_bottom", "stage"):
+                colours[k] = _adjust(colours[k], dl=+0.1, ds=1.35)
+        elif word in _TONALITY:
+            lum, sat, stage = _TONALITY[word]
+            for k in ("bg_top", "bg_bottom", "stage"):
+                target = stage if k == "stage" else lum
+                h, cur, s_ = _hls(colours[k])
+                if target is not None and k == "bg_bottom":
+                    target = target - 0.05 if target > 0.5 else target + 0.05
+                if word == "pastel":  # light but tinted; a grey or white takes the accent's hue
+                    h = _hls(colours["accent"])[0] if s_ < 0.05 else h
+                    s_ = min(max(s_, 0.5), 0.75)
+                else:
+                    s_ *= sat
+                colours[k] = _from_hls(h, cur if target is None else target, s_)
+            if word == "mono":
+                colours["accent"] = _adjust(colours["accent"], ds=0.0)
+                colours["cta_fill"] = _adjust(colours["cta_fill"], ds=0.0)
+        elif word == "neon":  # dark backgrounds, an electric accent
+            for k in ("bg_top", "bg_bottom", "stage"):
+                h, _, s_ = _hls(colours[k])
+                colours[k] = _from_hls(h, 0.1 if k != "stage" else 0.16, min(1.0, s_ * 1.2))
+            for k in ("accent", "cta_fill"):
+                h, _, _ = _hls(colours[k])
+                colours[k] = _from_hls(h, 0.55, 1.0)
+        elif word == "brown":
+            for k in ("bg_top", "bg_bottom", "stage"):
+                h, cur, _ = _hls(colours[k])
+                colours[k] = _from_hls(28 / 360.0, min(cur, 0.42) if k != "stage" else min(cur, 0.5), 0.45)
         else:
             continue
         applied.append(word)
@@ -304,7 +345,8 @@ def palette_for(tone: str, index: int = 0, hint: str | None = None) -> Palette:
     """The ``index``-th palette of ``tone`` (cycling), optionally refined by colour words in ``hint``.
 
     ``hint`` understands hues ("blue", "bluer", "more green"), "warmer"/"cooler", "darker"/"lighter",
-    "softer"/"vivid"; unknown words are ignored. Text colours always stay readable (WCAG >= 4.5).
+    "brighter", "softer"/"vivid"/"vibrant", "pastel", "mono", "neon", "black", "white", "silver" and
+    "brown"; unknown words are ignored. Text colours always stay readable (WCAG >= 4.5).
     """
     tone = (tone or "friendly").strip().lower()
     if tone not in _BASE:
