@@ -375,3 +375,39 @@ def test_copy_boost_finishes_a_started_fact_and_offers_plausible_ones() -> None:
     assert torch.equal(out[1], logits[1])  # headline field: untouched
     assert torch.equal(out[2], logits[2])  # both facts already in this body
     assert out[3, 8] == 10.0 and out[3, 5] == 0.0
+
+
+def test_a_fact_label_is_written_at_most_once_per_field() -> None:
+    from engine.inference.copywriter import _block_used_labels
+
+    heads, middles, lasts = {10, 11}, {20}, [31, 32, 33]  # "F"/" F", "ACT", "1"/"2"/"3"
+    written = [[5, 11, 20, 31, 6, 11, 20], [5, 11, 20, 31, 198, 11, 20], [5, 6]]
+    starts = [0, 5, 0]  # row 1 began a new field after its FACT1
+    logits = torch.zeros(3, 40)
+    _block_used_labels(logits, (heads, middles, lasts), written, starts)
+    assert logits[0, 31] == float("-inf") and logits[0, 32] == 0.0  # FACT1 again in the same field: no
+    assert torch.isfinite(logits[1]).all()  # a new field may use FACT1 again
+    assert torch.isfinite(logits[2]).all()  # not inside a label
+
+
+def test_grounding_drops_a_fact_that_repeats_another() -> None:
+    from engine.inference.product_knowledge import _overlaps
+
+    assert _overlaps("leak-proof", "sweat-free and leak-proof")
+    assert _overlaps("Dishwasher safe", "dishwasher safe")
+    assert not _overlaps("leak-proof", "dishwasher safe")
+
+
+def test_plural_products_get_plural_grammar() -> None:
+    from engine.inference.copywriter import agree, is_plural
+
+    phones = Brief.create("noise-cancelling headphones")
+    assert agree("This noise-cancelling headphones has plush cushions.", phones) == (
+        "These noise-cancelling headphones have plush cushions."
+    )
+    assert (
+        agree("A headphones with a case. Get a Headphones", phones)
+        == "Headphones with a case. Get Headphones"
+    )
+    assert agree("This glass is clear.", Brief.create("wine glass")) == "This glass is clear."
+    assert is_plural("candles") and is_plural("jeans") and not is_plural("dress") and not is_plural("hummus")

@@ -29,6 +29,7 @@ from engine.copy_rules import (
     filter_reasons,
     keyword_coverage,
     repair,
+    repeated_word,
     unknown_words,
     within_limits,
     words,
@@ -104,7 +105,7 @@ PRODUCT_TOKEN = "PRODUCT"  # the product phrase: "smart watch" for "smart watch 
 ITEM_TOKEN = "ITEM"  # the head noun: "watch"
 PLACEHOLDERS = {PRODUCT_TOKEN: "product_phrase", ITEM_TOKEN: "head_noun"}
 _PLACEHOLDER = re.compile(r"(?:\b([Aa]n?)\s+)?\b(PRODUCT|ITEM|FACT[1-3])\b")
-_UNFILLED = re.compile(r"\b(?:PRODUCT|ITEM|FACT\d)\b")
+_UNFILLED = re.compile(r"\b(?:PRODUCT|ITEM|FACT\d?)\b")
 _FIELD_LINE = re.compile(r"^\W{0,3}(headline|body|cta|call to action)\W{0,3}\s*:\s*(.*)$", re.IGNORECASE)
 
 
@@ -263,13 +264,51 @@ def _later_mentions_short(fields: list[str], brief: Brief) -> list[str]:
     return out
 
 
+_SINGULAR_VERBS = {"has": "have", "is": "are", "was": "were", "does": "do", "keeps": "keep", "makes": "make",
+                   "lets": "let", "gives": "give", "offers": "offer", "comes": "come", "stays": "stay",
+                   "helps": "help", "brings": "bring", "turns": "turn", "feels": "feel", "fits": "fit",
+                   "works": "work", "uses": "use", "holds": "hold", "adds": "add"}  # fmt: skip
+
+
+def is_plural(noun: str) -> bool:
+    """A rough English plural test for a product's head noun: "headphones", "candles", "jeans" yes;
+    "glass", "hummus", "analysis", "bus" no."""
+    w = noun.lower()
+    return len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is", "ics", "news", "series"))
+
+
+def agree(text: str, brief: Brief) -> str:
+    """Number agreement around a plural product the placeholder hid: "This headphones has" -> "These
+    headphones have", "A headphones with" -> "Headphones with"."""
+    if not is_plural(brief.head_noun):
+        return text
+    names = sorted({brief.product_phrase, brief.head_noun}, key=len, reverse=True)
+    name = "|".join(re.escape(n) for n in names if n)
+    verbs = "|".join(_SINGULAR_VERBS)
+
+    def these(m: re.Match[str]) -> str:
+        det = "These" if m.group(1)[0] == "T" else "these"
+        verb = _SINGULAR_VERBS.get(m.group(3).lower(), m.group(3)) if m.group(3) else ""
+        return f"{det} {m.group(2)}" + (f" {verb}" if verb else "")
+
+    text = re.sub(rf"\b(This|this) ({name})\b(?: ({verbs})\b)?", these, text, flags=re.IGNORECASE)
+    text = re.sub(rf"\b({name}) ({verbs})\b", lambda m: f"{m.group(1)} {_SINGULAR_VERBS[m.group(2).lower()]}", text,
+                  flags=re.IGNORECASE)  # fmt: skip
+
+    def bare(m: re.Match[str]) -> str:
+        word = m.group(2)
+        return word[:1].upper() + word[1:] if m.group(1)[0] == "A" else word
+
+    return re.sub(rf"\b(An?|an?) ({name})\b", bare, text, flags=re.IGNORECASE)
+
+
 def fill_copy(copy: CopyVariant, brief: Brief, facts: tuple[str, ...] | list[str] = ()) -> CopyVariant:
     headline, body, cta = _later_mentions_short([copy.headline, copy.body, copy.cta], brief)
     return replace(
         copy,
-        headline=fill_placeholders(headline, brief, title=True, facts=facts),
-        body=fill_placeholders(body, brief, facts=facts),
-        cta=fill_placeholders(cta, brief, title=_is_title(cta), facts=facts),
+        headline=agree(fill_placeholders(headline, brief, title=True, facts=facts), brief),
+        body=agree(fill_placeholders(body, brief, facts=facts), brief),
+        cta=agree(fill_placeholders(cta, brief, title=_is_title(cta), facts=facts), brief),
     )
 
 
@@ -545,6 +584,9 @@ class Copywriter:
                 reasons.append("missing field")
             if unfilled(copy):
                 reasons.append("placeholder with nothing behind it")
+            if self.fact_slots and any(repeated_word(f) for f in (copy.headline, copy.body)):
+                # filled facts bypass the decoder's repetition block ("leak-proof and sweat-free and leak-proof")
+                reasons.append("a word twice in a field")
             problem = cta_problem(copy.cta)
             if problem and complete:
                 reasons.append(f"call to action {problem}")
@@ -599,7 +641,9 @@ class Copywriter:
         used = torch.zeros_like(bias, dtype=torch.bool)
         done = torch.zeros(k, dtype=torch.bool, device=self.device)
         out: list[torch.Tensor] = []
-        written: list[list[int]] = [[] for _ in range(k)]  # generated tokens per row (for the copy boost)
+        written: list[list[int]] = [[] for _ in range(k)]  # generated tokens per row (copy boost, labels)
+        labels = self._label_tokens() if self.fact_slots else None
+        track = bool(facts) or labels is not None
         fields = [0] * k  # per row: which field (line) it is writing, and where that line began
         field_starts = [0] * k
         past = None
@@ -622,6 +666,8 @@ class Copywriter:
                 logits = logits / temperature
                 if facts and logp is not None:
                     self._copy_boost(logits, logp, facts, written, fields, field_starts)
+                if labels is not None:
+                    _block_used_labels(logits, labels, written, field_starts)
                 nxt = _sample_top_p(logits, TOP_P, TOP_K, gen)
                 nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
                 out.append(nxt)
@@ -629,7 +675,7 @@ class Copywriter:
                 if bool(done.all()):
                     break
                 rows = torch.arange(k, device=self.device)
-                if facts:
+                if track:
                     newlines = torch.isin(nxt, newline).tolist()
                     for i, t in enumerate(nxt.tolist()):
                         written[i].append(t)
@@ -644,6 +690,20 @@ class Copywriter:
         if not out:
             return [""] * k
         return tok.batch_decode(torch.stack(out, dim=1).cpu(), skip_special_tokens=True)
+
+    def _label_tokens(self) -> tuple[set[int], set[int], list[int]] | None:
+        """How the tokenizer spells a FACT label: (first tokens, middle tokens, one last token per label),
+        e.g. ({"F", "ĠF"}, {"ACT"}, ["1", "2", "3"]) for GPT-2; None when the labels do not split that way."""
+        heads, middles, lasts = set(), set(), []
+        for label in FACT_TOKENS:
+            for text in (" " + label, label):
+                ids = self.tokenizer(text)["input_ids"]
+                if len(ids) != 3:
+                    return None
+                heads.add(ids[0])
+                middles.add(ids[1])
+            lasts.append(ids[2])
+        return heads, middles, lasts
 
     def _fact_tokens(self, brief: Brief, grounding: Grounding) -> list[list[int]]:
         """Token sequences of the facts the body may copy: each grounding benefit and brief keyword as it
@@ -831,6 +891,24 @@ class Copywriter:
         if head.bias is not None:
             sub = sub + head.bias[cols].float()
         return cols, sub
+
+
+def _block_used_labels(
+    logits: torch.Tensor,
+    labels: tuple[set[int], set[int], list[int]],
+    written: list[list[int]],
+    field_starts: list[int],
+) -> None:
+    """A FACT label at most once per field: right after a label's first two tokens, the last tokens of the
+    labels this row already wrote in the current field are masked (in place)."""
+    heads, middles, lasts = labels
+    for i, (toks, start) in enumerate(zip(written, field_starts, strict=True)):
+        if len(toks) - start < 2 or toks[-1] not in middles or toks[-2] not in heads:
+            continue
+        field = toks[start:]
+        used = {field[j + 2] for j in range(len(field) - 2) if field[j] in heads and field[j + 1] in middles}
+        for t in used & set(lasts):
+            logits[i, t] = float("-inf")
 
 
 def _contains(seq: list[int], part: list[int]) -> bool:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from engine.brief import Brief
+from engine.copy_rules import content_words
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class ProductKnowledge:
         for b in found:
             if len(benefits) >= MAX_BENEFITS:
                 break
-            if b.lower() not in {x.lower() for x in benefits}:
+            if not any(_overlaps(b, x) for x in benefits):
                 benefits.append(b)
         if brief.keywords:
             source = f"keywords + {source}" if source and len(benefits) > len(brief.keywords) else "keywords"
@@ -177,3 +178,12 @@ class ProductKnowledge:
         if same:
             return same[0], f"same noun: {same[0]['product']}", [b for r in same[:3] for b in r["benefits"]]
         return None, "", []
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """Two facts that say the same thing: equal, or the content words of one all in the other ("leak-proof"
+    and "sweat-free and leak-proof"), so the copy would name one of them twice."""
+    wa, wb = set(content_words(a)), set(content_words(b))
+    if a.lower() == b.lower():
+        return True
+    return bool(wa and wb) and (wa <= wb or wb <= wa)
