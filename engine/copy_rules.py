@@ -275,10 +275,28 @@ CTA_MAX_WORDS = 5
 
 # A call to action cannot end on a determiner, nor on an adjective right after one, the noun left off
 # ("Get Your Perfect", "Discover the Ultimate"); "Make Mornings Perfect" and "Try Something New" are fine.
-_CTA_DETERMINERS = frozenset("the a an your our my their this every".split())
+_CTA_DETERMINERS = frozenset(["the", "a", "an", "your", "our", "my", "their", "this", "every"])
 _CTA_OPEN_ADJECTIVES = frozenset(
-    "top ultimate best art perfect new first own favorite favourite next great latest finest ideal "
-    "special dream whole".split()
+    [
+        "top",
+        "ultimate",
+        "best",
+        "art",
+        "perfect",
+        "new",
+        "first",
+        "own",
+        "favorite",
+        "favourite",
+        "next",
+        "great",
+        "latest",
+        "finest",
+        "ideal",
+        "special",
+        "dream",
+        "whole",
+    ]
 )
 
 
@@ -295,8 +313,10 @@ def cta_problem(cta: str) -> str | None:
         return "is a single word"
     last = ws[-1].lower()
     before = ws[-2].lower() if len(ws) > 1 else ""
-    if last in _DANGLING or last in _CTA_DETERMINERS or (
-        last in _CTA_OPEN_ADJECTIVES and before in _CTA_DETERMINERS
+    if (
+        last in _DANGLING
+        or last in _CTA_DETERMINERS
+        or (last in _CTA_OPEN_ADJECTIVES and before in _CTA_DETERMINERS)
     ):
         return f"ends on '{ws[-1]}'"
     return None

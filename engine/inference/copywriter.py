@@ -21,6 +21,7 @@ import torch
 
 from engine.brief import BODY_MAX, LENGTHS, Brief
 from engine.copy_rules import (
+    CTA_VERBS,
     content_words,
     copy_text,
     cta_problem,
@@ -57,6 +58,7 @@ FALLBACK_TEMPERATURE = 0.9  # one more, hotter round when the cool ones gave too
 KEYWORD_WEIGHT = 1.0  # keyword and benefit coverage (0..1)
 PMI_WEIGHT = 1.0  # relevance: nats/token the product's facts explain
 BENEFIT_WEIGHT = 1.0  # share of the grounding benefits the copy uses (copy_rules.fact_coverage)
+MISFIT_PENALTY = 1.5  # score cost of a fact placed where it does not fit the sentence (fact_misfit)
 PROMPT_GROUPS = 4  # candidate groups per round, each with its own angle
 DIVERSITY_WEIGHT = 1.5
 SAME_CTA_PENALTY = 0.75  # per already-picked variant with the same button text: four cards, four CTAs
@@ -199,6 +201,40 @@ def delexicalise_copy(
         return delexicalise_facts(delexicalise(text, brief), facts) if facts else delexicalise(text, brief)
 
     return replace(copy, headline=delex(copy.headline), body=delex(copy.body), cta=delex(copy.cta))
+
+
+_AFTER_MODAL = frozenset(["can", "could", "will", "would", "may", "might", "must", "to"])
+_BEFORE_NOUN = frozenset(["has", "have", "had", "with", "a", "an", "the", "of", "is", "are", "was", "were"])
+_SUBJECT = frozenset(["product", "item"])
+_FACT_BEFORE = re.compile(r"([A-Za-z']+)\s+FACT([1-3])\b")
+
+
+def _starts_with_verb(fact: str) -> bool:
+    """A fact that opens with a present-tense verb ("drives screws and bores holes", "saves on coffee
+    shop trips"): a first word ending in -s that is followed by more words. A rough test on purpose."""
+    ws = fact.split()
+    first = ws[0].lower() if ws else ""
+    return len(ws) >= 2 and len(first) > 3 and first.endswith("s") and not first.endswith(("ss", "us"))
+
+
+def fact_misfit(text: str, facts: tuple[str, ...] | list[str]) -> str | None:
+    """Why a FACT label sits where its fact cannot go (the model cannot tell a verb phrase from a noun
+    phrase by its label), read off the word before it in the model's own text; None when all fit:
+    "so you can FACT1" needs a fact that opens with a base verb (CTA_VERBS), "has a FACT2" one that does not
+    open with a verb, and "This PRODUCT FACT1" one that does."""
+    for m in _FACT_BEFORE.finditer(text):
+        before, n = m.group(1).lower(), int(m.group(2)) - 1
+        if n >= len(facts):
+            continue
+        fact = facts[n]
+        first = fact.split()[0].lower() if fact.split() else ""
+        if before in _AFTER_MODAL and first not in CTA_VERBS:
+            return f"'{before} {fact}'"
+        if before in _BEFORE_NOUN and _starts_with_verb(fact):
+            return f"'{before} {fact}'"
+        if before in _SUBJECT and not _starts_with_verb(fact):
+            return f"'{before} {fact}'"
+    return None
 
 
 def unfilled(copy: CopyVariant) -> bool:
@@ -366,6 +402,7 @@ class _Candidate:
     reasons: list[str]
     repaired: bool = False
     prompt: str = ""
+    misfit: bool = False  # a fact where it does not fit the sentence (fact_misfit): ranked down, not rejected
 
 
 class Copywriter:
@@ -576,6 +613,9 @@ class Copywriter:
         cands = []
         for (prompt, _), text in zip(rows, texts, strict=True):
             copy, complete = parse_completion(text)
+            misfit = (
+                fact_misfit(f"{copy.headline}\n{copy.body}", grounding.benefits) if self.fact_slots else None
+            )
             if self.placeholders:
                 copy = fill_copy(copy, brief, grounding.benefits if self.fact_slots else ())
             copy = CopyVariant(neutralize(copy.headline), neutralize(copy.body), neutralize(copy.cta))
@@ -594,7 +634,7 @@ class Copywriter:
                 unknown = unknown_words(copy, context, self.lexicon)
                 if unknown:
                     reasons.append(f"unknown word '{unknown[0]}'")
-            cands.append(_Candidate(copy, complete, reasons, prompt=prompt))
+            cands.append(_Candidate(copy, complete, reasons, prompt=prompt, misfit=misfit is not None))
         return cands
 
     def _generate(
@@ -805,7 +845,11 @@ class Copywriter:
             problem = cta_problem(copy.cta)
             if problem:
                 reasons.append(f"call to action {problem}")
-            fixed.append(_Candidate(copy, cand.complete, reasons, repaired=True, prompt=cand.prompt))
+            fixed.append(
+                _Candidate(
+                    copy, cand.complete, reasons, repaired=True, prompt=cand.prompt, misfit=cand.misfit
+                )
+            )
         # Fully valid repairs first, then the ones with the fewest remaining problems.
         fixed.sort(key=lambda c: (len(c.reasons), not c.complete, not within_limits(c.copy, brief)))
         return fixed[: max(need, 0) * 2]
@@ -829,7 +873,7 @@ class Copywriter:
         own = words(brief.product)
         for cand, nll, pmi in zip(cands, nlls, pmis, strict=True):
             cand.copy.nll = round(nll, 4)
-            penalty = (0.5 if cand.repaired else 0.0) + 2.0 * len(cand.reasons)
+            penalty = (0.5 if cand.repaired else 0.0) + 2.0 * len(cand.reasons) + MISFIT_PENALTY * cand.misfit
             coverage = KEYWORD_WEIGHT * keyword_coverage(cand.copy, brief)
             coverage += BENEFIT_WEIGHT * fact_coverage(cand.copy, grounding.benefits, own)
             cand.copy.score = round(-nll + PMI_WEIGHT * pmi + coverage - penalty, 4)
@@ -899,16 +943,24 @@ def _block_used_labels(
     written: list[list[int]],
     field_starts: list[int],
 ) -> None:
-    """A FACT label at most once per field: right after a label's first two tokens, the last tokens of the
-    labels this row already wrote in the current field are masked (in place)."""
+    """Each FACT label at most once per field, and only real labels (in place): after a label's first two
+    tokens only the last token of a label not yet written in this field may follow; once all labels are
+    written in the field, no label may start (its first token is masked)."""
     heads, middles, lasts = labels
     for i, (toks, start) in enumerate(zip(written, field_starts, strict=True)):
-        if len(toks) - start < 2 or toks[-1] not in middles or toks[-2] not in heads:
-            continue
         field = toks[start:]
         used = {field[j + 2] for j in range(len(field) - 2) if field[j] in heads and field[j + 1] in middles}
-        for t in used & set(lasts):
-            logits[i, t] = float("-inf")
+        free = [t for t in lasts if t not in used]
+        if not free:  # every label written in this field: no label may start
+            for t in heads:
+                logits[i, t] = float("-inf")
+        if len(field) >= 2 and field[-1] in middles and field[-2] in heads:
+            keep = logits[i, free].clone() if free else None
+            logits[i] = float("-inf")
+            if keep is not None:
+                logits[i, free] = keep
+            else:  # cannot happen (the second token is blocked first); keep the row samplable
+                logits[i, lasts[0]] = 0.0
 
 
 def _contains(seq: list[int], part: list[int]) -> bool:
