@@ -276,16 +276,16 @@ def _apply_hint(p: Palette, hint: str) -> Palette:
         elif word in _TONALITY:
             lum, sat, stage = _TONALITY[word]
             for k in ("bg_top", "bg_bottom", "stage"):
-                target = stage if k == "stage" else lum
+                want = stage if k == "stage" else lum
                 h, cur, s_ = _hls(colours[k])
-                if target is not None and k == "bg_bottom":
-                    target = target - 0.05 if target > 0.5 else target + 0.05
+                if want is not None and k == "bg_bottom":
+                    want = want - 0.05 if want > 0.5 else want + 0.05
                 if word == "pastel":  # light but tinted; a grey or white takes the accent's hue
                     h = _hls(colours["accent"])[0] if s_ < 0.05 else h
                     s_ = min(max(s_, 0.5), 0.75)
                 else:
                     s_ *= sat
-                colours[k] = _from_hls(h, cur if target is None else target, s_)
+                colours[k] = _from_hls(h, cur if want is None else want, s_)
             if word == "mono":
                 colours["accent"] = _adjust(colours["accent"], ds=0.0)
                 colours["cta_fill"] = _adjust(colours["cta_fill"], ds=0.0)
