@@ -41,6 +41,10 @@ class ConsoleAdapter:
         if m.buttons:
             self._print("      buttons: " + " | ".join(b.label for b in m.buttons))
 
+    async def run(self, engine: Engine, stop: asyncio.Event) -> None:
+        """No connection of its own: events come from the caller; wait until the service stops."""
+        await stop.wait()
+
     async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
         mid = f"m{next(self._ids)}"
         self._show(mid, None, root)

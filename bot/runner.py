@@ -27,8 +27,9 @@ async def serve(
     """Start everything, run until SIGINT/SIGTERM (or until ``front`` returns), then stop cleanly:
     the worker gives its job back to the queue, and what is still owed is posted on the next start.
 
-    Every adapter that has a ``run(engine, stop)`` coroutine (a connection to its platform: Socket Mode,
-    the Discord gateway, the playground's web server) is run alongside; ``front`` is one more such task."""
+    Every adapter's ``run(engine, stop)`` (its connection to its platform: Socket Mode, the Discord
+    gateway, the playground's web server; the console just waits) runs alongside; ``front`` is one more
+    such task."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -43,11 +44,7 @@ async def serve(
         await worker.start()
         logger.info("inference worker started (log: %s)", settings.data_dir / "logs" / "worker.log")
     delivery = asyncio.create_task(engine.run(stop))
-    fronts: list[asyncio.Task[None]] = [
-        asyncio.create_task(a.run(engine, stop))  # type: ignore[attr-defined]
-        for a in adapters
-        if hasattr(a, "run")
-    ]
+    fronts: list[asyncio.Task[None]] = [asyncio.create_task(a.run(engine, stop)) for a in adapters]
     if front:
         fronts.append(asyncio.create_task(front(engine, stop)))
     try:

@@ -6,9 +6,13 @@ platform's thread id returned by :meth:`ChatAdapter.open_thread`.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # the engine imports this module; the name is only needed for type checking
+    from engine.service import Engine
 
 
 @dataclass
@@ -55,4 +59,10 @@ class ChatAdapter(Protocol):
 
     async def tell(self, channel: str, thread: str | None, user: str, text: str) -> None:
         """A short note for one user (ephemeral where the platform allows, else a normal reply)."""
+        ...
+
+    async def run(self, engine: Engine, stop: asyncio.Event) -> None:
+        """Hold the adapter's own connection to its platform (Socket Mode, the Discord gateway, the
+        playground's web server) and feed its events to ``engine`` until ``stop`` is set. An adapter with
+        no connection of its own (the console, test fakes) just waits for ``stop``."""
         ...

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.adapter import OutMessage
+
+if TYPE_CHECKING:
+    from engine.service import Engine
 
 
 @dataclass
@@ -38,6 +43,10 @@ class RecordingAdapter:
 
     def _id(self) -> str:
         return f"m{next(self._ids)}"
+
+    async def run(self, engine: Engine, stop: asyncio.Event) -> None:
+        """No connection of its own: events come from the caller; wait until the service stops."""
+        await stop.wait()
 
     async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
         mid = self._id()
