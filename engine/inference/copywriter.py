@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+import math
 import random
 import re
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 
 from engine.brief import BODY_MAX, LENGTHS, Brief
+from engine.concepts import stem
 from engine.copy_rules import (
     CTA_VERBS,
     content_words,
@@ -72,9 +74,8 @@ SAME_CTA_PENALTY = 0.75  # per already-picked variant with the same button text:
 COPY_START_P = 0.02
 COPY_CONTINUE_P = 1e-4
 COPY_LEAD = 2.0  # how far (temperature-scaled logits) a continuation is put above the favourite
-BODY_FIELD = (
-    1  # completions are "<headline>\nBody: <body>\nCTA: <cta>": the body follows the first line break
-)
+# completions are "<headline>\nBody: <body>\nCTA: <cta>": the body follows the first line break
+BODY_FIELD = 1
 
 # What an ad leads with. The corpus varies it per teacher brief; the copywriter gives each group of
 # candidates another angle, so the variants of a round argue differently.
@@ -213,10 +214,10 @@ _FACT_BEFORE = re.compile(r"([A-Za-z']+)\s+FACT([1-3])\b")
 
 def _starts_with_verb(fact: str) -> bool:
     """A fact that opens with a present-tense verb ("drives screws and bores holes", "saves on coffee
-    shop trips"): a first word ending in -s that is followed by more words. A rough test on purpose."""
+    shop trips"): a first word with an -s ending (:func:`is_plural`'s test) followed by more words. A
+    rough test on purpose."""
     ws = fact.split()
-    first = ws[0].lower() if ws else ""
-    return len(ws) >= 2 and len(first) > 3 and first.endswith("s") and not first.endswith(("ss", "us"))
+    return len(ws) >= 2 and is_plural(ws[0])
 
 
 def fact_misfit(text: str, facts: tuple[str, ...] | list[str]) -> str | None:
@@ -309,10 +310,10 @@ _SINGULAR_VERBS = {"has": "have", "is": "are", "was": "were", "does": "do", "kee
 
 
 def is_plural(noun: str) -> bool:
-    """A rough English plural test for a product's head noun: "headphones", "candles", "jeans" yes;
-    "glass", "hummus", "analysis", "bus" no."""
+    """A rough English plural test for a product's head noun (the project's stemmer strips an ending):
+    "headphones", "candles", "jeans" yes; "glass", "hummus", "analysis", "bus", "news" no."""
     w = noun.lower()
-    return len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is", "ics", "news", "series"))
+    return not w.endswith(("'s", "news", "series")) and stem(w) != w
 
 
 def agree(text: str, brief: Brief) -> str:
@@ -418,6 +419,7 @@ class Copywriter:
         self._logit_bias: torch.Tensor | None = None
         self._content_starts: torch.Tensor | None = None
         self._newlines: torch.Tensor | None = None
+        self._labels: tuple[set[int], set[int], list[int]] | None = None  # how FACT labels tokenize
         # transformers 5 renamed ``past_key_values`` to ``cache``; older versions only know the former.
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
@@ -684,7 +686,9 @@ class Copywriter:
         done = torch.zeros(k, dtype=torch.bool, device=self.device)
         out: list[torch.Tensor] = []
         written: list[list[int]] = [[] for _ in range(k)]  # generated tokens per row (copy boost, labels)
-        labels = self._label_tokens() if self.fact_slots else None
+        if self.fact_slots and self._labels is None:
+            self._labels = self._label_tokens()
+        labels = self._labels if self.fact_slots else None
         track = bool(facts) or labels is not None
         fields = [0] * k  # per row: which field (line) it is writing, and where that line began
         field_starts = [0] * k
@@ -776,8 +780,7 @@ class Copywriter:
         written whose first token the model gives at least COPY_START_P is raised to tie with the
         favourite; the next token of a fact the body is in the middle of is put COPY_LEAD above it unless
         the model gives it under COPY_CONTINUE_P. Where a fact fits stays the model's decision."""
-        start_min = torch.tensor(COPY_START_P).log().item()
-        cont_min = torch.tensor(COPY_CONTINUE_P).log().item()
+        start_min, cont_min = math.log(COPY_START_P), math.log(COPY_CONTINUE_P)
         for i, (toks, field, start) in enumerate(zip(written, fields, field_starts, strict=True)):
             if field != BODY_FIELD:
                 continue
@@ -956,13 +959,10 @@ def _block_used_labels(
         if not free:  # every label written in this field: no label may start
             for t in heads:
                 logits[i, t] = float("-inf")
-        if len(field) >= 2 and field[-1] in middles and field[-2] in heads:
-            keep = logits[i, free].clone() if free else None
+        if free and len(field) >= 2 and field[-1] in middles and field[-2] in heads:
+            keep = logits[i, free].clone()
             logits[i] = float("-inf")
-            if keep is not None:
-                logits[i, free] = keep
-            else:  # cannot happen (the second token is blocked first); keep the row samplable
-                logits[i, lasts[0]] = 0.0
+            logits[i, free] = keep
 
 
 def _contains(seq: list[int], part: list[int]) -> bool:

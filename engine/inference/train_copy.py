@@ -45,7 +45,7 @@ from engine.inference.copywriter import (
     TEMPERATURE,
     TOP_P,
     delexicalise,
-    delexicalise_facts,
+    delexicalise_copy,
     fill_placeholders,
     generic_prompt,
     length_label,
@@ -999,13 +999,7 @@ def grounded_texts(
             target = completion
             if facts:
                 shown = benefits[: len(FACT_TOKENS)]
-                target = render_completion(
-                    CopyVariant(
-                        delexicalise_facts(copy.headline, shown),
-                        delexicalise_facts(copy.body, shown),
-                        delexicalise_facts(copy.cta, shown),
-                    )
-                )
+                target = render_completion(delexicalise_copy(copy, brief, shown))
             prompt = render_prompt(b, idea=idea, grounding=grounding, angle=angle, facts=facts)
             out.append((prompt, target))
     return out
