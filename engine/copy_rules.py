@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 
 from engine.brief import Brief
+from engine.concepts import stem
 from engine.creative import CopyVariant
 from engine.neutralize import has_mention_or_markup, neutralize
 
@@ -320,6 +321,42 @@ def cta_problem(cta: str) -> str | None:
     ):
         return f"ends on '{ws[-1]}'"
     return None
+
+
+# What a button may offer besides the product itself: the corpus's most frequent call-to-action objects
+# that are not a product ("Book a tasting", "Get a quote", "Claim your spot").
+_CTA_GENERIC_WORDS = """
+    about account appointment assessment attend audit available batch before best better book booked
+    booking bundle call card case check class collection color colour consult consultation copy
+    coverage crew custom date deal deals demo design detail dinner download drive drop early edition
+    entry estimate every family favorite favourite first fitting flavor flavour free fresh from gift
+    help here home inspection install lesson line list local look love lunch membership menu month more
+    near new next night now offer online option order ours pack package pair party pass pickup pilot
+    place plan planning price pricing project proposal quick quote race range rate report reserve
+    review ride right room routine sale sample savings search season seat service session setup shoot
+    shop shopping site size slot spot start started stay store story strategy style subscription table
+    taste tasting team test their them this ticket tickets time today together tomorrow tonight tour
+    trial trip visit walk walkthrough week weekend whole with work your yours
+"""
+CTA_GENERIC = frozenset(_CTA_GENERIC_WORDS.split())
+
+
+def cta_strays(cta: str, about: Iterable[str]) -> list[str]:
+    """Content words of a call to action after its verb that are neither about the product (``about``: its
+    words, category, benefits, keywords; stemmed) nor a generic button object (CTA_GENERIC): "Explore Kids'
+    Raincoats" for building blocks -> ["raincoats"]."""
+    keep = {stem(w) for w in about}
+    out = []
+    for w in content_words(cta)[1:]:
+        s = stem(w.strip("'"))
+        if (
+            s not in keep
+            and s not in CTA_GENERIC
+            and w not in CTA_GENERIC
+            and s[:5] not in {k[:5] for k in keep}
+        ):
+            out.append(w)
+    return out
 
 
 def distinct_n(texts: Iterable[str], n: int = 2) -> float:

@@ -196,3 +196,22 @@ def test_corpus_rows_are_grounded_and_pass_their_own_rules() -> None:
         b = _brief(product=r["product"], category=r["category"], benefits=r["benefits"])
         assert cc.uses_benefit(cc.CopyVariant(r["headline"], r["body"], r["cta"]), b), r
     assert max(Counter(r["cta"].lower() for r in rows).values()) / len(rows) < 0.05
+
+
+def test_knowledge_command_refreshes_a_grounded_model(tmp_path: Path) -> None:
+    from engine.errors import ModelError
+    from engine.inference.train_copy import main as train_main
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    catalog = tmp_path / "catalog.tsv"
+    catalog.write_text("goods\tcookware\tcast iron skillet\teven heat; oven-safe; lasts for generations\n")
+    with pytest.raises(ModelError, match="not a grounded model"):
+        train_main(["knowledge", "--model", str(model), "--catalog", str(catalog)])
+    (model / "knowledge.jsonl").write_text("")
+    assert train_main(["knowledge", "--model", str(model), "--catalog", str(catalog)]) == 0
+    rows = [json.loads(line) for line in (model / "knowledge.jsonl").read_text().splitlines()]
+    assert rows == [{"product": "cast iron skillet", "kind": "goods", "category": "cookware",
+                     "benefits": ["even heat", "oven-safe", "lasts for generations"]}]  # fmt: skip
+    assert np.load(model / "knowledge.npy").shape == (4, 384)

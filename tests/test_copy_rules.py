@@ -141,3 +141,12 @@ def test_repeated_content_word_in_a_field() -> None:
     assert not rules.repeated_word("Your watch, your pace, with your friends.")  # light words may repeat
     assert not rules.repeated_word(GOOD.body)
     assert rules.repeated_word("Crafted with craftsmanship and crafted care.")
+
+
+def test_cta_strays_name_another_product() -> None:
+    from engine.copy_rules import cta_strays
+
+    about = ["kids'", "building", "blocks", "set", "educational", "toys"]
+    assert cta_strays("Explore Kids' Raincoats", about) == ["raincoats"]
+    assert cta_strays("Shop the Blocks", about) == []
+    assert cta_strays("Book a Tasting", ["wine"]) == [] and cta_strays("Claim Your Spot", []) == []

@@ -426,5 +426,6 @@ def test_plural_products_get_plural_grammar() -> None:
         agree("A headphones with a case. Get a Headphones", phones)
         == "Headphones with a case. Get Headphones"
     )
+    assert agree("Candles That Fits Yours", Brief.create("scented soy candles")) == "Candles That Fit Yours"
     assert agree("This glass is clear.", Brief.create("wine glass")) == "This glass is clear."
     assert is_plural("candles") and is_plural("jeans") and not is_plural("dress") and not is_plural("hummus")

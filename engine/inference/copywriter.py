@@ -25,10 +25,10 @@ import torch
 from engine.brief import BODY_MAX, LENGTHS, Brief
 from engine.concepts import stem
 from engine.copy_rules import (
-    CTA_VERBS,
     content_words,
     copy_text,
     cta_problem,
+    cta_strays,
     edit_similarity,
     fact_coverage,
     filter_reasons,
@@ -41,6 +41,7 @@ from engine.copy_rules import (
 )
 from engine.creative import CopyVariant
 from engine.errors import ModelError
+from engine.inference.fact_slots import fit_facts
 from engine.inference.product_knowledge import Grounding, ProductKnowledge
 from engine.neutralize import neutralize
 from engine.settings import HOUSE_COPY_MODEL
@@ -62,7 +63,8 @@ FALLBACK_TEMPERATURE = 0.9  # one more, hotter round when the cool ones gave too
 KEYWORD_WEIGHT = 1.0  # keyword and benefit coverage (0..1)
 PMI_WEIGHT = 1.0  # relevance: nats/token the product's facts explain
 BENEFIT_WEIGHT = 1.0  # share of the grounding benefits the copy uses (copy_rules.fact_coverage)
-MISFIT_PENALTY = 1.5  # score cost of a fact placed where it does not fit the sentence (fact_misfit)
+HEADLINE_ASTRAY_PENALTY = 1.0  # a headline with no word of the product, its category, keywords or benefits
+MISFIT_PENALTY = 1.5  # score cost of a fact placed where it does not fit the sentence (fact_slots.fit_facts)
 PROMPT_GROUPS = 4  # candidate groups per round, each with its own angle
 DIVERSITY_WEIGHT = 1.5
 SAME_CTA_PENALTY = 0.75  # per already-picked variant with the same button text: four cards, four CTAs
@@ -110,6 +112,7 @@ PRODUCT_TOKEN = "PRODUCT"  # the product phrase: "smart watch" for "smart watch 
 ITEM_TOKEN = "ITEM"  # the head noun: "watch"
 PLACEHOLDERS = {PRODUCT_TOKEN: "product_phrase", ITEM_TOKEN: "head_noun"}
 _PLACEHOLDER = re.compile(r"(?:\b([Aa]n?)\s+)?\b(PRODUCT|ITEM|FACT[1-3])\b")
+_MISSPELT_PLACEHOLDER = re.compile(r"\b(?:Product|Item)s?\b|,(?:Product|Item)")
 _UNFILLED = re.compile(r"\b(?:PRODUCT|ITEM|FACT\d?)\b")
 _FIELD_LINE = re.compile(r"^\W{0,3}(headline|body|cta|call to action)\W{0,3}\s*:\s*(.*)$", re.IGNORECASE)
 
@@ -206,40 +209,6 @@ def delexicalise_copy(
     return replace(copy, headline=delex(copy.headline), body=delex(copy.body), cta=delex(copy.cta))
 
 
-_AFTER_MODAL = frozenset(["can", "could", "will", "would", "may", "might", "must", "to"])
-_BEFORE_NOUN = frozenset(["has", "have", "had", "with", "a", "an", "the", "of", "is", "are", "was", "were"])
-_SUBJECT = frozenset(["product", "item"])
-_FACT_BEFORE = re.compile(r"([A-Za-z']+)\s+FACT([1-3])\b")
-
-
-def _starts_with_verb(fact: str) -> bool:
-    """A fact that opens with a present-tense verb ("drives screws and bores holes", "saves on coffee
-    shop trips"): a first word with an -s ending (:func:`is_plural`'s test) followed by more words. A
-    rough test on purpose."""
-    ws = fact.split()
-    return len(ws) >= 2 and is_plural(ws[0])
-
-
-def fact_misfit(text: str, facts: tuple[str, ...] | list[str]) -> str | None:
-    """Why a FACT label sits where its fact cannot go (the model cannot tell a verb phrase from a noun
-    phrase by its label), read off the word before it in the model's own text; None when all fit:
-    "so you can FACT1" needs a fact that opens with a base verb (CTA_VERBS), "has a FACT2" one that does not
-    open with a verb, and "This PRODUCT FACT1" one that does."""
-    for m in _FACT_BEFORE.finditer(text):
-        before, n = m.group(1).lower(), int(m.group(2)) - 1
-        if n >= len(facts):
-            continue
-        fact = facts[n]
-        first = fact.split()[0].lower() if fact.split() else ""
-        if before in _AFTER_MODAL and first not in CTA_VERBS:
-            return f"'{before} {fact}'"
-        if before in _BEFORE_NOUN and _starts_with_verb(fact):
-            return f"'{before} {fact}'"
-        if before in _SUBJECT and not _starts_with_verb(fact):
-            return f"'{before} {fact}'"
-    return None
-
-
 def unfilled(copy: CopyVariant) -> bool:
     """A placeholder left in the copy (a FACT label with no fact behind it)."""
     return any(_UNFILLED.search(t) for t in (copy.headline, copy.body, copy.cta))
@@ -334,6 +303,13 @@ def agree(text: str, brief: Brief) -> str:
     text = re.sub(rf"\b({name}) ({verbs})\b", lambda m: f"{m.group(1)} {_SINGULAR_VERBS[m.group(2).lower()]}", text,
                   flags=re.IGNORECASE)  # fmt: skip
 
+    def relative(m: re.Match[str]) -> str:  # "Candles That Fits" -> "Candles That Fit"
+        verb = _SINGULAR_VERBS[m.group(3).lower()]
+        verb = verb[:1].upper() + verb[1:] if m.group(3)[:1].isupper() else verb
+        return f"{m.group(1)} {m.group(2)} {verb}"
+
+    text = re.sub(rf"\b({name}) (that|which|That|Which) ({verbs})\b", relative, text, flags=re.IGNORECASE)
+
     def bare(m: re.Match[str]) -> str:
         word = m.group(2)
         return word[:1].upper() + word[1:] if m.group(1)[0] == "A" else word
@@ -405,7 +381,9 @@ class _Candidate:
     reasons: list[str]
     repaired: bool = False
     prompt: str = ""
-    misfit: bool = False  # a fact where it does not fit the sentence (fact_misfit): ranked down, not rejected
+    misfit: bool = (
+        False  # a fact where it does not fit the sentence (fact_slots.fit_facts): ranked down, not rejected
+    )
 
 
 class Copywriter:
@@ -614,14 +592,20 @@ class Copywriter:
             audience=brief.audience,
             keywords=(*brief.keywords, grounding.category, *grounding.benefits),
         )
+        about = words(" ".join([brief.product, brief.audience, *brief.keywords, grounding.category,
+                                *grounding.benefits]))  # fmt: skip
+        own = words(brief.product)
         cands = []
         for (prompt, _), text in zip(rows, texts, strict=True):
             copy, complete = parse_completion(text)
-            misfit = (
-                fact_misfit(f"{copy.headline}\n{copy.body}", grounding.benefits) if self.fact_slots else None
-            )
+            misfit = False
+            fact_texts: tuple[str, ...] = ()
+            if self.fact_slots:  # which benefit behind which label, and the sentence mended around it
+                fitted = fit_facts([copy.headline, copy.body, copy.cta], grounding.benefits)
+                copy = replace(copy, headline=fitted.fields[0], body=fitted.fields[1], cta=fitted.fields[2])
+                misfit, fact_texts = fitted.misfits > 0, fitted.facts
             if self.placeholders:
-                copy = fill_copy(copy, brief, grounding.benefits if self.fact_slots else ())
+                copy = fill_copy(copy, brief, fact_texts)
             copy = CopyVariant(neutralize(copy.headline), neutralize(copy.body), neutralize(copy.cta))
             reasons = filter_reasons(copy, brief)
             if not complete:
@@ -634,11 +618,16 @@ class Copywriter:
             problem = cta_problem(copy.cta)
             if problem and complete:
                 reasons.append(f"call to action {problem}")
+            strays = cta_strays(copy.cta, about) if self.grounded else []
+            if strays and complete:  # "Explore Kids' Raincoats" for building blocks
+                reasons.append(f"call to action about '{strays[0]}'")
+            if _MISSPELT_PLACEHOLDER.search(f"{copy.headline} {copy.body}") and "product" not in own:
+                reasons.append("a placeholder written as a word")  # "Your First Coaching,Product Day"
             if self.lexicon is not None:
                 unknown = unknown_words(copy, context, self.lexicon)
                 if unknown:
                     reasons.append(f"unknown word '{unknown[0]}'")
-            cands.append(_Candidate(copy, complete, reasons, prompt=prompt, misfit=misfit is not None))
+            cands.append(_Candidate(copy, complete, reasons, prompt=prompt, misfit=misfit))
         return cands
 
     def _generate(
@@ -860,7 +849,8 @@ class Copywriter:
         return fixed[: max(need, 0) * 2]
 
     def _score(self, brief: Brief, grounding: Grounding, cands: list[_Candidate]) -> None:
-        """score = -(mean NLL) + PMI weight * relevance + coverage of keywords and benefits - penalties.
+        """score = -(mean NLL) + PMI weight * relevance + coverage of keywords and benefits - penalties
+        (invalid, repaired, a fact that does not fit its sentence, a headline about something else).
 
         Relevance (grounded models only) is the pointwise mutual information of the copy and the product:
         NLL under the generic prompt minus NLL under the candidate's own prompt, in nats per token."""
@@ -876,9 +866,13 @@ class Copywriter:
             generic = self._nll([generic_prompt(brief)] * len(cands), copies)
             pmis = [g - n for g, n in zip(generic, nlls, strict=True)]
         own = words(brief.product)
+        about = {stem(w) for w in words(" ".join([brief.product, grounding.category, *brief.keywords,
+                                                   *grounding.benefits])) if len(w) >= 3}  # fmt: skip
         for cand, nll, pmi in zip(cands, nlls, pmis, strict=True):
             cand.copy.nll = round(nll, 4)
             penalty = (0.5 if cand.repaired else 0.0) + 2.0 * len(cand.reasons) + MISFIT_PENALTY * cand.misfit
+            if about and not about & {stem(w) for w in words(cand.copy.headline)}:
+                penalty += HEADLINE_ASTRAY_PENALTY  # "Snack Time, Solved" for scented candles
             coverage = KEYWORD_WEIGHT * keyword_coverage(cand.copy, brief)
             coverage += BENEFIT_WEIGHT * fact_coverage(cand.copy, grounding.benefits, own)
             cand.copy.score = round(-nll + PMI_WEIGHT * pmi + coverage - penalty, 4)

@@ -1234,6 +1234,12 @@ def save_house_model(
     (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     if lexicon:
         (out / LEXICON_FILE).write_text("\n".join(lexicon) + "\n", encoding="utf-8")
+    write_knowledge(out, knowledge or [])
+
+
+def write_knowledge(out: Path, knowledge: list[dict[str, Any]]) -> None:
+    """``knowledge.jsonl`` (the table) and ``knowledge.npy`` (its embeddings) in a model directory; both
+    removed when ``knowledge`` is empty."""
     for stale in (out / KNOWLEDGE_FILE, out / EMBEDDINGS_FILE):
         stale.unlink(missing_ok=True)
     if knowledge:
@@ -1241,6 +1247,23 @@ def save_house_model(
             "".join(json.dumps(k, ensure_ascii=False) + "\n" for k in knowledge), encoding="utf-8"
         )
         write_knowledge_embeddings(out, knowledge)
+
+
+def refresh_knowledge(args: argparse.Namespace) -> int:
+    """``campaignbot train copy knowledge``: put the catalog's current table into a grounded model's
+    directory without retraining (the model reads benefits from its prompt, so a larger table needs no new
+    weights)."""
+    model_dir = Path(args.model)
+    if not (model_dir / "config.json").exists():
+        raise ModelError(f"{model_dir} is not a model directory (no config.json)")
+    if not (model_dir / KNOWLEDGE_FILE).exists():
+        raise ModelError(f"{model_dir} has no {KNOWLEDGE_FILE}: it is not a grounded model")
+    knowledge = load_knowledge(Path(args.catalog))
+    if not knowledge:
+        raise ModelError(f"{args.catalog} holds no product with benefits")
+    write_knowledge(model_dir, knowledge)
+    logger.info("wrote %d products to %s", len(knowledge), model_dir / KNOWLEDGE_FILE)
+    return 0
 
 
 def write_knowledge_embeddings(out: Path, knowledge: list[dict[str, Any]]) -> None:
@@ -1484,6 +1507,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--source", default="hand", help="recorded in each row")
     i.add_argument("--out", default="train_data/copy_corpus_v3.jsonl")
     i.add_argument("--catalog", default="train_data/catalog.tsv")
+    k = sub.add_parser(
+        "knowledge", help="rebuild a grounded model's product knowledge table and embeddings from the catalog"
+    )
+    k.add_argument("--catalog", default="train_data/catalog.tsv")
+    k.add_argument("--model", default=str(HOUSE_COPY_MODEL), help="the grounded model directory to update")
     f = sub.add_parser("fit", help="train the house GPT-2 on the corpus (resumable with --resume)")
     f.add_argument(
         "--corpus",
@@ -1571,6 +1599,8 @@ def main(argv: list[str]) -> int:
         from engine.inference.copy_corpus import import_written
 
         return import_written(args)
+    if args.command == "knowledge":
+        return refresh_knowledge(args)
     return fit(args)
 
 
