@@ -59,6 +59,8 @@ MAX_NEW_TOKENS = 128
 TOP_P = 0.92
 TOP_K = 50
 TEMPERATURE = 0.35
+SPREAD_TEMPERATURE = 0.6  # one more batch when two picked variants read alike (NEAR_DUPLICATE)
+NEAR_DUPLICATE = 0.8  # edit similarity of two variants' full text above which they read as the same card
 FALLBACK_TEMPERATURE = 0.9  # one more, hotter round when the cool ones gave too few distinct valid candidates
 KEYWORD_WEIGHT = 1.0  # keyword and benefit coverage (0..1)
 PMI_WEIGHT = 1.0  # relevance: nats/token the product's facts explain
@@ -568,7 +570,20 @@ class Copywriter:
                 heads.add(cand.copy.headline.lower())
                 good.append(cand)
         self._score(brief, grounding, good)
-        return _pick_diverse([c.copy for c in good], n)
+        picked = _pick_diverse([c.copy for c in good], n)
+        if self.grounded and _near_duplicates(picked):
+            # two of the cards would read alike: one more, warmer batch gives the picker other choices
+            for cand in self._sample(brief, grounding, prompts, k, seed + 7_000_003, SPREAD_TEMPERATURE):
+                key = copy_text(cand.copy).lower()
+                if key in seen or cand.reasons:
+                    continue
+                if parent is not None and edit_similarity(copy_text(cand.copy), copy_text(parent)) > 0.85:
+                    continue
+                seen.add(key)
+                self._score(brief, grounding, [cand])
+                good.append(cand)
+            picked = _pick_diverse([c.copy for c in good], n)
+        return picked
 
     def _sample(
         self,
@@ -981,6 +996,11 @@ def _sample_top_p(logits: torch.Tensor, top_p: float, top_k: int, gen: torch.Gen
     return index.gather(-1, choice).squeeze(-1)
 
 
+def _near_duplicates(copies: list[CopyVariant], threshold: float = NEAR_DUPLICATE) -> bool:
+    texts = [copy_text(c) for c in copies]
+    return any(edit_similarity(a, b) > threshold for i, a in enumerate(texts) for b in texts[i + 1 :])
+
+
 def _pick_diverse(copies: list[CopyVariant], n: int) -> list[CopyVariant]:
     """Greedy: best score first, then the best score minus a penalty for similarity to what is picked."""
     remaining = sorted(copies, key=lambda c: -c.score)
@@ -997,7 +1017,7 @@ def _pick_diverse(copies: list[CopyVariant], n: int) -> list[CopyVariant]:
             return (
                 c.score
                 - DIVERSITY_WEIGHT * sim
-                - (10.0 if head > 0.8 or sim > 0.8 else 0.0)
+                - (10.0 if head > 0.8 or sim > NEAR_DUPLICATE else 0.0)
                 - (100.0 if same_head else 0.0)  # never the same headline twice while others exist
                 - SAME_CTA_PENALTY * same_cta
             )
