@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine import copy_rules as rules
@@ -150,3 +152,18 @@ def test_cta_strays_name_another_product() -> None:
     assert cta_strays("Explore Kids' Raincoats", about) == ["raincoats"]
     assert cta_strays("Shop the Blocks", about) == []
     assert cta_strays("Book a Tasting", ["wine"]) == [] and cta_strays("Claim Your Spot", []) == []
+
+
+def test_stock_phrases_count_once_per_product(tmp_path: Path) -> None:
+    from engine.inference import stock_phrases
+
+    rounds = ["A thoughtful gift for any home.\nA thoughtful gift for any home.", "A thoughtful gift for you.",
+              "Drills into concrete fast."]  # fmt: skip
+    counts = stock_phrases.count(rounds)
+    assert (
+        counts[("a", "thoughtful", "gift", "for")] == 2
+        and counts[("drills", "into", "concrete", "fast")] == 1
+    )
+    (tmp_path / stock_phrases.STOCK_FILE).write_text("a thoughtful gift for\nnot four\n")
+    assert stock_phrases.load(tmp_path) == {("a", "thoughtful", "gift", "for")}
+    assert stock_phrases.load(tmp_path / "missing") == frozenset()

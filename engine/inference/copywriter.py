@@ -41,6 +41,7 @@ from engine.copy_rules import (
 )
 from engine.creative import CopyVariant
 from engine.errors import ModelError
+from engine.inference import stock_phrases
 from engine.inference.fact_slots import fit_facts
 from engine.inference.product_knowledge import Grounding, ProductKnowledge
 from engine.neutralize import neutralize
@@ -65,6 +66,7 @@ FALLBACK_TEMPERATURE = 0.9  # one more, hotter round when the cool ones gave too
 KEYWORD_WEIGHT = 1.0  # keyword and benefit coverage (0..1)
 PMI_WEIGHT = 1.0  # relevance: nats/token the product's facts explain
 BENEFIT_WEIGHT = 1.0  # share of the grounding benefits the copy uses (copy_rules.fact_coverage)
+STOCK_PENALTY = 0.5  # per stock phrase of the model in a candidate (at most two count; stock_phrases.py)
 HEADLINE_ASTRAY_PENALTY = 1.0  # a headline with no word of the product, its category, keywords or benefits
 MISFIT_PENALTY = 1.5  # score cost of a fact placed where it does not fit the sentence (fact_slots.fit_facts)
 PROMPT_GROUPS = 4  # candidate groups per round, each with its own angle
@@ -397,6 +399,7 @@ class Copywriter:
         self.name = name
         self.version = version
         self._logit_bias: torch.Tensor | None = None
+        self.stock: frozenset[tuple[str, ...]] = frozenset()  # the model's filler 4-grams (stock_phrases)
         self._content_starts: torch.Tensor | None = None
         self._newlines: torch.Tensor | None = None
         self._labels: tuple[set[int], set[int], list[int]] | None = None  # how FACT labels tokenize
@@ -468,6 +471,8 @@ class Copywriter:
         lexicon = path / LEXICON_FILE if path.is_dir() else None
         if lexicon is not None and lexicon.is_file():
             writer.lexicon = frozenset(w for w in lexicon.read_text(encoding="utf-8").split() if w)
+        if path.is_dir():
+            writer.stock = stock_phrases.load(path)
         # The product knowledge table: shipped with the house model; any other model borrows the house one.
         for directory in ([path] if path.is_dir() else []) + [HOUSE_COPY_MODEL]:
             writer.knowledge = ProductKnowledge.load(directory)
@@ -886,6 +891,8 @@ class Copywriter:
         for cand, nll, pmi in zip(cands, nlls, pmis, strict=True):
             cand.copy.nll = round(nll, 4)
             penalty = (0.5 if cand.repaired else 0.0) + 2.0 * len(cand.reasons) + MISFIT_PENALTY * cand.misfit
+            if self.stock:  # "a thoughtful gift for": the model's filler, whatever the product
+                penalty += STOCK_PENALTY * min(2, len(stock_phrases.grams(copy_text(cand.copy)) & self.stock))
             if about and not about & {stem(w) for w in words(cand.copy.headline)}:
                 penalty += HEADLINE_ASTRAY_PENALTY  # "Snack Time, Solved" for scented candles
             coverage = KEYWORD_WEIGHT * keyword_coverage(cand.copy, brief)

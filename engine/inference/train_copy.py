@@ -34,6 +34,7 @@ from engine.brief import TONES, Brief
 from engine.copy_rules import edit_similarity, filter_reasons, looks_truncated, trim_to_words, words
 from engine.creative import CopyVariant
 from engine.errors import ModelError
+from engine.inference import stock_phrases
 from engine.inference.copywriter import (
     FACT_TOKENS,
     FACTS_FORMAT,
@@ -1512,6 +1513,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     k.add_argument("--catalog", default="train_data/catalog.tsv")
     k.add_argument("--model", default=str(HOUSE_COPY_MODEL), help="the grounded model directory to update")
+    stock_phrases.add_parser(sub)
     f = sub.add_parser("fit", help="train the house GPT-2 on the corpus (resumable with --resume)")
     f.add_argument(
         "--corpus",
@@ -1601,6 +1603,8 @@ def main(argv: list[str]) -> int:
         return import_written(args)
     if args.command == "knowledge":
         return refresh_knowledge(args)
+    if args.command == "stock-phrases":
+        return stock_phrases.build(args)
     return fit(args)
 
 
