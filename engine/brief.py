@@ -16,6 +16,14 @@ LENGTHS: tuple[str, ...] = ("short", "medium", "long")
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 MAX_BRIEF_CHARS = 400
 MAX_VARIANTS = 8
+REFINE_SEED_STEP = 7919  # a prime: refine rounds of one campaign get seeds far apart
+
+
+def refine_seed(parent_seed: int, round_number: int) -> int:
+    """The seed of refine round ``round_number`` of a campaign whose previous round had ``parent_seed``:
+    the one rule the engine (which plans the round) and the studio (which renders it) share."""
+    return parent_seed + round_number * REFINE_SEED_STEP
+
 
 # Character limits per copy field; the body limit depends on the requested length.
 HEADLINE_MAX = 60

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.adapter import Button, ChatAdapter, OutMessage
-from engine.brief import Brief
+from engine.brief import Brief, refine_seed
 from engine.commands import (
     NUMBER_EMOJI,
     Cancel,
@@ -509,7 +509,7 @@ class Engine:
                 brief=brief.to_dict(),
                 variants=variants,
                 size=size,
-                seed=parent_spec.seed + number * 7919,
+                seed=refine_seed(parent_spec.seed, number),
                 parent=base.result["round"],
                 parent_variant=choice,
                 instruction=note or None,

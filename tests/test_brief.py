@@ -72,3 +72,10 @@ def test_steering() -> None:
     s = parse_steering("much shorter, warmer colours, more premium", "long")
     assert (s.length, s.colour, s.tone) == ("short", "warm", "premium")
     assert parse_steering("subtle tweak", "medium").strength == "subtle"
+
+
+def test_refine_seed_is_one_rule() -> None:
+    from engine.brief import REFINE_SEED_STEP, refine_seed
+
+    assert refine_seed(1000, 2) == 1000 + 2 * REFINE_SEED_STEP
+    assert len({refine_seed(1000, n) for n in range(2, 12)}) == 10

@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image
 from transformers.utils import logging as hf_logging
 
-from engine.brief import SIZES, Brief
+from engine.brief import MAX_VARIANTS, SIZES, Brief, refine_seed
 from engine.creative import CopyVariant, VisualRecord
 from engine.errors import UserError
 from engine.inference.compose import compose_creative, contact_sheet, palette_for
@@ -256,7 +256,7 @@ class Studio:
             avoid=parent.brief.avoid,
         )
         number = parent.number + 1
-        seed = parent.seed + number * 7919 if seed is None else seed
+        seed = refine_seed(parent.seed, number) if seed is None else seed
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         progress("rewriting copy", 0.05)
@@ -332,8 +332,8 @@ def _apply_cta(copies: list[CopyVariant], cta: str | None) -> None:
 
 
 def _check_round_args(variants: int, size: str) -> None:
-    if not 1 <= variants <= 8:
-        raise UserError(f"Variants must be 1-8 (got {variants}); try --variants 4.")
+    if not 1 <= variants <= MAX_VARIANTS:
+        raise UserError(f"Variants must be 1-{MAX_VARIANTS} (got {variants}); try --variants 4.")
     if size not in SIZES:
         raise UserError(f"Unknown size '{size}'. Sizes: {', '.join(SIZES)}; try --size square.")
 
