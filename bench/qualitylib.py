@@ -344,41 +344,21 @@ class ConceptClassifier(nn.Module):
         return self.head(self.drop(self.features(x)))
 
 
-def real_images(emoji_dir: Path, concepts: list[str]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+def real_images(
+    emoji_dir: Path, concepts: list[str], sources: tuple[str, ...] | None = None
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """The GAN's training images (same sources and preprocessing as ``train visual``), with a group id per
     image (the emoji's base code point) so that a held-out split never shares an emoji with training."""
-    from PIL import Image, ImageFont
+    from engine.inference.emoji_sources import DEFAULT_SOURCES, renderings
+    from engine.inference.train_visual import _premultiplied
 
-    from engine.concepts import CONCEPTS
-    from engine.inference.train_visual import NOTO_FONT, _premultiplied, _render_noto
-
-    table = json.loads((emoji_dir / "emoji.json").read_text())
-    by_name: dict[str, dict[str, Any]] = {}
-    for e in table:
-        for s in e.get("short_names", [e["short_name"]]):
-            by_name.setdefault(s, e)
-    font = ImageFont.truetype(str(NOTO_FONT), 109) if NOTO_FONT.exists() else None
-    img_dir = emoji_dir / "img" / "google" / "64"
     xs: list[np.ndarray] = []
     ys: list[int] = []
     groups: list[str] = []
-    for label, name in enumerate(concepts):
-        for short in CONCEPTS[name].emoji:
-            e = by_name.get(short)
-            if e is None:
-                continue
-            for v in [e, *e.get("skin_variations", {}).values()]:
-                png = img_dir / v["image"]
-                if v.get("has_img_google") and png.exists():
-                    xs.append(_premultiplied(Image.open(png), 64))
-                    ys.append(label)
-                    groups.append(e["unified"])
-                if font is not None:
-                    glyph = _render_noto("".join(chr(int(cp, 16)) for cp in v["unified"].split("-")), font)
-                    if glyph is not None:
-                        xs.append(_premultiplied(glyph, 64))
-                        ys.append(label)
-                        groups.append(e["unified"])
+    for r in renderings(emoji_dir, concepts, sources or DEFAULT_SOURCES):
+        xs.append(_premultiplied(r.image, 64))
+        ys.append(r.label)
+        groups.append(r.group)
     return torch.from_numpy(np.stack(xs)), torch.tensor(ys), groups
 
 

@@ -203,3 +203,20 @@ def test_house_concepts_json_matches_the_table() -> None:
     table = json.loads((Path(HOUSE_VISUAL_MODEL).parent / "concepts.json").read_text())
     assert [row["name"] for row in table] == list(CONCEPTS)
     assert all(row["images"] >= 15 for row in table)
+
+
+def test_emoji_sources_render_every_set_asked_for(tiny_emoji_dir: Path) -> None:
+    from engine.errors import ModelError
+    from engine.inference.emoji_sources import parse_sources, renderings
+
+    got = list(renderings(tiny_emoji_dir, ["fruit", "drinks"], ("google", "noto")))
+    assert {r.source for r in got} == {"google", "noto"} and {r.label for r in got} == {0, 1}
+    assert all(r.image.mode == "RGBA" and r.image.getchannel("A").getbbox() for r in got)
+    # all renderings of one emoji share its group, so a held-out split keeps them together
+    apple = [r for r in got if r.group == "1F34E"]
+    assert len(apple) == 2 and {r.source for r in apple} == {"google", "noto"}
+    with pytest.raises(ModelError, match="--fetch-only"):
+        list(renderings(tiny_emoji_dir, ["fruit"], ("twitter",)))
+    with pytest.raises(ValueError, match="choose from"):
+        parse_sources("google,apple")
+    assert parse_sources("google, twitter") == ("google", "twitter")

