@@ -349,17 +349,27 @@ def real_images(
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """The GAN's training images (same sources and preprocessing as ``train visual``), with a group id per
     image (the emoji's base code point) so that a held-out split never shares an emoji with training."""
+    x, y, groups, _ = real_images_by_source(emoji_dir, concepts, sources)
+    return x, y, groups
+
+
+def real_images_by_source(
+    emoji_dir: Path, concepts: list[str], sources: tuple[str, ...] | None = None
+) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
+    """:func:`real_images` plus the image set each image comes from (``emoji_sources.SOURCES``)."""
     from engine.inference.emoji_sources import DEFAULT_SOURCES, renderings
     from engine.inference.train_visual import _premultiplied
 
     xs: list[np.ndarray] = []
     ys: list[int] = []
     groups: list[str] = []
+    origin: list[str] = []
     for r in renderings(emoji_dir, concepts, sources or DEFAULT_SOURCES):
         xs.append(_premultiplied(r.image, 64))
         ys.append(r.label)
         groups.append(r.group)
-    return torch.from_numpy(np.stack(xs)), torch.tensor(ys), groups
+        origin.append(r.source)
+    return torch.from_numpy(np.stack(xs)), torch.tensor(ys), groups, origin
 
 
 def split_groups(

@@ -20,9 +20,16 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from qualitylib import CLASSIFIER, ConceptClassifier, real_images, split_groups, topk_hits  # noqa: E402
+from qualitylib import (  # noqa: E402
+    CLASSIFIER,
+    ConceptClassifier,
+    real_images_by_source,
+    split_groups,
+    topk_hits,
+)
 
 from engine.concepts import CONCEPTS  # noqa: E402
+from engine.inference.emoji_sources import DEFAULT_SOURCES, LICENCES, parse_sources  # noqa: E402
 from engine.inference.train_visual import augment_real  # noqa: E402
 
 
@@ -62,15 +69,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heldout", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--sources",
+        type=parse_sources,
+        default=DEFAULT_SOURCES,
+        help="image sets (engine/inference/emoji_sources.py), e.g. google,noto,twitter,openmoji",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
     concepts = list(CONCEPTS)
-    x, y, groups = real_images(ensure_emoji(Path(args.emoji_dir)), concepts)
+    x, y, groups, origin = real_images_by_source(ensure_emoji(Path(args.emoji_dir)), concepts, args.sources)
     train_idx, test_idx = split_groups(y, groups, args.heldout, args.seed)
     xtr, ytr = x[train_idx], y[train_idx]
     xte, yte = x[test_idx], y[test_idx]
+    test_origin = [origin[i] for i in test_idx]
     print(f"{len(x)} images, {len(concepts)} concepts: {len(xtr)} train, {len(xte)} held out (by emoji)")
 
     model = ConceptClassifier(len(concepts), args.width)
@@ -104,6 +118,17 @@ def main(argv: list[str] | None = None) -> int:
             f"epoch {epoch + 1:3d}  loss {total / len(xtr):.3f}  held-out top-1 {top1:.3f} top-5 {top5:.3f}"
         )
     minutes = (time.perf_counter() - t0) / 60
+    per_source = {}
+    for (
+        src
+    ) in args.sources:  # held-out accuracy on each set's images alone (google+noto: the old judge's test)
+        mask = torch.tensor([o == src for o in test_origin])
+        if bool(mask.any()):
+            per_source[src] = {
+                "images": int(mask.sum()),
+                "top1": float(topk_hits(logits[mask], yte[mask], 1).float().mean()),
+                "top5": float(topk_hits(logits[mask], yte[mask], 5).float().mean()),
+            }
     meta = {
         "images": len(x),
         "train_images": len(xtr),
@@ -116,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         "minutes": round(minutes, 2),
         "threads": args.threads,
         "seed": args.seed,
-        "split": "per concept, ~20% of emoji held out with all their images (Google PNG + Noto render + skin tones)",
+        "split": "per concept, ~20% of emoji held out with all their images (every set's rendering, skin tones)",
+        "sources": list(args.sources),
+        "licences": {s: LICENCES[s] for s in args.sources},
+        "heldout_by_source": per_source,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
