@@ -47,6 +47,9 @@ def test_obvious_misfits_are_mended() -> None:
     assert out.fields == ("This PRODUCT has FACT1.", "Built so you can clean floors on schedule.")
     out = fit_facts(["This PRODUCT FACT1."], ("leak-proof",))
     assert out.fields == ("This PRODUCT is FACT1.",)
+    assert fit_facts(["It FACT1."], ("vapor chamber cooling",)).fields == ("It has FACT1.",)
+    out = fit_facts(["It lets you FACT1."], ("prints photos in seconds",))
+    assert out.fields == ("It lets you print photos in seconds.",) and out.misfits == 0
     out = fit_facts(["This PRODUCT has FACT1."], ("prints photos in seconds",))
     assert out.fields == ("This PRODUCT FACT1.",)
     out = fit_facts(["It has FACT1."], ("two batteries included",))

@@ -119,10 +119,14 @@ def slot_of(before: str) -> str | None:
         return None
     word = m.group(1)
     low = word.lower()
-    if word in _SUBJECT:
+    if word in _SUBJECT or low in ("it", "they"):
         return "subject"
     if low in _MODALS:
         return "modal"
+    if low == "you":  # "lets you FACT", "helps you FACT": a base verb follows
+        prev = _WORD_BEFORE.search(before[: m.start(1)])
+        if prev is not None and prev.group(1).lower() in ("let", "lets", "help", "helps", "make", "makes"):
+            return "modal"
     if low in ("a", "an"):
         return "article"
     if low in _BEFORE_NOUN:
@@ -263,10 +267,11 @@ def _mend(head: str, label: str, slot: str | None, kind: str, fact: str) -> tupl
         if kind == NOUN:  # "is 30-hour battery life" -> "has 30-hour battery life"
             return head[:start] + w("has" if low == "is" else "have") + " " + label, True
     if slot == "subject":
+        plural = low == "they"
         if kind == NOUN:
-            return head + "has " + label, True
+            return head + ("have " if plural else "has ") + label, True
         if kind == ADJ:
-            return head + "is " + label, True
+            return head + ("are " if plural else "is ") + label, True
     if slot == "modal" and kind == VERB:  # "so you can drives screws" -> "so you can drive screws"
         return head + base_form(fact), True
     if slot == "modal" and kind == NOUN:  # "so you can GPS" -> "so you can enjoy GPS"
