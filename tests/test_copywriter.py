@@ -429,3 +429,17 @@ def test_plural_products_get_plural_grammar() -> None:
     assert agree("Candles That Fits Yours", Brief.create("scented soy candles")) == "Candles That Fit Yours"
     assert agree("This glass is clear.", Brief.create("wine glass")) == "This glass is clear."
     assert is_plural("candles") and is_plural("jeans") and not is_plural("dress") and not is_plural("hummus")
+
+
+def test_a_vague_head_noun_is_named_in_full_on_the_button() -> None:
+    from engine.inference.copywriter import _RUN_ON, fill_copy
+
+    app = Brief.create("budgeting app")
+    assert fill_copy(CopyVariant("PRODUCT", "Our PRODUCT helps.", "Download the ITEM"), app).cta == (
+        "Download the Budgeting App"
+    )
+    drill = Brief.create("cordless drill")
+    assert fill_copy(CopyVariant("PRODUCT", "x", "Shop the ITEM"), drill).cta == "Shop the Drill"
+    long = Brief.create("dog walking service")  # "Get a Dog Walking Service Quote" would be six words
+    assert fill_copy(CopyVariant("PRODUCT", "x", "Get a ITEM Quote"), long).cta == "Get a Service Quote"
+    assert _RUN_ON.search("Baked daily.Benef the ovens") and not _RUN_ON.search("Baked daily. The ovens")

@@ -25,6 +25,7 @@ import torch
 from engine.brief import BODY_MAX, LENGTHS, Brief
 from engine.concepts import stem
 from engine.copy_rules import (
+    CTA_MAX_WORDS,
     content_words,
     copy_text,
     cta_problem,
@@ -116,6 +117,7 @@ PRODUCT_TOKEN = "PRODUCT"  # the product phrase: "smart watch" for "smart watch 
 ITEM_TOKEN = "ITEM"  # the head noun: "watch"
 PLACEHOLDERS = {PRODUCT_TOKEN: "product_phrase", ITEM_TOKEN: "head_noun"}
 _PLACEHOLDER = re.compile(r"(?:\b([Aa]n?)\s+)?\b(PRODUCT|ITEM|FACT[1-3])\b")
+_RUN_ON = re.compile(r"[a-z][.!?][A-Z][a-z]")
 _MISSPELT_PLACEHOLDER = re.compile(r"\b(?:Product|Item)s?\b|,(?:Product|Item)")
 _UNFILLED = re.compile(r"\b(?:PRODUCT|ITEM|FACT\d?)\b")
 _FIELD_LINE = re.compile(r"^\W{0,3}(headline|body|cta|call to action)\W{0,3}\s*:\s*(.*)$", re.IGNORECASE)
@@ -321,8 +323,18 @@ def agree(text: str, brief: Brief) -> str:
     return re.sub(rf"\b(An?|an?) ({name})\b", bare, text, flags=re.IGNORECASE)
 
 
+# Head nouns that say nothing on a button by themselves: "Download the app" becomes "Download the Budgeting
+# App" when the product's full name fits in the call to action.
+_VAGUE_HEADS = frozenset(["app", "service", "services", "class", "classes", "kit", "set", "box", "plan",
+                          "software", "platform", "tool", "course", "session", "subscription", "program"])  # fmt: skip
+
+
 def fill_copy(copy: CopyVariant, brief: Brief, facts: tuple[str, ...] | list[str] = ()) -> CopyVariant:
     headline, body, cta = _later_mentions_short([copy.headline, copy.body, copy.cta], brief)
+    if brief.head_noun.lower() in _VAGUE_HEADS and re.search(rf"\b{ITEM_TOKEN}\b", cta):
+        named = re.sub(rf"\b{ITEM_TOKEN}\b", PRODUCT_TOKEN, cta, count=1)
+        if len(fill_placeholders(named, brief).split()) <= CTA_MAX_WORDS:
+            cta = named
     return replace(
         copy,
         headline=agree(fill_placeholders(headline, brief, title=True, facts=facts), brief),
@@ -641,6 +653,10 @@ class Copywriter:
             strays = cta_strays(copy.cta, about) if self.grounded else []
             if strays and complete:  # "Explore Kids' Raincoats" for building blocks
                 reasons.append(f"call to action about '{strays[0]}'")
+            if _RUN_ON.search(
+                f"{copy.headline} {copy.body}"
+            ):  # "baked daily.Benef the ovens": a prompt line leaking
+                reasons.append("no space after a full stop")
             if _MISSPELT_PLACEHOLDER.search(f"{copy.headline} {copy.body}") and "product" not in own:
                 reasons.append("a placeholder written as a word")  # "Your First Coaching,Product Day"
             if self.lexicon is not None:
