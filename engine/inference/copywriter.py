@@ -413,6 +413,7 @@ class Copywriter:
         self._logit_bias: torch.Tensor | None = None
         self.stock: frozenset[tuple[str, ...]] = frozenset()  # the model's filler 4-grams (stock_phrases)
         self._content_starts: torch.Tensor | None = None
+        self._word_starts = torch.zeros(0, dtype=torch.bool)  # set with _content_starts
         self._newlines: torch.Tensor | None = None
         self._labels: tuple[set[int], set[int], list[int]] | None = None  # how FACT labels tokenize
         # transformers 5 renamed ``past_key_values`` to ``cache``; older versions only know the former.
@@ -706,6 +707,8 @@ class Copywriter:
         eos = tok.eos_token_id
         bias = self._bias(encoded).to(self.device)  # (k, vocab)
         starts = self._content_word_starts(bias.shape[-1])
+        prev: torch.Tensor | None = None  # the token each row sampled last
+        rows_all = torch.arange(k, device=self.device)
         newline = self._newline_ids()
         used = torch.zeros_like(bias, dtype=torch.bool)
         done = torch.zeros(k, dtype=torch.bool, device=self.device)
@@ -733,6 +736,9 @@ class Copywriter:
                 logits = res.logits[:, -1, :].float()
                 logits = logits[:, : bias.shape[-1]] + bias
                 logits = logits.masked_fill(used & starts, float("-inf"))
+                if prev is not None:  # the same word twice in a row ("hr hr hr ...") is never copy
+                    again = self._word_starts[prev]
+                    logits[rows_all[again], prev[again]] = float("-inf")
                 logp = torch.log_softmax(logits, dim=-1) if facts else None
                 logits = logits / temperature
                 if facts and logp is not None:
@@ -741,6 +747,7 @@ class Copywriter:
                     _block_used_labels(logits, labels, written, field_starts)
                 nxt = _sample_top_p(logits, TOP_P, TOP_K, gen)
                 nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
+                prev = nxt
                 out.append(nxt)
                 done |= nxt == eos
                 if bool(done.all()):
@@ -847,10 +854,13 @@ class Copywriter:
         Read off the byte-level (``Ġ``) or SentencePiece (``▁``) spelling of each vocabulary entry."""
         if self._content_starts is None or self._content_starts.shape[0] != vocab:
             flags = torch.zeros(vocab, dtype=torch.bool)
+            words_ = torch.zeros(vocab, dtype=torch.bool)
             for token, i in self.tokenizer.get_vocab().items():
                 if i < vocab and token[:1] in ("Ġ", "▁") and token[1:].isalpha():
                     flags[i] = content_words(token[1:]) == [token[1:].lower()]
+                    words_[i] = True
             self._content_starts = flags.to(self.device)
+            self._word_starts = words_.to(self.device)
         return self._content_starts
 
     def _newline_ids(self) -> torch.Tensor:
