@@ -397,9 +397,8 @@ class _Candidate:
     reasons: list[str]
     repaired: bool = False
     prompt: str = ""
-    misfit: bool = (
-        False  # a fact where it does not fit the sentence (fact_slots.fit_facts): ranked down, not rejected
-    )
+    # a fact where it does not fit the sentence (fact_slots.fit_facts): ranked down, not rejected
+    misfit: bool = False
 
 
 class Copywriter:
@@ -654,10 +653,8 @@ class Copywriter:
             strays = cta_strays(copy.cta, about) if self.grounded else []
             if strays and complete:  # "Explore Kids' Raincoats" for building blocks
                 reasons.append(f"call to action about '{strays[0]}'")
-            if _RUN_ON.search(
-                f"{copy.headline} {copy.body}"
-            ):  # "baked daily.Benef the ovens": a prompt line leaking
-                reasons.append("no space after a full stop")
+            if _RUN_ON.search(f"{copy.headline} {copy.body}"):
+                reasons.append("no space after a full stop")  # "daily.Benef the ovens": a prompt line leaking
             if _MISSPELT_PLACEHOLDER.search(f"{copy.headline} {copy.body}") and "product" not in own:
                 reasons.append("a placeholder written as a word")  # "Your First Coaching,Product Day"
             if self.lexicon is not None:

@@ -53,7 +53,6 @@ _NOT_VERBS = frozenset(["pets", "kids", "parents", "students", "teams", "dogs", 
                         "various", "generous", "delicious", "gorgeous", "famous", "serious", "previous",
                         "plus", "bonus", "always", "perhaps", "towards", "sometimes"])  # fmt: skip
 
-_AFTER_MODAL = frozenset(["can", "could", "will", "would", "may", "might", "must", "to", "and", "or"])
 _MODALS = frozenset(["can", "could", "will", "would", "may", "might", "must", "to"])
 _BEFORE_NOUN = frozenset(["has", "have", "had", "with", "offers", "offer", "features", "feature", "includes",
                           "include", "uses", "use", "brings", "bring", "gives", "give", "of", "for", "a",
@@ -243,7 +242,6 @@ def fit_facts(fields: list[str], facts: tuple[str, ...] | list[str]) -> FittedFa
                 pieces.append(fixed[0])
         pieces.append(text[last:])
         out.append("".join(pieces))
-    # a mend may spell a benefit out ("can drive screws"): those are no longer labels
     return FittedFacts(tuple(out), assigned, misfits, mended)
 
 
