@@ -29,32 +29,25 @@ from qualitylib import (  # noqa: E402
 )
 
 from engine.concepts import CONCEPTS  # noqa: E402
-from engine.inference.emoji_sources import DEFAULT_SOURCES, LICENCES, parse_sources  # noqa: E402
+from engine.errors import ModelError  # noqa: E402
+from engine.inference.emoji_sources import (  # noqa: E402
+    DEFAULT_SOURCES,
+    GOOGLE_PACKAGE,
+    LICENCES,
+    fetch,
+    parse_sources,
+)
 from engine.inference.train_visual import augment_real  # noqa: E402
 
 
 def ensure_emoji(emoji_dir: Path) -> Path:
-    """The npm package ``emoji-datasource-google`` unpacked under ``emoji_dir`` (fetched with npm if absent)."""
-    if (emoji_dir / "emoji.json").exists():
-        return emoji_dir
-    import subprocess
-    import tarfile
-
-    cache = emoji_dir.parent
-    cache.mkdir(parents=True, exist_ok=True)
-    print(f"fetching emoji-datasource-google@16.0.0 into {cache} (npm pack) ...", file=sys.stderr)
-    try:
-        subprocess.run(
-            ["npm", "pack", "emoji-datasource-google@16.0.0"], cwd=cache, check=True, capture_output=True
-        )
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise SystemExit(
-            "The real emoji images are needed (npm package emoji-datasource-google). Install npm, or run "
-            f"'npm pack emoji-datasource-google@16.0.0' and unpack it so that {emoji_dir}/emoji.json exists. ({e})"
-        ) from None
-    tgz = sorted(cache.glob("emoji-datasource-google-*.tgz"))[-1]
-    with tarfile.open(tgz) as t:
-        t.extractall(cache, filter="data")
+    """The npm package ``emoji-datasource-google`` unpacked at ``emoji_dir`` (fetched with npm if absent)."""
+    if not (emoji_dir / "emoji.json").exists():
+        print(f"fetching {GOOGLE_PACKAGE} into {emoji_dir.parent} (npm pack) ...", file=sys.stderr)
+        try:
+            fetch(("google",), emoji_dir.parent)
+        except ModelError as e:
+            raise SystemExit(f"The real emoji images are needed ({GOOGLE_PACKAGE}): {e}") from None
     return emoji_dir
 
 

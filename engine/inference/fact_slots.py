@@ -160,15 +160,9 @@ def base_form(phrase: str) -> str:
     or follows "and")."""
     words = phrase.split()
 
-    def base(w: str) -> str:
-        low = w.lower()
-        if low.endswith("ies") and len(low) > 4:
-            return w[:-3] + "y"
-        if low.endswith(("ches", "shes", "sses", "xes", "zes")):
-            return w[:-2]
-        if low.endswith("s") and not low.endswith("ss"):
-            return w[:-1]
-        return w
+    def base(w: str) -> str:  # the plural-stripping stemmer undoes the -s of a present-tense verb
+        b = stem(w)
+        return b[:1].upper() + b[1:] if w[:1].isupper() else b
 
     out = []
     for i, w in enumerate(words):

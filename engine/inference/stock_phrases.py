@@ -4,8 +4,8 @@ A small model has a few filler lines it writes for anything ("a thoughtful gift 
 stays safe"). Across a team's campaigns those read as one template. ``campaignbot train copy stock-phrases``
 lets the model write ads for a sample of *catalog* products (never a benchmark brief), counts for what
 share of the products each word 4-gram turns up in their ads, and writes those above ``--share`` to
-``stock_phrases.txt`` in the model directory; the copywriter ranks down a candidate for each one it contains (``STOCK_PENALTY``), so a
-product-specific sentence wins where the model offers one.
+``stock_phrases.txt`` in the model directory; the copywriter ranks down a candidate for each one it
+contains (``STOCK_PENALTY``), so a product-specific sentence wins where the model offers one.
 """
 
 from __future__ import annotations
