@@ -158,6 +158,7 @@ async def _scenario(run: Running, browser, pages, expect) -> None:  # type: igno
     pages["bob"] = bob
     await bob.locator("#messages .thread-link").first.click()
     bob_thread = bob.locator("#thread")
+    await expect(bob.locator("#thread-title")).to_have_text("Campaign C1")  # the click opened the thread
     await expect(bob_thread.locator(".msg.card")).to_have_count(4)
     await bob_thread.locator('.msg.sheet .chip[data-emoji="2️⃣"]').click()
     await expect(bob_thread.locator(".msg.only")).to_contain_text("Only Alice can choose variants")

@@ -9,6 +9,7 @@ const state = {
   messages: new Map(), // id -> message (server's view)
   notes: [], // ephemeral answers for this tab: {id, thread, text}
   openThread: null,
+  helloName: null, // the name last sent in a hello on this connection
   waitingFor: null, // campaign id (C12) whose root should open when it arrives
   reactions: [],
   maxText: 2000,
@@ -46,6 +47,7 @@ function connect() {
     hello();
   };
   ws.onclose = () => {
+    state.helloName = null;
     setConn("reconnecting…", false);
     setTimeout(connect, 1000);
   };
@@ -67,8 +69,12 @@ function setConn(text, ok) {
 }
 
 function hello() {
+  // once per name and connection: the connection opening and the name field's change event can
+  // both fire for the same name, and a second welcome would re-render the page under the user's
+  // pointer (a click landing mid re-render is lost)
   const name = $("user").value.trim();
-  if (name) send({ type: "hello", user: name });
+  if (!name || name === state.helloName) return;
+  if (send({ type: "hello", user: name })) state.helloName = name;
 }
 
 function receive(msg) {
@@ -106,6 +112,7 @@ function receive(msg) {
       break;
     }
     case "error":
+      if (state.helloName !== state.userName) state.helloName = null; // a refused name may be sent again
       note(state.lastThread === undefined ? null : state.lastThread, msg.text, true);
       break;
   }
