@@ -57,7 +57,7 @@ from engine.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GALLERY_IDS = ("b01", "b04", "b07", "b13", "b17", "b21", "b28", "b34", "b37", "b41", "b46", "b48")
-TARGETS = {  # issue 11 (copy) and issue 3 (the rest)
+TARGETS = {  # issue 11 (copy), issue 12 (hero art) and issue 3 (the rest)
     "relevance_r_at_1": (">=", 0.60),
     "generic_ads": ("<=", 0.10),
     "top_headline_pattern": ("<=", 0.05),
@@ -71,8 +71,13 @@ TARGETS = {  # issue 11 (copy) and issue 3 (the rest)
     "near_duplicate_briefs": ("<=", 0.05),
     "within_limits": (">=", 1.0),
     "markup_left": ("<=", 0.0),
-    "concept_top5": (">=", 0.60),
+    "judge_heldout_top1": (">=", 0.70),
+    "concept_top1": (">=", 0.60),
+    "concept_top5": (">=", 0.85),
+    "frechet_ratio": ("<=", 2.0),
     "diversity_ratio": (">=", 0.5),
+    "nearest_training_ratio": (">=", 1.0),
+    "visual_s_median": ("<=", 0.5),
     "seconds_per_brief_median": ("<=", 5.0),
 }
 
@@ -209,7 +214,11 @@ def fluency_section(
 
 
 def visual_section(
-    studio: Studio, rows: list[dict[str, Any]], heroes: dict[str, list[Any]], emoji_dir: Path
+    studio: Studio,
+    rows: list[dict[str, Any]],
+    heroes: dict[str, list[Any]],
+    emoji_dir: Path,
+    memo_picture: Path | None = None,
 ) -> dict[str, Any]:
     judge = VisualJudge.load(CLASSIFIER)
     concepts = judge.concepts
@@ -225,7 +234,7 @@ def visual_section(
     top1 = float(topk_hits(logits, labels, 1).float().mean())
     top5 = float(topk_hits(logits, labels, 5).float().mean())
     # diversity within a brief vs within a class of real images
-    xr, yr, _ = real_images(emoji_dir, concepts)
+    xr, yr, gr = real_images(emoji_dir, concepts)
     _, fr = judge.run(xr)
     per_brief = []
     k = 0
@@ -247,6 +256,18 @@ def visual_section(
     rng = np.random.default_rng(0)
     perm = rng.permutation(len(real))
     half = len(real) // 2
+    # copies? against the images the generator was trained on (its own sources)
+    sources = tuple(getattr(studio.visual, "meta", {}).get("sources") or ()) or None
+    xt, yt, gt = (xr, yr, gr) if sources is None else real_images(emoji_dir, concepts, sources)
+    memo = memorisation(
+        torch.cat([pil_to_tensor(imgs), pil_to_tensor([h.image for h in broad])]),
+        xt,
+        yt,
+        gt,
+        picture=memo_picture,
+    )
+    fd_gen = frechet_distance(gen, real)
+    fd_real = frechet_distance(real[perm[:half]], real[perm[half:]])
     return {
         "classifier": {**judge.meta, "path": str(CLASSIFIER.relative_to(ROOT))},
         "images": len(imgs),
@@ -260,15 +281,78 @@ def visual_section(
         "diversity_generated": float(np.mean(per_brief)),
         "diversity_real_same_class": float(np.mean(real_within)),
         "diversity_ratio": float(np.mean(per_brief) / max(1e-9, np.mean(real_within))),
-        "frechet_generated_vs_real": frechet_distance(gen, real),
+        "frechet_generated_vs_real": fd_gen,
         "frechet_generated_images": len(gen),
-        "frechet_real_half_vs_half": frechet_distance(real[perm[:half]], real[perm[half:]]),
+        "frechet_real_half_vs_half": fd_real,
+        "frechet_ratio": fd_gen / max(1e-9, fd_real),
+        "memorisation": memo,
+        "generator_sources": list(sources or ()),
+        "candidates_per_variant": getattr(studio.visual, "candidates", 1),
+    }
+
+
+def memorisation(
+    gen: torch.Tensor,
+    train: torch.Tensor,
+    train_y: torch.Tensor,
+    train_groups: list[str],
+    picture: Path | None = None,
+) -> dict[str, Any]:
+    """Are generated heroes copies of training images?
+
+    For each generated image, the distance to its nearest training image (any concept); for each
+    training image, the distance to its nearest training image of the same concept but another emoji
+    (what "two different real images of one concept" look like). Distances are RMS over the
+    64x64 premultiplied RGBA pixels in [-1, 1]. A ratio of medians >= 1 means generated images are no
+    closer to the training set than real images of a concept are to each other: rendering, not recall.
+    ``picture`` gets 16 generated images (top row) over their nearest training images (bottom row).
+    """
+    g = gen.flatten(1).double()
+    t = train.flatten(1).double()
+    dims = g.shape[1]
+    d_gen = torch.cdist(g, t) / dims**0.5
+    nn_gen, nn_idx = d_gen.min(dim=1)
+    grp = np.array(train_groups)
+    real_nn = []
+    for c in torch.unique(train_y).tolist():
+        idx = torch.nonzero(train_y == c).squeeze(1)
+        if len(idx) < 2:
+            continue
+        d = torch.cdist(t[idx], t[idx]) / dims**0.5
+        same_emoji = torch.from_numpy(grp[idx.numpy()][:, None] == grp[idx.numpy()][None, :])
+        d[same_emoji] = float("inf")  # another rendering of the same emoji is not another image
+        best = d.min(dim=1).values
+        real_nn += best[torch.isfinite(best)].tolist()
+    med_gen, med_real = float(nn_gen.median()), float(np.median(real_nn))
+    if picture is not None:
+        from PIL import Image
+
+        from engine.inference.gan import to_rgba_uint8
+
+        pick = torch.linspace(0, len(gen) - 1, 16).round().long()
+        top = to_rgba_uint8(gen[pick]).numpy()
+        bottom = to_rgba_uint8(train[nn_idx[pick]]).numpy()
+        sheet = Image.new("RGBA", (16 * 68, 2 * 68), (255, 255, 255, 255))
+        for i in range(16):
+            sheet.alpha_composite(Image.fromarray(top[i], "RGBA"), (i * 68 + 2, 2))
+            sheet.alpha_composite(Image.fromarray(bottom[i], "RGBA"), (i * 68 + 2, 70))
+        picture.parent.mkdir(parents=True, exist_ok=True)
+        sheet.convert("RGB").resize((16 * 68 * 2, 2 * 68 * 2), Image.Resampling.NEAREST).save(picture)
+    return {
+        "generated_images": len(gen),
+        "training_images": len(train),
+        "nearest_training_median": med_gen,
+        "nearest_training_p05": float(np.quantile(nn_gen.numpy(), 0.05)),
+        "real_same_concept_other_emoji_median": med_real,
+        "ratio": med_gen / max(1e-9, med_real),
+        "picture": str(picture.relative_to(ROOT)) if picture is not None else None,
     }
 
 
 def verdicts(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     en = result["copy"]["en"]
     rel = result.get("relevance", {}).get("house", {})
+    vis = result.get("visual", {})
     vals = {
         "relevance_r_at_1": rel.get("r_at_1"),
         "generic_ads": rel.get("generic"),
@@ -283,8 +367,13 @@ def verdicts(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "within_limits": en["within_limits"],
         "markup_left": en["markup_left"],
         "fluency_gap": result.get("fluency", {}).get("gap"),
-        "concept_top5": result.get("visual", {}).get("concept_top5"),
-        "diversity_ratio": result.get("visual", {}).get("diversity_ratio"),
+        "judge_heldout_top1": vis.get("classifier", {}).get("heldout_top1"),
+        "concept_top1": vis.get("concept_top1"),
+        "concept_top5": vis.get("concept_top5"),
+        "frechet_ratio": vis.get("frechet_ratio"),
+        "diversity_ratio": vis.get("diversity_ratio"),
+        "nearest_training_ratio": vis.get("memorisation", {}).get("ratio"),
+        "visual_s_median": result["speed"]["visual_s_median"],
         "seconds_per_brief_median": result["speed"]["seconds_per_brief_median"],
     }
     out = {}
@@ -368,7 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     if not a.skip_fluency:
         result["fluency"] = fluency_section(briefs, rows, a.threads, reference_path(a.briefs))
     if not a.skip_visual:
-        result["visual"] = visual_section(studio, rows, heroes, ensure_emoji(Path(a.emoji_dir)))
+        picture = a.out.with_name(a.out.stem.replace("quality", "nearest", 1) + ".png")
+        result["visual"] = visual_section(
+            studio, rows, heroes, ensure_emoji(Path(a.emoji_dir)), memo_picture=picture
+        )
     result["targets"] = verdicts(result)
     result["outputs"] = rows
     a.out.parent.mkdir(parents=True, exist_ok=True)
@@ -432,7 +524,14 @@ def print_report(r: dict[str, Any]) -> None:
             f"  diversity ratio {v['diversity_ratio']:.3f} (generated {v['diversity_generated']:.3f} / real {v['diversity_real_same_class']:.3f})"
         )
         print(
-            f"  Frechet distance generated vs real {v['frechet_generated_vs_real']:.1f} (real half vs half {v['frechet_real_half_vs_half']:.1f})"
+            f"  Frechet distance generated vs real {v['frechet_generated_vs_real']:.1f} (real half vs half {v['frechet_real_half_vs_half']:.1f}; ratio {v['frechet_ratio']:.2f})"
+        )
+        m = v["memorisation"]
+        print(
+            f"  nearest training image (pixel RMS) median {m['nearest_training_median']:.3f} vs real same-concept pair {m['real_same_concept_other_emoji_median']:.3f}: ratio {m['ratio']:.2f} ({m['picture']})"
+        )
+        print(
+            f"  generator trained on {', '.join(v['generator_sources']) or 'unrecorded sources (judged against google, noto)'}; best of {v['candidates_per_variant']} draws per variant"
         )
     s = r["speed"]
     print(

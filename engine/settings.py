@@ -23,7 +23,18 @@ class Settings(BaseSettings):
     copy_model_zh: str | None = Field(
         default=None, description="model used for --lang zh briefs; unset means Chinese copy is not supported"
     )
-    visual_model: str = Field(default=str(HOUSE_VISUAL_MODEL), description="GAN generator checkpoint path")
+    visual_model: str = Field(
+        default=str(HOUSE_VISUAL_MODEL),
+        description="GAN generator checkpoint path, or biggan:<hub id or directory> for a pretrained BigGAN-deep "
+        "(e.g. biggan:biggan-deep-128 or biggan:/models/biggan; needs pytorch-pretrained-biggan)",
+    )
+    visual_candidates: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="hero images drawn per variant; the studio keeps the one that is most one clean, "
+        "on-concept object (by its shape and the GAN's discriminator)",
+    )
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N")
     dtype: str = Field(default="auto", description="auto, fp32, bf16 or fp16")
     data_dir: Path = Field(default=Path("data"), description="database, images and logs of this instance")

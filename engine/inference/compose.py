@@ -25,6 +25,7 @@ from engine.brief import SIZES, TONES, is_cjk, suggest
 from engine.creative import CopyVariant
 from engine.errors import UserError
 from engine.fonts import has_glyphs, load_font
+from engine.inference.hero import tidy
 
 logger = logging.getLogger(__name__)
 
@@ -818,6 +819,8 @@ def _soft_shadow(
 
 # --------------------------------------------------------------------------------------------- hero
 
+MAX_HERO_UPSCALE = 4.0  # a generated cut-out is shown at most 4x its drawn size (64 px -> 256 px)
+
 
 def _bleed(img: Image.Image) -> Image.Image:
     """Fill the colour of transparent pixels from their opaque neighbours (no dark fringes on upscaling)."""
@@ -877,10 +880,10 @@ def _prepare_hero(hero: Image.Image, box_size: int, cutout: bool) -> Image.Image
     """RGBA art sized to fit a ``box_size`` square keeping its aspect ratio."""
     img = hero.convert("RGBA")
     if cutout:
-        # Drop the faint speckle a GAN leaves in the alpha, then crop to the content.
-        a = img.getchannel("A").point(lambda v: 0 if v < 20 else v)
-        img.putalpha(a)
-        bbox = a.getbbox()
+        # Drop the speckle and stray fragments a GAN leaves in the alpha, fade a side that runs into
+        # the image border, then crop to the content.
+        img = tidy(img)
+        bbox = img.getchannel("A").getbbox()
         if bbox:
             pad = max(1, round(0.03 * max(img.size)))
             bbox = (
@@ -892,6 +895,8 @@ def _prepare_hero(hero: Image.Image, box_size: int, cutout: bool) -> Image.Image
             img = img.crop(bbox)
         img = _bleed(img)
     scale = box_size / max(img.width, img.height)
+    if cutout:
+        scale = min(scale, MAX_HERO_UPSCALE)  # past this a 64 px drawing turns to mush
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     if size[0] > img.width:
         art = _upscale(img, size)

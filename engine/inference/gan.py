@@ -207,3 +207,38 @@ def build_generator(ckpt: GeneratorCheckpoint) -> Generator:
     g = Generator(ckpt.config)
     g.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt.state_dict.items()})
     return g.eval()
+
+
+DISCRIMINATOR_FORMAT = "campaignbot-discriminator-v1"
+DISCRIMINATOR_FILE = "discriminator.pt"  # beside generator.pt
+
+
+def save_discriminator(path: str | Path, d: Discriminator, concepts: list[str]) -> Path:
+    """Write the discriminator the generator was trained against (the studio ranks candidates with it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": DISCRIMINATOR_FORMAT,
+        "config": asdict(d.config),
+        "state_dict": {k: v.detach().float().cpu() for k, v in d.state_dict().items()},
+        "concepts": list(concepts),
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_discriminator(path: str | Path, config: GANConfig, concepts: list[str]) -> Discriminator:
+    """Read :func:`save_discriminator`'s file; ``ValueError`` if it does not match the generator."""
+    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != DISCRIMINATOR_FORMAT:
+        raise ValueError(f"not a {DISCRIMINATOR_FORMAT} checkpoint")
+    d_config = GANConfig(**payload["config"])
+    if (d_config.n_classes, d_config.img_size) != (config.n_classes, config.img_size) or list(
+        payload["concepts"]
+    ) != list(concepts):
+        raise ValueError("the discriminator was trained for other concepts or another image size")
+    d = Discriminator(d_config)
+    d.load_state_dict(payload["state_dict"])
+    return d.eval()

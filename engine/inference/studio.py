@@ -21,6 +21,8 @@ from transformers.utils import logging as hf_logging
 from engine.brief import MAX_VARIANTS, SIZES, Brief, refine_seed
 from engine.creative import CopyVariant, VisualRecord
 from engine.errors import UserError
+from engine.inference.biggan import PREFIX as BIGGAN_PREFIX
+from engine.inference.biggan import BigGANVisualModel
 from engine.inference.compose import compose_creative, contact_sheet, palette_for
 from engine.inference.copywriter import Copywriter
 from engine.inference.device import resolve_device, resolve_dtype
@@ -140,7 +142,7 @@ class Studio:
         self.device = resolve_device(device or self.settings.device)
         self.dtype = resolve_dtype(dtype or self.settings.dtype, self.device)
         self._copywriters: dict[str, Copywriter] = {}
-        self._visual: VisualModel | None = None
+        self._visual: VisualModel | BigGANVisualModel | None = None
 
     # -- models -----------------------------------------------------------------------------------------
     def copywriter(self, language: str) -> Copywriter:
@@ -156,9 +158,15 @@ class Studio:
         return self._copywriters[language]
 
     @property
-    def visual(self) -> VisualModel:
+    def visual(self) -> VisualModel | BigGANVisualModel:
         if self._visual is None:
-            self._visual = VisualModel.load(self.settings.visual_model, self.device, self.dtype)
+            name = self.settings.visual_model
+            if name.startswith(BIGGAN_PREFIX):
+                self._visual = BigGANVisualModel.load(name[len(BIGGAN_PREFIX) :], self.device, self.dtype)
+            else:
+                self._visual = VisualModel.load(
+                    name, self.device, self.dtype, candidates=self.settings.visual_candidates
+                )
         return self._visual
 
     def warm_up(self, language: str = "en") -> None:

@@ -42,11 +42,13 @@ from engine.inference.emoji_sources import (
     renderings,
 )
 from engine.inference.gan import (
+    DISCRIMINATOR_FILE,
     Discriminator,
     GANConfig,
     Generator,
     load_generator_checkpoint,
     sample_latents,
+    save_discriminator,
     save_generator,
     to_rgba_uint8,
 )
@@ -476,6 +478,7 @@ def main(argv: list[str]) -> int:
             half=args.fp16_export,
             seed=args.seed,
             weights=args.export_weights,
+            discriminator=d.cpu().eval(),
         )
     return 0
 
@@ -488,6 +491,8 @@ def _export_saved(args: argparse.Namespace, concepts: list[str]) -> int:
     state = torch.load(state_file, map_location="cpu", weights_only=False)
     g = Generator(GANConfig(**state["config"]))
     g.load_state_dict(state["g_ema"] if args.export_weights == "ema" else state["g"])
+    d = Discriminator(GANConfig(**state["config"]))
+    d.load_state_dict(state["d"])
     export(
         g.eval(),
         list(state.get("concepts", concepts)),
@@ -501,6 +506,7 @@ def _export_saved(args: argparse.Namespace, concepts: list[str]) -> int:
         half=args.fp16_export,
         seed=args.seed,
         weights=args.export_weights,
+        discriminator=d.eval(),
     )
     return 0
 
@@ -519,21 +525,27 @@ def export(
     half: bool,
     seed: int,
     weights: str = "ema",
+    discriminator: Discriminator | None = None,
 ) -> Path:
-    """Write generator.pt, concepts.json and samples.png (one row per concept) into ``out``'s folder."""
+    """Write generator.pt, concepts.json and samples.png (one row per concept) into ``out``'s folder,
+    and discriminator.pt beside them when given (the studio ranks candidate heroes with it)."""
     meta = {
         "steps": step,
         "batch_size": batch_size,
         "train_minutes": round(minutes, 1),
         "seed": seed,
         "images": stats.get("images"),
+        "sources": list(stats.get("per_source", {})),
         "emoji": stats.get("emoji"),
         "per_concept": stats.get("per_concept"),
-        "data": "emoji-datasource-google (MIT data, Apache-2.0 images); fonts-noto-color-emoji (OFL-1.1)",
+        "data": "; ".join(stats.get("licences", {}).values())
+        or "emoji-datasource-google (MIT data, Apache-2.0 images); fonts-noto-color-emoji (OFL-1.1)",
         "loss": "hinge, projection discriminator with spectral norm, DiffAugment (shift, brightness, cutout)",
         "generator": "EMA of generator weights" if weights == "ema" else "raw generator weights",
     }
     path = save_generator(out, g, concepts, name=name, version=version, meta=meta, half=half)
+    if discriminator is not None:
+        save_discriminator(path.parent / DISCRIMINATOR_FILE, discriminator, concepts)
     table = [
         {
             "name": c,

@@ -7,11 +7,14 @@ the latent vector itself). Latents are drawn on the CPU from ``seed``, so a seed
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -19,17 +22,32 @@ from engine.concepts import match_concept
 from engine.creative import VisualRecord
 from engine.errors import ModelError
 from engine.inference.gan import (
+    DISCRIMINATOR_FILE,
+    Discriminator,
     Generator,
     build_generator,
+    load_discriminator,
     load_generator_checkpoint,
     sample_latents,
     to_rgba_uint8,
 )
+from engine.inference.hero import measure
 
 logger = logging.getLogger(__name__)
 
 # How far a refinement moves from its parent, as the weight of fresh noise mixed into the latent.
 REFINE_STRENGTHS: dict[str, float] = {"subtle": 0.3, "strong": 0.7}
+# Weight of the discriminator's opinion (z-scored over the candidates) against the shape score.
+D_WEIGHT = 0.5
+
+
+def candidate_seeds(seed: int, k: int) -> list[int]:
+    """``k`` seeds to draw for one variant: the variant's own seed first, then ones derived from it."""
+    out = [int(seed)]
+    for j in range(1, k):
+        digest = hashlib.blake2b(f"{int(seed)}:{j}".encode(), digest_size=8).digest()
+        out.append(int.from_bytes(digest, "big") >> 1)  # 63 bits, a valid torch seed
+    return out
 
 
 @dataclass
@@ -52,8 +70,14 @@ class VisualModel:
         version: str,
         device: torch.device,
         dtype: torch.dtype = torch.float32,
+        discriminator: Discriminator | None = None,
+        candidates: int = 1,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         self.generator = generator.to(device=device, dtype=dtype).eval()
+        self.discriminator = discriminator.to(device=device).eval() if discriminator is not None else None
+        self.candidates = max(1, int(candidates))
+        self.meta = dict(meta or {})  # the checkpoint's training record (steps, sources, ...)
         self.concepts = list(concepts)
         self.name = name
         self.version = version
@@ -62,8 +86,19 @@ class VisualModel:
         self._index = {c: i for i, c in enumerate(self.concepts)}
 
     @classmethod
-    def load(cls, path: str | Path, device: torch.device, dtype: torch.dtype = torch.float32) -> VisualModel:
-        """Load a generator checkpoint; :class:`ModelError` with a clear message if that is impossible."""
+    def load(
+        cls,
+        path: str | Path,
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+        *,
+        candidates: int = 1,
+    ) -> VisualModel:
+        """Load a generator checkpoint; :class:`ModelError` with a clear message if that is impossible.
+
+        A ``discriminator.pt`` beside it (written by ``campaignbot train visual``) is loaded too and
+        helps choose among ``candidates`` draws per image; without it the shape alone decides.
+        """
         path = Path(path)
         if not path.is_file():
             raise ModelError(
@@ -79,14 +114,32 @@ class VisualModel:
                 f"Visual model checkpoint {path} names {len(ckpt.concepts)} concepts "
                 f"for {ckpt.config.n_classes} classes."
             )
+        discriminator = None
+        d_path = path.parent / DISCRIMINATOR_FILE
+        if d_path.is_file():
+            try:
+                discriminator = load_discriminator(d_path, ckpt.config, ckpt.concepts)
+            except Exception as err:  # selection still works on shape alone
+                logger.warning("ignoring %s: %s", d_path, err)
         logger.info(
-            "loaded visual model %s v%s (%d concepts) on %s",
+            "loaded visual model %s v%s (%d concepts, %s) on %s",
             ckpt.name,
             ckpt.version,
             len(ckpt.concepts),
+            "with discriminator" if discriminator is not None else "no discriminator",
             device,
         )
-        return cls(generator, ckpt.concepts, name=ckpt.name, version=ckpt.version, device=device, dtype=dtype)
+        return cls(
+            generator,
+            ckpt.concepts,
+            name=ckpt.name,
+            version=ckpt.version,
+            device=device,
+            dtype=dtype,
+            discriminator=discriminator,
+            candidates=candidates,
+            meta=ckpt.meta,
+        )
 
     @property
     def z_dim(self) -> int:
@@ -105,25 +158,63 @@ class VisualModel:
             ) from None
 
     @torch.inference_mode()
-    def _draw(self, concepts: list[str], latents: torch.Tensor) -> list[Image.Image]:
+    def _forward(
+        self, concepts: list[str], latents: torch.Tensor
+    ) -> tuple[list[Image.Image], torch.Tensor | None]:
+        """Images for latents, and the discriminator's score of each when there is one."""
         if len(concepts) != latents.shape[0]:
             raise ValueError(f"{len(concepts)} concepts for {latents.shape[0]} latents")
         if not concepts:
-            return []
+            return [], None
         labels = torch.tensor([self._label(c) for c in concepts], dtype=torch.long, device=self.device)
         out = self.generator(latents.to(device=self.device, dtype=self.dtype), labels)
+        scores = None
+        if self.discriminator is not None:
+            scores = self.discriminator(out.float().clamp(-1, 1), labels).float().cpu()
         pixels = to_rgba_uint8(out).numpy()
-        return [Image.fromarray(p, "RGBA") for p in pixels]
+        return [Image.fromarray(p, "RGBA") for p in pixels], scores
+
+    def _draw(self, concepts: list[str], latents: torch.Tensor) -> list[Image.Image]:
+        return self._forward(concepts, latents)[0]
+
+    def score(self, images: list[Image.Image], d_scores: torch.Tensor | None) -> list[float]:
+        """How good each candidate is: one clean object (:func:`~engine.inference.hero.measure`)
+        plus, with a discriminator, its opinion z-scored over these candidates."""
+        shape = [measure(np.asarray(img.getchannel("A"))).score for img in images]
+        if d_scores is None or len(images) < 2:
+            return shape
+        d = d_scores.double()
+        z = (d - d.mean()) / d.std().clamp_min(1e-6)
+        return [s + D_WEIGHT * float(v) for s, v in zip(shape, z, strict=True)]
+
+    def _select(
+        self, concepts: list[str], latents: torch.Tensor, k: int
+    ) -> tuple[list[Image.Image], list[int]]:
+        """Draw ``k`` consecutive candidates per image (rows ``i*k .. i*k+k-1``) in one batch; keep the best.
+
+        Returns the kept images and their row numbers in ``latents``.
+        """
+        images, d_scores = self._forward(concepts, latents)
+        if k <= 1:
+            return images, list(range(len(images)))
+        picks = []
+        for i in range(0, len(images), k):  # each pool on its own: a hero never depends on its neighbours
+            scores = self.score(images[i : i + k], None if d_scores is None else d_scores[i : i + k])
+            picks.append(i + int(np.argmax(scores)))
+        return [images[r] for r in picks], picks
 
     def generate(self, concepts: list[str], seeds: list[int]) -> list[HeroArt]:
-        """One image per (concept, seed), in one batched forward pass."""
+        """One image per (concept, seed), in one batched forward pass: the best of
+        :attr:`candidates` draws, whose seed and latent the record keeps."""
         if len(concepts) != len(seeds):
             raise ValueError(f"{len(concepts)} concepts for {len(seeds)} seeds")
-        z = sample_latents(seeds, self.z_dim)
-        images = self._draw(concepts, z)
+        k = self.candidates
+        all_seeds = [c for s in seeds for c in candidate_seeds(s, k)]
+        z = sample_latents(all_seeds, self.z_dim)
+        images, rows = self._select([c for c in concepts for _ in range(k)], z, k)
         return [
-            HeroArt(img, VisualRecord(concept=c, seed=int(s), latent=row.tolist()))
-            for img, c, s, row in zip(images, concepts, seeds, z, strict=True)
+            HeroArt(img, VisualRecord(concept=c, seed=all_seeds[r], latent=z[r].tolist()))
+            for img, c, r in zip(images, concepts, rows, strict=True)
         ]
 
     def refine(self, parent: VisualRecord, seeds: list[int], strength: str = "subtle") -> list[HeroArt]:
@@ -136,21 +227,23 @@ class VisualModel:
             raise ValueError(f"unknown strength {strength!r}; use {' or '.join(REFINE_STRENGTHS)}")
         s = REFINE_STRENGTHS[strength]
         base = self._parent_latent(parent)
-        noise = sample_latents(seeds, self.z_dim)
+        k = self.candidates
+        all_seeds = [c for seed in seeds for c in candidate_seeds(seed, k)]
+        noise = sample_latents(all_seeds, self.z_dim)
         z = (base[None] + s * noise) / math.sqrt(1 + s * s)
-        images = self._draw([parent.concept] * len(seeds), z)
+        images, rows = self._select([parent.concept] * len(all_seeds), z, k)
         dist = (z - base[None]).norm(dim=1)
         return [
             HeroArt(
                 img,
                 VisualRecord(
                     concept=parent.concept,
-                    seed=int(seed),
-                    latent=row.tolist(),
-                    parent_latent_distance=float(d),
+                    seed=all_seeds[r],
+                    latent=z[r].tolist(),
+                    parent_latent_distance=float(dist[r]),
                 ),
             )
-            for img, seed, row, d in zip(images, seeds, z, dist, strict=True)
+            for img, r in zip(images, rows, strict=True)
         ]
 
     def render(self, record: VisualRecord) -> HeroArt:
