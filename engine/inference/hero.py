@@ -69,10 +69,20 @@ class Shape:
     border: float  # share of the border pixels the solid object touches
 
     @property
+    def clean(self) -> bool:
+        """One piece (small satellites aside) that does not run into the border."""
+        return self.border <= 0.02 and self.main_share >= 0.97
+
+    @property
     def score(self) -> float:
-        """Higher is better: one solid object, clear of the border, neither a speck nor a slab."""
+        """Higher is better: one solid object, clear of the border, neither a speck nor a slab.
+
+        A clean shape gets a bonus of 1.0, larger than the discriminator's say in
+        :meth:`~engine.inference.visual.VisualModel.score`, so clean candidates always win.
+        """
         size = 1.0 - min(1.0, abs(self.coverage - 0.42) / 0.42)  # 1 at 42%, 0 at 0% and at 84%
-        return self.main_share + 0.5 * size - 2.0 * self.border - 0.1 * max(0, self.pieces - 1)
+        base = self.main_share + 0.5 * size - 2.0 * self.border - 0.1 * max(0, self.pieces - 1)
+        return base + (1.0 if self.clean else 0.0)
 
 
 def measure(alpha: np.ndarray) -> Shape:

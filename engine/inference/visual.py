@@ -37,8 +37,11 @@ logger = logging.getLogger(__name__)
 
 # How far a refinement moves from its parent, as the weight of fresh noise mixed into the latent.
 REFINE_STRENGTHS: dict[str, float] = {"subtle": 0.3, "strong": 0.7}
-# Weight of the discriminator's opinion (z-scored over the candidates) against the shape score.
-D_WEIGHT = 0.5
+# Weight of the discriminator's opinion (z-scored over a pool, clipped to +-2) against the shape score:
+# at most 0.8 between two candidates, less than the 1.0 a clean shape earns, so D chooses among clean
+# candidates and never picks a clipped or broken one over a clean one. (D alone did not raise the
+# judge's concept accuracy: bench/hero_selection.py.)
+D_WEIGHT = 0.2
 
 
 def candidate_seeds(seed: int, k: int) -> list[int]:
@@ -184,7 +187,7 @@ class VisualModel:
         if d_scores is None or len(images) < 2:
             return shape
         d = d_scores.double()
-        z = (d - d.mean()) / d.std().clamp_min(1e-6)
+        z = ((d - d.mean()) / d.std().clamp_min(1e-6)).clamp(-2, 2)
         return [s + D_WEIGHT * float(v) for s, v in zip(shape, z, strict=True)]
 
     def _select(
