@@ -21,3 +21,13 @@ class ModelError(CampaignbotError):
 
 class JobError(CampaignbotError):
     """A job failed in a way the user should hear about."""
+
+
+class PlatformError(CampaignbotError):
+    """A chat platform call failed for a reason outside the project (network, rate limit, outage,
+    refusal). Delivery retries these with back-off; any other exception from an adapter is a bug,
+    logged with its traceback and given up on after a few tries."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from engine.adapter import Button, ChatAdapter, OutMessage
 from engine.brief import Brief, refine_seed
@@ -37,7 +37,7 @@ from engine.commands import (
     is_choose_emoji,
     parse_command,
 )
-from engine.errors import UserError
+from engine.errors import PlatformError, UserError
 from engine.events import ButtonEvent, CommandEvent, Event, ReactionEvent, Reply, ReplyEvent
 from engine.jobqueue import SqlJobQueue
 from engine.jobs import Job, JobSpec
@@ -62,6 +62,18 @@ from engine.store import (
 )
 
 logger = logging.getLogger(__name__)
+
+# An adapter bug (a TypeError, a KeyError ...) is retried this many times, then the message is given up.
+BUG_ATTEMPTS = 3
+# Exceptions of the platform client libraries are platform failures even when an adapter lets them through.
+_PLATFORM_MODULES = ("slack_sdk", "slack_bolt", "discord", "aiohttp")
+
+
+def is_platform_error(exc: BaseException) -> bool:
+    """True for a failure outside the project (network, platform API, database): worth retrying."""
+    if isinstance(exc, (PlatformError, OSError, TimeoutError, DBAPIError)):
+        return True
+    return any(type(exc).__module__.split(".")[0] == m for m in _PLATFORM_MODULES)
 
 
 @dataclass
@@ -1009,6 +1021,7 @@ class Engine:
                     await s.execute(
                         select(Outbox)
                         .where((Outbox.message_id.is_(None)) | (Outbox.reactions_done.is_(False)))
+                        .where(Outbox.gave_up.is_(False))
                         .order_by(Outbox.seq)
                     )
                 )
@@ -1045,18 +1058,36 @@ class Engine:
                     await s.execute(update(Outbox).where(Outbox.seq == row.seq).values(reactions_done=True))
             except Exception as exc:
                 attempts = row.attempts + 1
-                delay = min(60.0, 0.5 * 2**attempts)
+                give_up = False
+                if is_platform_error(exc):
+                    delay = min(60.0, 0.5 * 2**attempts)
+                    if isinstance(exc, PlatformError) and exc.retry_after:
+                        delay = max(delay, exc.retry_after)
+                    logger.warning(
+                        "posting %s failed (attempt %d, retry in %.0fs): %s", row.key, attempts, delay, exc
+                    )
+                else:  # a bug in an adapter or in the engine: say so loudly, and do not retry forever
+                    delay = 5.0
+                    give_up = attempts >= BUG_ATTEMPTS
+                    logger.exception(
+                        "posting %s failed with a programming error (%s, attempt %d of %d)%s",
+                        row.key,
+                        type(exc).__name__,
+                        attempts,
+                        BUG_ATTEMPTS,
+                        "; giving up on this message" if give_up else "",
+                    )
                 self._outbox_backoff[row.seq] = now() + delay
-                logger.warning(
-                    "posting %s failed (attempt %d, retry in %.0fs): %s", row.key, attempts, delay, exc
-                )
                 async with self.sessions() as s, s.begin():
                     await s.execute(
                         update(Outbox)
                         .where(Outbox.seq == row.seq)
-                        .values(attempts=attempts, error=str(exc)[:500])
+                        .values(
+                            attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:500], gave_up=give_up
+                        )
                     )
-                blocked.add(row.campaign_id)
+                if not give_up:
+                    blocked.add(row.campaign_id)
         return did
 
     async def _send_one(self, adapter: ChatAdapter, camp: Campaign, row: Outbox) -> None:

@@ -1,0 +1,108 @@
+"""Delivery tells a platform failure (retried with back-off) from a programming error (logged with its
+traceback, given up after a few tries). No worker process: the campaign's root and status lines are
+what the outbox delivers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.adapter import OutMessage
+from engine.errors import PlatformError
+from engine.events import CommandEvent, Where
+from engine.service import BUG_ATTEMPTS, Engine, is_platform_error
+from engine.settings import Settings
+from engine.store import Outbox
+from tests.fakes.recording import RecordingAdapter
+
+HERE = Where("test", "W1", "C-general")
+
+
+class FlakyAdapter(RecordingAdapter):
+    """Posts into threads fail with ``error`` while it is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.error: BaseException | None = None
+        self.tries = 0
+
+    async def post(self, channel: str, thread: str | None, message: OutMessage) -> str:
+        if self.error is not None:
+            self.tries += 1
+            raise self.error
+        return await super().post(channel, thread, message)
+
+
+@pytest.fixture
+async def engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Engine, FlakyAdapter]]:
+    monkeypatch.setenv("CAMPAIGNBOT_DATA_DIR", str(tmp_path))
+    chat = FlakyAdapter()
+    eng = Engine(Settings(), [chat])
+    await eng.start()
+    yield eng, chat
+    await eng.close()
+
+
+async def _rows(eng: Engine) -> list[Outbox]:
+    async with eng.sessions() as s:
+        return list((await s.execute(select(Outbox).order_by(Outbox.seq))).scalars().all())
+
+
+async def _pump(eng: Engine, times: int) -> None:
+    for _ in range(times):
+        eng._outbox_backoff.clear()  # the test does not wait out the back-off
+        await eng._send_outbox()
+
+
+def test_classification() -> None:
+    assert is_platform_error(PlatformError("rate limited", retry_after=3))
+    assert is_platform_error(ConnectionError("reset"))
+    assert is_platform_error(TimeoutError())
+    assert not is_platform_error(TypeError("post() got an unexpected keyword argument"))
+    assert not is_platform_error(KeyError("ts"))
+    import aiohttp
+
+    assert is_platform_error(aiohttp.ClientConnectionError("down"))
+
+
+async def test_a_bug_is_logged_with_traceback_and_given_up(
+    engine: tuple[Engine, FlakyAdapter], caplog: pytest.LogCaptureFixture
+) -> None:
+    eng, chat = engine
+    chat.error = TypeError("adapter bug")
+    await eng.handle(CommandEvent(HERE, "alice", "/campaign smart watch for runners", user_name="Alice"))
+    with caplog.at_level(logging.ERROR, logger="engine.service"):
+        await _pump(eng, BUG_ATTEMPTS + 3)
+    assert chat.roots(), "the root is posted (open_thread works)"
+    stuck = [r for r in await _rows(eng) if r.message_id is None]
+    assert stuck and all(r.gave_up for r in stuck)
+    assert all(r.attempts == BUG_ATTEMPTS for r in stuck)
+    assert stuck[0].error and stuck[0].error.startswith("TypeError: adapter bug")
+    bug_logs = [r for r in caplog.records if "programming error" in r.getMessage()]
+    assert bug_logs and all(r.exc_info for r in bug_logs)  # with the traceback
+    assert any("giving up" in r.getMessage() for r in bug_logs)
+    tries = chat.tries
+    await _pump(eng, 3)
+    assert chat.tries == tries  # given up: no more tries
+
+
+async def test_a_platform_failure_keeps_being_retried_and_then_lands(
+    engine: tuple[Engine, FlakyAdapter],
+) -> None:
+    eng, chat = engine
+    chat.error = PlatformError("service unavailable")
+    await eng.handle(CommandEvent(HERE, "alice", "/campaign smart watch for runners", user_name="Alice"))
+    await _pump(eng, BUG_ATTEMPTS + 4)
+    stuck = [r for r in await _rows(eng) if r.message_id is None]
+    assert stuck and not any(r.gave_up for r in stuck)
+    assert max(r.attempts for r in stuck) > BUG_ATTEMPTS
+    chat.error = None  # the platform is back
+    await _pump(eng, 2)
+    rows = await _rows(eng)
+    assert all(r.message_id for r in rows), [(r.key, r.error) for r in rows]
