@@ -124,3 +124,41 @@ def test_best_of_k_is_reproducible_and_scored_best(tiny_visual_checkpoint: Path)
     assert all(c.record.parent_latent_distance and c.record.parent_latent_distance > 0 for c in kids)
     redrawn = np.asarray(vm.render(kids[0].record).image, np.int16)
     assert np.abs(redrawn - np.asarray(kids[0].image, np.int16)).max() <= 1  # batch of 12 vs 1: rounding
+
+
+def test_training_continues_from_a_shipped_generator_and_discriminator(
+    tiny_visual_checkpoint: Path, tiny_emoji_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from engine.inference.gan import load_generator_checkpoint
+    from engine.inference.train_visual import main
+    from tests.fixtures_visual import TINY_CONCEPTS, TINY_TRAIN_ARGS
+
+    start = int(load_generator_checkpoint(tiny_visual_checkpoint).meta["steps"])
+    out = tmp_path / "next" / "generator.pt"
+    args = [
+        "--emoji-dir",
+        str(tiny_emoji_dir),
+        "--work-dir",
+        str(tmp_path / "w"),
+        "--concepts",
+        ",".join(TINY_CONCEPTS),
+    ]
+    args += TINY_TRAIN_ARGS
+    with caplog.at_level(logging.INFO, logger="engine.inference.train_visual"):
+        rc = main(
+            [
+                *args,
+                "--init-generator",
+                str(tiny_visual_checkpoint),
+                "--steps",
+                str(start + 2),
+                "--out",
+                str(out),
+            ]
+        )
+    assert rc == 0
+    assert any("generator and discriminator from" in r.getMessage() for r in caplog.records)
+    assert load_generator_checkpoint(out).meta["steps"] == start + 2
+    assert (out.parent / DISCRIMINATOR_FILE).is_file()

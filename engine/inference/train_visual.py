@@ -46,6 +46,7 @@ from engine.inference.gan import (
     Discriminator,
     GANConfig,
     Generator,
+    load_discriminator,
     load_generator_checkpoint,
     sample_latents,
     save_discriminator,
@@ -280,7 +281,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--init-generator",
         type=Path,
         default=None,
-        help="start G from a shipped generator checkpoint (its training state is gone) with a new D",
+        help="start from a shipped generator checkpoint, and from the discriminator.pt beside it when there "
+        "is one (else a new D: use --d-warmup); the optimiser state starts fresh",
     )
     p.add_argument(
         "--d-warmup",
@@ -373,11 +375,16 @@ def main(argv: list[str]) -> int:
         if ckpt.config != config or ckpt.concepts != concepts:
             logger.error("%s has another architecture or concept list than this run", args.init_generator)
             return 2
-        g.load_state_dict(ckpt.state_dict)
-        g_ema.load_state_dict(ckpt.state_dict)
+        g.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt.state_dict.items()})
+        g_ema.load_state_dict(g.state_dict())
         step = int(ckpt.meta.get("steps", 0))
         elapsed_before = float(ckpt.meta.get("train_minutes", 0.0)) * 60
-        logger.info("generator from %s (step %d); a new discriminator", args.init_generator, step)
+        d_file = args.init_generator.parent / DISCRIMINATOR_FILE
+        if d_file.is_file():  # shipped beside the generator: training goes on where it stopped
+            d.load_state_dict(load_discriminator(d_file, config, concepts).state_dict())
+            logger.info("generator and discriminator from %s (step %d)", args.init_generator.parent, step)
+        else:
+            logger.info("generator from %s (step %d); a new discriminator", args.init_generator, step)
     if state is not None:
         g.load_state_dict(state["g"])
         d.load_state_dict(state["d"])
