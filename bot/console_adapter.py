@@ -21,6 +21,7 @@ HELP = """Type:
 
 class ConsoleAdapter:
     platform = "console"
+    min_edit_interval = 0.0
 
     def __init__(self, out: TextIO = sys.stdout, user: str = "you"):
         self.out = out

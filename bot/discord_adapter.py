@@ -32,7 +32,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from engine.adapter import Button, OutMessage
 from engine.brief import LANGUAGES, LENGTHS, MAX_VARIANTS, SIZES, TONES
 from engine.commands import HELP_TOPICS, MAX_SEED
-from engine.errors import CampaignbotError
+from engine.errors import PlatformError
 from engine.events import ButtonEvent, CommandEvent, ReactionEvent, Reply, ReplyEvent, Where
 from engine.service import Engine
 from engine.store import WorkspaceSettings
@@ -46,7 +46,7 @@ READY_TIMEOUT = 15.0
 CUSTOM_ID = re.compile(r"campaignbot:(?P<action>refine|export):(?P<value>C[0-9]+-R[0-9]+-V[0-9]+)")
 
 
-class DiscordNotConnected(CampaignbotError):
+class DiscordNotConnected(PlatformError):
     """A post was attempted while the gateway is down; the engine's outbox retries it later."""
 
 
@@ -238,6 +238,7 @@ class DiscordAdapter:
     """ChatAdapter for Discord, plus ``run(engine, stop)``: the gateway connection."""
 
     platform = PLATFORM
+    min_edit_interval = 0.0  # discord.py waits out Discord's rate limits itself
 
     def __init__(self, settings: DiscordSettings) -> None:
         self.settings = settings

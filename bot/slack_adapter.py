@@ -19,7 +19,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -66,7 +65,9 @@ class SlackSettings(BaseSettings):
     host: str = Field(default="0.0.0.0", description="HTTP mode: address to listen on")
     port: int = Field(default=3000, description="HTTP mode: port to listen on (0: any free port)")
     path: str = Field(default="/slack/events", description="HTTP mode: request URL path")
-    edit_interval: float = Field(default=1.5, description="seconds between chat.update calls on one message")
+    edit_interval: float = Field(
+        default=1.5, description="seconds between chat.update calls on one message (the engine keeps to it)"
+    )
     ack_timeout: float = Field(default=2.0, description="seconds the engine may take before a plain ack")
     ping_interval: float = Field(default=10.0, description="Socket Mode keep-alive ping interval")
     max_retries: int = Field(default=5, description="retries of a rate-limited (429) call")
@@ -110,14 +111,6 @@ class SlackSettings(BaseSettings):
         return f"Slack: HTTP mode on {self.host}:{self.port}{self.path} (API {self.api_url})"
 
 
-@dataclass
-class _PendingEdit:
-    last: float = -1e9
-    text: str | None = None
-    thread: str | None = None
-    task: asyncio.Task[None] | None = None
-
-
 class SlackAdapter:
     """A :class:`engine.adapter.ChatAdapter` for Slack, plus ``run(engine, stop)`` for the connection."""
 
@@ -125,6 +118,7 @@ class SlackAdapter:
 
     def __init__(self, settings: SlackSettings):
         self.settings = settings
+        self.min_edit_interval = settings.edit_interval  # chat.update per message; the engine keeps to it
         self.client = AsyncWebClient(
             token=settings.bot_token.get_secret_value(),
             base_url=settings.api_url,
@@ -145,7 +139,6 @@ class SlackAdapter:
         self.team_id: str = ""
         self.http_port: int | None = None  # the port actually bound in HTTP mode
         self.ready = asyncio.Event()  # set once connected (Socket Mode) or listening (HTTP)
-        self._edits: dict[tuple[str, str], _PendingEdit] = {}
         # Files uploaded whose card message has not been posted yet: when posting the card fails and the
         # engine retries the whole post, the file is not uploaded a second time.
         self._uploaded: dict[tuple[str, str | None, str, int, int], float] = {}
@@ -196,33 +189,7 @@ class SlackAdapter:
         return str(resp["ts"])
 
     async def edit(self, channel: str, thread: str | None, message_id: str, text: str) -> None:
-        """Edit a status line. The engine throttles too; this guard keeps each message to one
-        ``chat.update`` per ``edit_interval`` and always lands the latest text."""
-        loop = asyncio.get_running_loop()
-        st = self._edits.setdefault((channel, message_id), _PendingEdit())
-        wait = st.last + self.settings.edit_interval - loop.time()
-        if wait > 0:
-            st.text, st.thread = text, thread
-            if st.task is None or st.task.done():
-                st.task = self._spawn(self._flush_edit(channel, message_id, wait))
-            return
-        st.text = None  # this edit is newer than anything pending
-        st.last = loop.time()
-        await self._update(channel, message_id, text)
-
-    async def _flush_edit(self, channel: str, message_id: str, wait: float) -> None:
-        await asyncio.sleep(wait)
-        st = self._edits[(channel, message_id)]
-        text, st.text = st.text, None
-        if text is None:
-            return
-        st.last = asyncio.get_running_loop().time()
-        try:
-            await self._update(channel, message_id, text)
-        except Exception as exc:
-            logger.warning("status edit of %s failed: %s", message_id, exc)
-
-    async def _update(self, channel: str, message_id: str, text: str) -> None:
+        """Edit a status line (the engine spaces edits by :attr:`min_edit_interval`)."""
         await self.client.chat_update(
             channel=channel, ts=message_id, text=escape(text)[:3000], blocks=status_blocks(text)
         )
@@ -418,15 +385,6 @@ class SlackAdapter:
         return task
 
     async def aclose(self) -> None:
-        """Land pending status edits and finish background work (called when ``run`` ends)."""
-        for (channel, mid), st in list(self._edits.items()):
-            if st.task is not None and not st.task.done():
-                st.task.cancel()
-                if st.text is not None:
-                    try:
-                        await self._update(channel, mid, st.text)
-                    except Exception as exc:
-                        logger.warning("last status edit of %s failed: %s", mid, exc)
-                    st.text = None
+        """Finish background work (called when ``run`` ends)."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)

@@ -38,6 +38,9 @@ class OutMessage:
 @runtime_checkable
 class ChatAdapter(Protocol):
     platform: str
+    # Seconds the platform wants between two edits of one message (0.0: no limit of its own). The engine
+    # is the one place that throttles status edits: it waits at least this long, and the latest text lands.
+    min_edit_interval: float
 
     async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
         """Post ``root`` in ``channel`` and open a thread on it; return (root message id, thread id)."""

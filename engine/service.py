@@ -81,6 +81,7 @@ class _EditState:
     seq: int = -1
     at: float = 0.0
     failed_at: float = 0.0  # a failed edit is retried no sooner than 5 s later
+    min_gap: float = 0.0  # the platform's min_edit_interval, known after the first edit
 
 
 def cid_str(campaign_id: int) -> str:
@@ -810,7 +811,11 @@ class Engine:
         st = self._edits.setdefault(job.id, _EditState())
         if st.seq == job.progress_seq and not force:
             return False
-        if not force and now() - st.at < self.settings.status_edit_interval:
+        # The one throttle for status lines: the engine's own pace for progress edits, and never faster
+        # than the platform allows (Slack: one chat.update per message per 1.5 s), even for the final edit,
+        # which a later pass lands instead.
+        pace = 0.0 if force else self.settings.status_edit_interval
+        if now() - st.at < max(pace, st.min_gap):
             return False
         if now() - st.failed_at < 5.0:
             return False
@@ -820,6 +825,9 @@ class Engine:
         camp, ob = ref
         adapter = self.adapters.get(camp.platform)
         if adapter is None:
+            return False
+        st.min_gap = adapter.min_edit_interval
+        if now() - st.at < st.min_gap:
             return False
         try:
             await adapter.edit(camp.channel, camp.thread, ob.message_id or "", text)

@@ -106,3 +106,32 @@ async def test_a_platform_failure_keeps_being_retried_and_then_lands(
     await _pump(eng, 2)
     rows = await _rows(eng)
     assert all(r.message_id for r in rows), [(r.key, r.error) for r in rows]
+
+
+async def test_status_edits_keep_to_the_platform_pace_and_the_last_text_lands(
+    engine: tuple[Engine, FlakyAdapter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine is the one throttle: a burst of progress never edits one message faster than the
+    adapter's ``min_edit_interval``, and the final edit (forced) lands on a later pass when it is early."""
+    import engine.service as service
+
+    eng, chat = engine
+    chat.min_edit_interval = 1.5
+    eng.settings.status_edit_interval = 0.0  # the platform's pace is the only one here
+    clock = [1000.0]
+    monkeypatch.setattr(service, "now", lambda: clock[0])
+    await eng.handle(CommandEvent(HERE, "alice", "/campaign smart watch for runners", user_name="Alice"))
+    await _pump(eng, 2)
+    (job,) = await eng.queue.unhandled()
+    status = next(m for m in chat.messages.values() if m.thread and m.text.startswith("⏳"))
+    edits = []
+    for i in range(30):  # 3 s of progress every 0.1 s
+        clock[0] += 0.1
+        job.progress_seq = i + 1
+        if await eng._edit_status(job, f"⚙️ Round 1: copy ({i}%)"):
+            edits.append(clock[0])
+    assert len(edits) == 2 and edits[1] - edits[0] >= 1.5  # 30 progress steps, 2 edits
+    assert not await eng._edit_status(job, "✅ Round 1 is ready", force=True)  # too soon after the last
+    clock[0] += 1.5
+    assert await eng._edit_status(job, "✅ Round 1 is ready", force=True)
+    assert status.current == "✅ Round 1 is ready"

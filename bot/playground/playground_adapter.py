@@ -58,6 +58,7 @@ class Client:
 
 class PlaygroundAdapter:
     platform = "playground"
+    min_edit_interval = 0.0
 
     def __init__(
         self,

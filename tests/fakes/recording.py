@@ -34,6 +34,7 @@ class Posted:
 
 class RecordingAdapter:
     platform = "test"
+    min_edit_interval = 0.0
 
     def __init__(self) -> None:
         self.messages: dict[str, Posted] = {}
