@@ -8,6 +8,11 @@ Matching is deterministic keyword/stem scoring: words of the product phrase (``s
 ``smart watch for runners``) weigh most, its head noun more still, the rest of the brief a little.
 When nothing matches, category words (``app``, ``agency``, ``sale``) pick a sensible default, and
 failing that :data:`DEFAULT_CONCEPT`. Matching never raises.
+
+Chinese (any text with CJK characters) is matched by substring against :data:`_ZH_KEYWORDS`, longest
+keywords first, with the same product-phrase weighting; the head noun is the product phrase's last
+keyword (跑步鞋 is shoes), generic tails such as 店 or 服务 aside. Mixed text adds both scores.
+English-only text is scored exactly as before.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+from engine.brief import is_cjk
 
 
 @dataclass(frozen=True)
@@ -435,6 +442,155 @@ _CATEGORY_FALLBACKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("celebration", ("event", "launch", "campaign", "promo")),
 )
 
+# Chinese keywords per concept (simplified, plus common traditional forms where they differ). Matched by
+# substring, not by token: see _zh_scores. No keyword is listed under two concepts (tests check it).
+_ZH_KEYWORDS: dict[str, tuple[str, ...]] = {
+    name: tuple(words.split())
+    for name, words in {
+        "time_watch": "手表 智能手表 腕表 机械表 石英表 表带 钟表 时钟 挂钟 闹钟 秒表 计时器 定时器 沙漏 "
+        "手环 智能手环 可穿戴 提醒 日程 手錶 智慧手錶 鐘錶 時鐘 鬧鐘",
+        "phone": "手机 智能手机 手机壳 手机膜 手机套餐 手机应用 应用 移动应用 充电器 充电宝 移动电源 数据线 "
+        "电池 话费 流量卡 电话 短信 运营商 手機 手機殼 充電器 行動電源 電話 簡訊",
+        "computer": "电脑 笔记本电脑 平板电脑 台式机 软件 云服务 云计算 服务器 键盘 鼠标 打印机 编程 程序员 "
+        "代码 人工智能 网站 数据库 网络安全 科技 数据分析 電腦 筆電 軟體 伺服器 滑鼠",
+        "camera_video": "相机 摄像机 摄像头 单反 镜头 摄影 摄影师 拍照 照片 写真 视频 短视频 电影 电影院 影院 "
+        "电视 电视剧 直播 影视 相機 攝影 電影 電視 影片",
+        "music": "音乐 歌曲 演唱会 音乐节 乐队 吉他 钢琴 小提琴 乐器 耳机 蓝牙耳机 降噪耳机 音箱 音响 麦克风 "
+        "播客 电台 唱歌 专辑 黑胶 音樂 耳機 喇叭 鋼琴 樂器",
+        "fruit": "水果 苹果 香蕉 橙子 橙汁 柠檬 草莓 蓝莓 葡萄 芒果 菠萝 桃 樱桃 车厘子 西瓜 猕猴桃 柑橘 榴莲 "
+        "荔枝 果汁 番茄 蘋果 鳳梨 檸檬 櫻桃",
+        "vegetables": "蔬菜 青菜 蔬果 沙拉 轻食 素食 有机 植物基 农场 生鲜 杂货 买菜 胡萝卜 西兰花 土豆 "
+        "黄瓜 茄子 牛油果 玉米 辣椒 蘑菇 西红柿 有機 農場 馬鈴薯",
+        "meals": "美食 餐厅 饭店 餐馆 餐饮 汉堡 披萨 三明治 热狗 烧烤 烤肉 牛排 炸鸡 薯条 早餐 午餐 晚餐 "
+        "外卖 快餐 面包 小吃 餐廳 漢堡 麵包 外送",
+        "asian_food": "寿司 拉面 面条 米饭 炒饭 米粉 咖喱 饺子 包子 馄饨 点心 便当 中餐 日料 韩餐 火锅 "
+        "麻辣烫 意面 月饼 粽子 筷子 壽司 拉麵 麵條 餃子",
+        "sweets": "蛋糕 甜品 甜点 甜食 糖果 巧克力 饼干 曲奇 甜甜圈 冰淇淋 冰激凌 雪糕 马卡龙 蛋挞 糕点 "
+        "烘焙 蜂蜜 零食 布丁 棒棒糖 甜點 餅乾 糕點",
+        "drinks": "咖啡 咖啡机 咖啡杯 咖啡馆 拿铁 茶 茶叶 奶茶 抹茶 饮料 饮品 汽水 矿泉水 啤酒 红酒 葡萄酒 "
+        "酒 鸡尾酒 酒吧 威士忌 牛奶 水杯 保温杯 飲料 紅酒",
+        "fashion": "服装 服饰 衣服 女装 男装 时尚 穿搭 T恤 衬衫 卫衣 外套 羽绒服 连衣裙 裙 裤 牛仔裤 西装 "
+        "围巾 帽 袜 泳衣 眼镜 太阳镜 服裝 時尚",
+        "shoes": "鞋 鞋子 鞋履 运动鞋 跑鞋 跑步鞋 球鞋 篮球鞋 板鞋 帆布鞋 皮鞋 高跟鞋 靴 靴子 雪地靴 凉鞋 "
+        "拖鞋 平底鞋 登山鞋 溜冰鞋 運動鞋 涼鞋",
+        "bags_shopping": "包包 手提包 背包 双肩包 书包 钱包 箱包 行李箱 旅行箱 购物 网购 商店 商城 商场 "
+        "超市 便利店 零售 折扣 打折 双十一 电商 購物 錢包 電商 商場",
+        "beauty": "美妆 化妆品 彩妆 口红 护肤 面霜 面膜 香水 美容 美发 理发 美甲 珠宝 钻石 项链 戒指 "
+        "剃须刀 洗发水 牙刷 按摩 美妝 化妝品 護膚 保養品 珠寶",
+        "sport": "体育 运动 赛事 比赛 联赛 球队 足球 篮球 网球 排球 羽毛球 乒乓球 高尔夫 棒球 拳击 武术 "
+        "滑雪 钓鱼 奖杯 运动员 球迷 體育 運動 籃球 比賽",
+        "fitness": "健身 健身房 锻炼 训练 私教 瑜伽 普拉提 跑步 慢跑 马拉松 骑行 游泳 冲浪 攀岩 徒步 登山 "
+        "运动服 运动装 减脂 哑铃 瑜珈 鍛鍊 馬拉松 運動服 訓練",
+        "vehicles": "汽车 车 电动车 新能源汽车 卡车 面包车 巴士 出租车 网约车 摩托车 自行车 单车 滑板车 "
+        "车行 汽修 轮胎 停车 加油站 驾校 租车 洗车 汽車 電動車 機車 計程車",
+        "rail_transit": "火车 列车 高铁 动车 地铁 轻轨 有轨电车 铁路 轨道交通 公交 通勤 车站 火车票 车票 "
+        "缆车 磁悬浮 火車 高鐵 地鐵 捷運 鐵路 車站 車票",
+        "air_travel": "机票 航班 航空 航空公司 飞机 机场 飞行 度假 假期 订票 飞行员 无人机 火箭 航天 太空 "
+        "登机 機票 飛機 機場 無人機",
+        "travel": "旅行 旅游 酒店 民宿 度假村 海滩 沙滩 海岛 邮轮 帆船 露营 帐篷 户外 探险 自由行 景点 景区 "
+        "导游 温泉 环球 旅遊 露營 飯店 海灘 溫泉",
+        "money": "金融 理财 银行 贷款 房贷 信用卡 支付 投资 基金 股票 比特币 加密货币 储蓄 存款 记账 税务 "
+        "会计 保险 财富 现金 銀行 貸款 理財 投資 保險",
+        "mail": "邮件 电子邮件 邮箱 邮局 邮政 邮寄 信件 信封 明信片 快递 包裹 物流 寄件 配送 仓储 订阅盒 "
+        "邀请函 请柬 郵件 郵局 郵政 快遞 郵寄",
+        "tools": "工具 工具箱 五金 电动工具 电钻 扳手 螺丝刀 锤子 维修 修理 装修 翻新 家装 电工 水管 建筑 "
+        "施工 梯子 建材 制造 工业 机械 裝修 維修 建築",
+        "health": "健康 医疗 医院 诊所 医生 药 药品 药店 维生素 保健品 营养品 牙科 牙医 口腔 护士 理疗 康复 "
+        "心理咨询 体检 疫苗 醫療 醫院 醫生 藥 診所",
+        "home_goods": "家居 家具 沙发 床垫 床上用品 椅子 茶几 衣柜 收纳 清洁 家政 洗衣 厨具 餐具 灯具 台灯 "
+        "蜡烛 门锁 智能家居 搬家 家电 吸尘器 沙發 家電 傢俱",
+        "real_estate": "房地产 地产 楼盘 房子 房屋 住宅 公寓 别墅 二手房 新房 买房 租房 房源 房产 中介 物业 "
+        "写字楼 联合办公 城市 场地 房地產 樓盤 別墅 租屋 仲介",
+        "flowers": "鲜花 花束 花店 花卉 花艺 插花 捧花 花篮 玫瑰 郁金香 向日葵 百合 樱花 荷花 莲花 康乃馨 "
+        "兰花 鮮花 櫻花 花藝 蘭花 鬱金香",
+        "plants": "植物 绿植 盆栽 盆景 多肉 仙人掌 花园 园艺 花盆 种子 种植 树苗 森林 自然 环保 绿色 可持续 "
+        "低碳 回收 堆肥 草坪 綠植 園藝 花園 環保",
+        "pets": "宠物 宠物用品 宠物医院 宠物美容 宠物食品 狗 狗狗 猫 猫咪 狗粮 猫粮 猫砂 兽医 遛狗 领养 仓鼠 "
+        "兔子 寵物 貓 獸醫 飼料 領養",
+        "wildlife": "动物 野生动物 动物园 动物保护 狮子 老虎 熊猫 大象 长颈鹿 斑马 猴子 狐狸 考拉 袋鼠 恐龙 "
+        "骏马 奶牛 绵羊 動物 動物園 獅子 熊貓 長頸鹿 恐龍",
+        "birds": "鸟 小鸟 鸟类 观鸟 鸡 家禽 鸡蛋 鸭 鹅 猫头鹰 老鹰 鹦鹉 孔雀 企鹅 天鹅 鸽子 羽毛 鳥 雞 雞蛋 "
+        "鴨 貓頭鷹",
+        "sea_life": "鱼 海鲜 海洋 大海 海洋馆 水族馆 水族 潜水 浮潜 鲸鱼 海豚 螃蟹 大闸蟹 龙虾 虾 生蚝 三文鱼 "
+        "金鱼 鱼缸 魚 海鮮 潛水 龍蝦 蝦 鮭魚",
+        "weather": "天气 晴天 阳光 太阳 夏天 夏季 冬天 冬季 下雪 雪花 下雨 雨伞 彩虹 高温 暖气 供暖 空调 "
+        "太阳能 光伏 能源 电力 防晒 天氣 冷氣 雨傘",
+        "night_sky": "夜晚 夜空 星空 星星 月亮 月光 星座 占星 运势 星球 银河 天文 宇宙 睡眠 助眠 失眠 晚安 "
+        "夜生活 夜店 冥想 運勢 銀河",
+        "celebration": "派对 聚会 庆祝 活动 生日 婚礼 周年庆 纪念日 礼物 礼品 礼盒 圣诞 万圣节 新年 春节 "
+        "节日 烟花 红包 抽奖 促销 发布会 门票 派對 婚禮 禮物",
+        "books_education": "书 图书 书店 阅读 小说 杂志 新闻 学校 教育 学习 课程 网课 培训 补习 大学 考试 "
+        "留学 英语 文具 笔记本 書 課程 閱讀 學習 補習",
+        "office": "办公 办公室 办公用品 商务 企业 咨询 顾问 招聘 人力资源 求职 薪资 发票 效率 项目管理 会议 "
+        "日历 协作 律师 法律 营销 广告 销售 展会 辦公 會議",
+        "games_toys": "游戏 手游 网游 电竞 游戏机 玩具 益智 拼图 桌游 棋牌 象棋 围棋 扑克 彩票 乐高 积木 "
+        "公仔 玩偶 娃娃 盲盒 手办 遊戲 手遊 電競 積木",
+        "art_design": "艺术 艺术品 手工 手作 设计 设计师 平面设计 绘画 画画 油画 插画 画廊 美术 博物馆 展览 "
+        "话剧 剧场 编织 毛线 陶艺 纹身 书法 藝術 設計 繪畫",
+        "love": "爱情 恋爱 约会 相亲 交友 浪漫 情人节 七夕 情侣 婚戒 求婚 订婚 慈善 公益 捐款 志愿者 基金会 "
+        "社区 爱心 愛情 戀愛 約會 情人節 情侶 志工",
+    }.items()
+}
+
+# Chinese cues for the same category fallbacks (same order and meaning), matched by substring.
+_ZH_CATEGORY_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "computer": (
+        "应用",
+        "软件",
+        "軟體",
+        "数字",
+        "數位",
+        "在线",
+        "线上",
+        "網上",
+        "网上",
+        "工具",
+        "平台",
+        "解决方案",
+        "小程序",
+        "系统",
+    ),
+    "office": (
+        "公司",
+        "企业",
+        "企業",
+        "服务",
+        "服務",
+        "专业",
+        "專業",
+        "团队",
+        "團隊",
+        "管理",
+        "咨询",
+        "諮詢",
+        "机构",
+    ),
+    "bags_shopping": (
+        "店",
+        "商店",
+        "品牌",
+        "产品",
+        "產品",
+        "系列",
+        "新品",
+        "新款",
+        "优惠",
+        "優惠",
+        "特价",
+        "上新",
+    ),
+    "celebration": ("活动", "活動", "发布", "發布", "上市", "推广", "推廣", "促销", "促銷"),
+}
+
+# Generic words that close a Chinese product phrase without being its head noun: in 跑步鞋专卖店 or
+# 咖啡订阅服务 the head is 鞋 / 咖啡, not 店 / 服务. Stripped (longest first) before finding the head.
+_ZH_TAIL_WORDS = (
+    "专卖店 旗舰店 体验店 门店 网店 店铺 店 品牌 服务 平台 公司 产品 系列 新品 新款 专区 商城 中心 "
+    "工作室 应用 小程序 活动 礼盒 套装 套餐 用品 配送 定制 订阅 官网 促销 特惠 优惠 上市 发布 系统 "
+    "解决方案 方案 外卖 外送 门票 專賣店 旗艦店 門店 服務 產品 應用 活動 禮盒 訂閱 優惠 門票"
+)
+_ZH_GENERIC_TAILS: tuple[str, ...] = tuple(sorted(set(_ZH_TAIL_WORDS.split()), key=lambda w: (-len(w), w)))
+
 # Words that carry no meaning for matching (and short-name fragments that would mislead).
 _STOP_WORDS = (
     "a an and the for with to of in on by at from your our my new best top great free good "
@@ -446,6 +602,13 @@ _STOP_WORDS = (
 _STOP = frozenset(_STOP_WORDS.split())
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'+&]*")
 _SPLITTERS = re.compile(r"\s+(?:for|that|which|with|to|in|by|from|of)\s+|[,;:()–—|/]|\s-\s", re.IGNORECASE)
+# For text with CJK characters: the same, plus Chinese (full-width) punctuation. English-only text keeps
+# _SPLITTERS exactly, so its product phrase never changes.
+_CJK_SPLITTERS = re.compile(
+    r"\s+(?:for|that|which|with|to|in|by|from|of)\s+|[,;:()–—|/，、；：。！？（）【】「」『』《》｜／\u3000]|\s-\s",
+    re.IGNORECASE,
+)
+_NON_CJK_TAIL = re.compile(r"[^\u3400-\u9fff\uf900-\ufaff]+$")
 
 
 def stem(word: str) -> str:
@@ -499,16 +662,82 @@ def _keyword_index() -> dict[str, dict[str, float]]:
     return index
 
 
-def _product_phrase(text: str) -> str:
-    head = _SPLITTERS.split(text, maxsplit=1)[0].strip()
+def _product_phrase(text: str, cjk: bool = False) -> str:
+    head = (_CJK_SPLITTERS if cjk else _SPLITTERS).split(text, maxsplit=1)[0].strip()
     return head or text
+
+
+@lru_cache(maxsize=1)
+def _zh_index() -> tuple[tuple[str, str, float], ...]:
+    """(keyword, concept, weight) for every Chinese keyword; longer keywords weigh more."""
+    return tuple(
+        (kw.lower(), name, 1.0 + 0.5 * (len(kw) - 1)) for name, kws in _ZH_KEYWORDS.items() for kw in kws
+    )
+
+
+def _zh_core_length(product: str) -> int:
+    """Length of the product phrase up to its head noun: trailing Latin/digits/punctuation and generic
+    business words (店, 服务, 品牌 ...) stripped, never down to nothing."""
+    core = product
+    while True:
+        stripped = _NON_CJK_TAIL.sub("", core)
+        for tail in _ZH_GENERIC_TAILS:
+            if stripped.endswith(tail) and len(stripped) > len(tail):
+                stripped = stripped[: -len(tail)]
+                break
+        if stripped == core or not stripped:
+            break
+        core = stripped
+    return len(core)
+
+
+def _zh_scores(text: str) -> dict[str, float]:
+    """Chinese keyword scores per concept, by substring occurrence (CJK text has no word boundaries).
+
+    Occurrences are taken longest first and may not overlap, so 西兰花 is broccoli, not 兰花 (orchid),
+    and 电动车 is a car, not 动车 (a train). Like the English scoring, each keyword counts once per
+    concept: in the product phrase it weighs 3 plus its nearness to the end, and most of all when it
+    is the head noun (it ends the phrase: 跑步鞋 is shoes, not running); elsewhere it weighs 1.
+    """
+    s = text.strip().lower()
+    if not s:
+        return {}
+    product_len = len(_product_phrase(s, cjk=True))
+    core_len = _zh_core_length(s[:product_len]) or product_len
+    found: list[tuple[int, int, str, float]] = []  # start, end, concept, weight
+    for kw, name, w in _zh_index():
+        i = s.find(kw)
+        while i >= 0:
+            found.append((i, i + len(kw), name, w))
+            i = s.find(kw, i + 1)
+    found.sort(key=lambda o: (o[0] - o[1], o[0]))  # longest first, then leftmost
+    taken: list[tuple[int, int]] = []
+    best: dict[tuple[str, str], float] = {}  # (concept, keyword text) -> best occurrence score
+    for start, end, name, w in found:
+        if any(start < e and b < end for b, e in taken):
+            continue
+        taken.append((start, end))
+        if end <= product_len:
+            nearness = min(end, core_len) / core_len
+            score = (3.0 + nearness) * w
+            if start < core_len <= end:  # the head noun
+                score = 2.0 * score + 2.0
+        else:
+            score = 1.0 * w
+        key = (name, s[start:end])
+        best[key] = max(best.get(key, 0.0), score)
+    scores: dict[str, float] = {}
+    for (name, _kw), score in best.items():
+        scores[name] = scores.get(name, 0.0) + score
+    return scores
 
 
 def score_concepts(brief_text: str, concepts: list[str] | None = None) -> dict[str, float]:
     """Keyword scores per concept (0.0 where nothing matched). Deterministic."""
     names = [n for n in (concepts if concepts is not None else CONCEPT_NAMES)]
     text = brief_text or ""
-    product = _tokens(_product_phrase(text))
+    cjk = is_cjk(text)
+    product = _tokens(_product_phrase(text, cjk))
     everything = _tokens(text)
     head = product[-1] if product else ""
     p_phr, all_phr = _phrases(product), _phrases(everything)
@@ -528,6 +757,10 @@ def score_concepts(brief_text: str, concepts: list[str] | None = None) -> dict[s
             elif kw in all_phr:
                 s += 1.0 * w
         scores[name] = s
+    if cjk:  # Chinese (or mixed) text: Chinese keyword scores add to those of any English words
+        for name, s in _zh_scores(text).items():
+            if name in scores and name in index:
+                scores[name] += s
     return scores
 
 
@@ -547,9 +780,13 @@ def top_concepts(text: str, k: int = 3, concepts: list[str] | None = None) -> li
 
 
 def _fallback(text: str, names: list[str]) -> str:
-    words = set(_tokens(text or ""))
+    text = text or ""
+    words = set(_tokens(text))
+    zh = text.lower() if is_cjk(text) else ""
     for concept, cues in _CATEGORY_FALLBACKS:
-        if concept in names and words & set(cues):
+        if concept in names and (
+            words & set(cues) or any(cue in zh for cue in _ZH_CATEGORY_FALLBACKS.get(concept, ()))
+        ):
             return concept
     if DEFAULT_CONCEPT in names:
         return DEFAULT_CONCEPT
@@ -568,3 +805,6 @@ def match_concept(brief_text: str, concepts: list[str] | None = None) -> str:
         return top_concepts(brief_text, 1, names)[0]
     except Exception:  # matching must never break a campaign
         return DEFAULT_CONCEPT if concepts is None or DEFAULT_CONCEPT in concepts else list(concepts)[0]
+
+
+assert set(_ZH_KEYWORDS) == set(CONCEPTS), "every concept needs Chinese keywords (and no others)"

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.concepts import CONCEPT_NAMES, CONCEPTS, DEFAULT_CONCEPT, match_concept, stem, top_concepts
+from engine.concepts import (
+    CONCEPT_NAMES,
+    CONCEPTS,
+    DEFAULT_CONCEPT,
+    match_concept,
+    score_concepts,
+    stem,
+    top_concepts,
+)
 
 
 @pytest.mark.parametrize(
@@ -120,3 +128,160 @@ def test_audience_and_keywords_do_not_become_the_product() -> None:
     bike = Brief.create("electric bike", audience="city commuters", keywords="long range, fast charging")
     assert match_concept(concept_text(bike)) == "vehicles"  # not phones, for the charging
     assert match_concept(concept_text(Brief.create("ride sharing app", audience="night owls"))) != "birds"
+
+
+# --- Chinese briefs ---------------------------------------------------------------------------------
+
+_ZH_EXAMPLES = [
+    ("智能手表", "time_watch"),
+    ("适合跑步爱好者的智能手表", "time_watch"),
+    ("智能手表，适合跑步者", "time_watch"),
+    ("无线蓝牙耳机", "music"),
+    ("有机咖啡订阅", "drinks"),
+    ("拿铁，买一送一", "drinks"),
+    ("跑步鞋", "shoes"),  # head noun last: shoes, not running
+    ("户外登山跑步鞋", "shoes"),
+    ("瑜伽鞋", "shoes"),  # no compound keyword: the head rule alone beats 瑜伽 (fitness)
+    ("高跟鞋，适合职场女性", "shoes"),
+    ("咖啡杯", "drinks"),
+    ("手机壳", "phone"),
+    ("西兰花", "vegetables"),  # not 兰花 (orchid)
+    ("电动车", "vehicles"),  # not 动车 (train)
+    ("高铁票", "rail_transit"),
+    ("便宜机票", "air_travel"),
+    ("海边度假酒店", "travel"),
+    ("宠物狗粮", "pets"),
+    ("月饼礼盒", "asian_food"),  # 礼盒 (gift box) is a generic tail, the product is mooncakes
+    ("婚礼蛋糕定制", "sweets"),
+    ("房产中介", "real_estate"),
+    ("鲜花配送", "flowers"),
+    ("大闸蟹礼盒", "sea_life"),
+    ("太阳镜", "fashion"),
+    ("音乐节门票", "music"),
+    ("财务软件", "computer"),
+    ("家庭理财规划", "money"),
+    ("新年活动", "celebration"),
+    ("儿童编程课程", "books_education"),
+    ("健身房会员卡", "fitness"),
+    ("咖啡、茶和甜点", "drinks"),  # 、 ends the product phrase
+]
+
+_ZH_TRADITIONAL = [
+    ("手錶專賣店", "time_watch"),
+    ("無線藍牙耳機", "music"),
+    ("寵物貓糧", "pets"),
+    ("醫院預約", "health"),
+    ("運動鞋", "shoes"),
+]
+
+_ZH_MIXED = [
+    ("iPhone 15 手机壳", "phone"),
+    ("GPS运动手表", "time_watch"),
+    ("5G手机套餐", "phone"),
+    ("健身App", "fitness"),  # 'App' is a tail here: the app is about fitness
+    ("有機咖啡 organic coffee beans", "drinks"),
+]
+
+
+@pytest.mark.parametrize(("brief", "expected"), _ZH_EXAMPLES + _ZH_TRADITIONAL + _ZH_MIXED)
+def test_match_concept_chinese(brief: str, expected: str) -> None:
+    assert match_concept(brief) == expected
+
+
+def test_chinese_examples_cover_many_concepts() -> None:
+    assert len({c for _, c in _ZH_EXAMPLES + _ZH_TRADITIONAL + _ZH_MIXED}) >= 15
+
+
+def test_chinese_head_noun_and_longest_keyword_win() -> None:
+    s = score_concepts("跑步鞋")
+    assert s["shoes"] > s["fitness"]
+    s = score_concepts("瑜伽鞋")
+    assert s["shoes"] > s["fitness"] > 0
+    s = score_concepts("适合跑步爱好者的智能手表")
+    assert s["time_watch"] > s["fitness"] > 0
+    # a keyword inside a longer one of another concept does not count
+    assert match_concept("熊猫") == "wildlife" and score_concepts("熊猫")["pets"] == 0
+    assert match_concept("鸡尾酒") == "drinks" and score_concepts("鸡尾酒")["birds"] == 0
+    assert match_concept("羽毛球") == "sport"
+    assert match_concept("笔记本电脑") == "computer"
+    assert match_concept("笔记本") == "books_education"
+    assert match_concept("宠物医院") == "pets"
+
+
+def test_chinese_product_phrase_outweighs_the_rest() -> None:
+    assert match_concept("智能手表；跑步爱好者；马拉松") == "time_watch"
+    assert match_concept("马拉松训练营，送智能手表") == "fitness"
+
+
+def test_mixed_text_adds_english_and_chinese_scores() -> None:
+    mixed = score_concepts("iPhone 手机壳")
+    assert mixed["phone"] > score_concepts("手机壳")["phone"] > 0
+    assert mixed["phone"] > score_concepts("iPhone")["phone"] > 0
+    # English words count in Chinese text, with the Chinese punctuation splitting the product phrase
+    assert match_concept("headphones，适合通勤") == "music"
+
+
+def test_chinese_fallbacks() -> None:
+    assert match_concept("专业服务公司") == "office"
+    assert match_concept("线上平台") == "computer"
+    assert match_concept("一款新应用") == "phone"  # 应用 is a phone keyword, like 'app'
+    assert match_concept("全新系列") == "bags_shopping"
+    assert match_concept("你好") == DEFAULT_CONCEPT
+    assert match_concept("你好", ["fruit", "drinks"]) == "fruit"
+    assert match_concept("有机咖啡", ["fruit", "drinks"]) == "drinks"
+
+
+def test_english_briefs_never_use_the_chinese_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.concepts as concepts
+
+    english = {
+        "smart watch for runners": "time_watch",
+        "organic coffee subscription": "drinks",
+        "running shoes": "shoes",
+        "iPhone cases": "phone",
+        "the best app": "phone",
+        "professional services company": "office",
+        "xyzzy plugh": DEFAULT_CONCEPT,
+    }
+    before = {b: concepts.score_concepts(b) for b in english}
+
+    def boom(text: str) -> dict[str, float]:
+        raise AssertionError(f"Chinese scoring ran for {text!r}")
+
+    monkeypatch.setattr(concepts, "_zh_scores", boom)
+    monkeypatch.setattr(concepts, "_ZH_CATEGORY_FALLBACKS", {})
+    for brief, expected in english.items():
+        assert concepts.score_concepts(brief) == before[brief]
+        assert concepts.match_concept(brief) == expected
+    assert concepts._product_phrase("smart watch，for runners") == "smart watch，for runners"
+
+
+def test_chinese_keyword_table() -> None:
+    from engine.brief import is_cjk
+    from engine.concepts import _ZH_CATEGORY_FALLBACKS, _ZH_KEYWORDS
+
+    assert set(_ZH_KEYWORDS) == set(CONCEPT_NAMES)
+    seen: dict[str, str] = {}
+    for name, kws in _ZH_KEYWORDS.items():
+        assert 8 <= len(kws) <= 25, name
+        for kw in kws:
+            assert is_cjk(kw), (name, kw)
+            assert kw not in seen, f"{kw} is listed under {seen[kw]} and {name}"
+            seen[kw] = name
+    assert {c for c, _ in __import__("engine.concepts").concepts._CATEGORY_FALLBACKS} >= set(
+        _ZH_CATEGORY_FALLBACKS
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["手表", "鞋", "咖啡", "，", "、", "店", "App", " for ", "的", "服务", "。", "x"])
+        | st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), max_size=5),
+        max_size=30,
+    )
+)
+def test_never_raises_on_chinese(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert match_concept(text) in CONCEPT_NAMES
+    assert all(c in CONCEPT_NAMES for c in top_concepts(text, 3))
