@@ -29,11 +29,12 @@ class Settings(BaseSettings):
         "(e.g. biggan:biggan-deep-128 or biggan:/models/biggan; needs pytorch-pretrained-biggan)",
     )
     visual_candidates: int = Field(
-        default=8,
+        default=1,
         ge=1,
         le=64,
-        description="hero images drawn per variant; the studio keeps the one that is most one clean, "
-        "on-concept object (by its shape and the GAN's discriminator)",
+        description="hero images drawn per variant; above 1 the studio keeps the cleanest shape (one piece, "
+        "clear of the border; the GAN's discriminator breaks ties). Off by default: with the shipped "
+        "generator it lowered the judge's concept accuracy (bench/hero_selection.py)",
     )
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N")
     dtype: str = Field(default="auto", description="auto, fp32, bf16 or fp16")
