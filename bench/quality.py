@@ -373,7 +373,7 @@ def verdicts(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "frechet_ratio": vis.get("frechet_ratio"),
         "diversity_ratio": vis.get("diversity_ratio"),
         "nearest_training_ratio": vis.get("memorisation", {}).get("ratio"),
-        "visual_s_median": result["speed"]["visual_s_median"],
+        "visual_s_median": result["speed"].get("visual_s_median"),
         "seconds_per_brief_median": result["speed"]["seconds_per_brief_median"],
     }
     out = {}

@@ -344,6 +344,99 @@ class ConceptClassifier(nn.Module):
         return self.head(self.drop(self.features(x)))
 
 
+class _Block(nn.Module):
+    """A ResNet basic block (two 3x3 convs, BN, identity or 1x1 shortcut)."""
+
+    def __init__(self, a: int, b: int, stride: int) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(a, b, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(b)
+        self.c2 = nn.Conv2d(b, b, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(b)
+        self.short = (
+            nn.Identity()
+            if stride == 1 and a == b
+            else nn.Sequential(nn.Conv2d(a, b, 1, stride, bias=False), nn.BatchNorm2d(b))
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.b1(self.c1(x)), inplace=True)
+        return F.relu(self.b2(self.c2(h)) + self.short(x), inplace=True)
+
+
+def composite(x: torch.Tensor, background: torch.Tensor | None = None) -> torch.Tensor:
+    """Premultiplied RGBA in [-1, 1] -> RGB in [-1, 1] over ``background`` ((B, 3) or (3,) in [0, 1]; white
+    if None): what a generator's RGBA output looks like pasted on a page."""
+    x01 = (x + 1) / 2
+    rgb, a = x01[:, :3], x01[:, 3:4]
+    bg = torch.ones(3, device=x.device) if background is None else background
+    bg = bg.view(-1, 3, 1, 1) if bg.dim() == 2 else bg.view(1, 3, 1, 1)
+    return (rgb + (1 - a) * bg) * 2 - 1
+
+
+class ConceptResNet(nn.Module):
+    """A small ResNet (stem + 4 stages of ``blocks`` basic blocks, widths w-2w-4w-8w, global average pooling,
+    dropout) over 64x64 premultiplied RGBA in [-1, 1], seen at 32x32. ``inputs``: ``rgba`` feeds the 4
+    premultiplied channels; ``white`` composites on white and feeds RGB. ``tta`` averages the pooled
+    features of the image and its mirror (so ``head(features(x))`` is the flip-averaged logit)."""
+
+    def __init__(
+        self,
+        n_classes: int,
+        width: int = 32,
+        blocks: int = 1,
+        inputs: str = "rgba",
+        dropout: float = 0.3,
+        tta: bool = True,
+    ) -> None:
+        super().__init__()
+        self.inputs, self.tta = inputs, tta
+        chans = [width, width * 2, width * 4, width * 8]
+        self.stem = nn.Sequential(
+            nn.Conv2d(4 if inputs == "rgba" else 3, width, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        )
+        layers: list[nn.Module] = []
+        a = width
+        for i, b in enumerate(chans):
+            for j in range(blocks):
+                layers.append(_Block(a, b, 2 if (i > 0 and j == 0) else 1))
+                a = b
+        self.body = nn.Sequential(*layers)
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(chans[-1], n_classes)
+        self.feature_dim = chans[-1]
+
+    def prepare(self, x: torch.Tensor, background: torch.Tensor | None = None) -> torch.Tensor:
+        x = F.avg_pool2d(x, 2)
+        return x if self.inputs == "rgba" else composite(x, background)
+
+    def _features(self, x: torch.Tensor, background: torch.Tensor | None = None) -> torch.Tensor:
+        return self.body(self.stem(self.prepare(x, background))).mean(dim=(2, 3))
+
+    def features(self, x: torch.Tensor, background: torch.Tensor | None = None) -> torch.Tensor:
+        f = self._features(x, background)
+        if self.tta and not self.training:
+            f = (f + self._features(x.flip(3), background)) / 2
+        return f
+
+    def forward(self, x: torch.Tensor, background: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.drop(self.features(x, background)))
+
+
+def build_classifier(n_classes: int, config: dict[str, Any]) -> nn.Module:
+    """The judge's network from the ``config`` a checkpoint stores (``arch``: ``cnn`` for the first judge's
+    ConceptClassifier, ``resnet`` for ConceptResNet)."""
+    cfg = dict(config)
+    arch = cfg.pop("arch", "cnn")
+    if arch == "cnn":
+        return ConceptClassifier(n_classes, cfg.get("width", 32))
+    if arch == "resnet":
+        return ConceptResNet(n_classes, **cfg)
+    raise ValueError(f"unknown classifier arch {arch!r}")
+
+
 def real_images(
     emoji_dir: Path, concepts: list[str], sources: tuple[str, ...] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
@@ -407,7 +500,8 @@ class VisualJudge:
     @classmethod
     def load(cls, path: Path = CLASSIFIER) -> VisualJudge:
         blob = torch.load(path, map_location="cpu", weights_only=False)
-        model = ConceptClassifier(len(blob["concepts"]), blob["width"])
+        # format 1 (no "format" key): ConceptClassifier of blob["width"]; format 2: blob["config"] says
+        model = build_classifier(len(blob["concepts"]), blob.get("config", {"width": blob.get("width", 32)}))
         model.load_state_dict(blob["state"])
         return cls(model.eval(), list(blob["concepts"]), dict(blob["meta"]))
 
