@@ -1,5 +1,9 @@
-"""``campaignbot run``: the chat service on the embedded defaults. Slack and/or Discord when their
-settings are present (both can run in one process on one engine); otherwise the local playground."""
+"""The composition root: settings -> database -> migrations -> queue -> repository -> engine, and the
+adapters the environment asks for. The only module that names implementations (the SQL queue, the local
+artifact store); everything else receives them.
+
+``campaignbot run`` serves the chat on the embedded defaults: Slack and/or Discord when their settings are
+present (both can run in one process on one engine), otherwise the local playground."""
 
 from __future__ import annotations
 
@@ -7,10 +11,39 @@ import asyncio
 import logging
 
 from engine.adapter import ChatAdapter
+from engine.artifacts import LocalArtifacts
+from engine.engine import Engine
 from engine.errors import CampaignbotError
+from engine.queue.sql import SqlJobQueue
 from engine.settings import Settings
+from engine.store.db import database_url, make_engine
+from engine.store.migrate import upgrade_async
+from engine.store.repo import Repo
 
 logger = logging.getLogger(__name__)
+
+
+def build_engine(settings: Settings, adapters: list[ChatAdapter] | None = None) -> Engine:
+    """The engine on the configured database (not migrated, not started: see :func:`open_engine`)."""
+    repo = Repo(make_engine(database_url(settings.data_dir, settings.database_url)))
+    return Engine(settings, repo, SqlJobQueue(repo.sessions), LocalArtifacts(settings.data_dir), adapters)
+
+
+async def open_engine(settings: Settings, adapters: list[ChatAdapter] | None = None) -> Engine:
+    """Migrate the database, build the engine and recover what a crash left half done."""
+    await upgrade_async(database_url(settings.data_dir, settings.database_url))
+    engine = build_engine(settings, adapters)
+    await engine.start()
+    return engine
+
+
+async def open_worker_queue(settings: Settings) -> SqlJobQueue:
+    """The queue as the inference worker uses it (its own database connection, closed with the queue)."""
+    url = database_url(settings.data_dir, settings.database_url)
+    await upgrade_async(url)
+    db = make_engine(url)
+    repo = Repo(db)
+    return SqlJobQueue(repo.sessions, on_close=db.dispose)
 
 
 def configured_adapters(settings: Settings, *, playground: bool | None = None) -> list[ChatAdapter]:
@@ -51,3 +84,35 @@ def run(settings: Settings | None = None, *, playground: bool | None = None) -> 
     names = ", ".join(a.platform for a in adapters)
     logger.info("campaignbot: serving %s; data in %s", names, settings.data_dir.resolve())
     return asyncio.run(serve(settings, adapters))
+
+
+def run_worker(argv: list[str] | None = None) -> int:
+    """``campaignbot worker``: the inference worker process on the configured queue and artifact store."""
+    import argparse  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    from engine.inference import worker as inference  # noqa: PLC0415 - torch: only in the worker process
+
+    ap = argparse.ArgumentParser(prog="campaignbot worker", description="Run the inference worker.")
+    ap.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    ap.add_argument(
+        "--health", action="store_true", help="touch the device, load the models, print ok and exit"
+    )
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--name", default=None)
+    a = ap.parse_args(argv)
+    settings = Settings()
+    if a.device:
+        settings.device = a.device
+    if a.health:
+        return inference.health(settings)
+
+    async def _main() -> int:
+        queue = await open_worker_queue(settings)
+        worker = inference.InferenceWorker(settings, queue, LocalArtifacts(settings.data_dir), name=a.name)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop.set)
+        return await worker.run(burst=a.burst)
+
+    return asyncio.run(_main())

@@ -9,8 +9,8 @@ import sys
 from typing import TextIO
 
 from engine.adapter import OutMessage
+from engine.engine import Engine
 from engine.events import CommandEvent, ReactionEvent, ReplyEvent, Where
-from engine.service import Engine
 
 HELP = """Type:
   /campaign smart watch for runners --variants 2     start a campaign (see /campaign help)

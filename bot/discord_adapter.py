@@ -32,10 +32,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from engine.adapter import Button, OutMessage
 from engine.brief import LANGUAGES, LENGTHS, MAX_VARIANTS, SIZES, TONES
 from engine.commands import HELP_TOPICS, MAX_SEED
+from engine.engine import Engine
 from engine.errors import PlatformError
 from engine.events import ButtonEvent, CommandEvent, ReactionEvent, Reply, ReplyEvent, Where
-from engine.service import Engine
-from engine.store import WorkspaceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -297,18 +296,12 @@ class DiscordAdapter:
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         key = (PLATFORM, f"app:{self.client.application_id}")
         assert self.engine is not None
-        async with self.engine.sessions() as s:
-            row = await s.get(WorkspaceSettings, key)
-        if row is not None and (row.data or {}).get("commands_hash") == digest:
+        data = await self.engine.workspace_data(*key)
+        if data.get("commands_hash") == digest:
             logger.info("discord: slash commands unchanged; not syncing")
             return
         await tree.sync()
-        async with self.engine.sessions() as s, s.begin():
-            row = await s.get(WorkspaceSettings, key)
-            if row is None:
-                s.add(WorkspaceSettings(platform=key[0], workspace=key[1], data={"commands_hash": digest}))
-            else:
-                row.data = {**(row.data or {}), "commands_hash": digest}
+        await self.engine.save_workspace_data(*key, commands_hash=digest)
         logger.info("discord: slash commands synced (%d)", len(payload))
 
     async def _wait_ready(self) -> None:

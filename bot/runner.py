@@ -9,10 +9,10 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from bot.supervisor import WorkerSupervisor
 from engine.adapter import ChatAdapter
-from engine.service import Engine
+from engine.engine import Engine
 from engine.settings import Settings
-from engine.supervisor import WorkerSupervisor
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,9 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
-    engine = Engine(settings, adapters)
-    await engine.start()
+    from bot.app import open_engine  # noqa: PLC0415 - app imports this module's callers
+
+    engine = await open_engine(settings, adapters)
     worker = WorkerSupervisor(settings.data_dir) if start_worker else None
     if worker:
         await worker.start()

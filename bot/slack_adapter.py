@@ -37,9 +37,9 @@ from bot.slack_blocks import (
     unescape,
 )
 from engine.adapter import OutMessage
+from engine.engine import Engine
 from engine.errors import UserError
 from engine.events import ButtonEvent, CommandEvent, Event, ReactionEvent, ReplyEvent, Where
-from engine.service import Engine
 
 logger = logging.getLogger(__name__)
 

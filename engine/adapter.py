@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # the engine imports this module; the name is only needed for type checking
-    from engine.service import Engine
+    from engine.engine import Engine
 
 
 @dataclass

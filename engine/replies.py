@@ -76,6 +76,9 @@ class Edits:
     variants: int | None = None
     size: str | None = None
     strength: str | None = None  # "strong" (bigger changes) or "subtle"
+    # the relative part of a length edit ("shorter" -1, "much shorter" -2): the worker applies it to the
+    # chosen variant's own body, which may differ from the brief's length
+    length_step: int = 0
     like: int | None = None  # base the next round on this variant
     back_to_round: int | None = None  # ... of this round (None: the latest)
 
@@ -350,7 +353,7 @@ _FEWER_VARIANTS = re.compile(r"\b(?:fewer|less)\s+(?:variants|versions|options|i
 _AVOID = [
     re.compile(
         r"\b(?:avoid|avoiding|ban|never\s+(?:say|use|mention|write)|don'?t\s+(?:say|use|mention|write|include)|"
-        r"do\s+not\s+(?:say|use|mention|write|include)|stop\s+(?:saying|using|mentioning)|no\s+more)\s*:?\s*"
+        r"do\s+not\s+(?:say|use|mention|write|include)|stop\s+(?:saying|using|mentioning)|no\s+more)\b\s*:?\s*"
         rf"(?:the\s+)?(?:words?\s+|phrases?\s+|term\s+)?{_VALUE}",
         _I,
     ),
@@ -596,6 +599,7 @@ class _Reader:
 
         def shift(step: int) -> None:
             e.length = LENGTHS[max(0, min(len(LENGTHS) - 1, length_idx() + step))]
+            e.length_step += step
             self.recognised = True
 
         if m := _SHORTER_PHRASES.search(text):
@@ -631,6 +635,7 @@ class _Reader:
                 shift(+step)
             elif w in ("short", "shortest", "long", "longest", "medium"):
                 e.length = {"shortest": "short", "longest": "long"}.get(w, w)
+                e.length_step = 0
             elif negated and (w in _TONE_WORDS or w in _LESS_WORDS):
                 e.tone = _LESS_WORDS.get(w) or _LESS_TONE[_TONE_WORDS[w]]
             elif negated and w in ("dark", "darker", "light", "lighter", "bright", "brighter"):

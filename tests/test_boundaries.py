@@ -8,7 +8,7 @@ HEAVY = ("torch", "torchvision", "transformers")
 
 def test_bot_and_engine_import_without_torch() -> None:
     code = (
-        "import sys, bot, engine, engine.cli, engine.brief, engine.neutralize, engine.settings, engine.steering;"
+        "import sys, bot, engine, bot.cli, engine.brief, engine.neutralize, engine.settings, engine.steering;"
         f"heavy = [m for m in {HEAVY!r} if m in sys.modules];"
         "print(','.join(heavy))"
     )

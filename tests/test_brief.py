@@ -2,7 +2,7 @@ import pytest
 
 from engine.brief import MAX_BRIEF_CHARS, Brief
 from engine.errors import UserError
-from engine.steering import Steering, parse_steering
+from engine.steering import Steering, steer_from_text, steer_length
 
 
 def test_create_normalises() -> None:
@@ -62,16 +62,34 @@ def test_mentions_in_brief_are_neutralised() -> None:
     assert "<" not in b.product and "@everyone" not in b.product
 
 
+def _steer(text: str | None, length: str = "medium") -> tuple[Brief, Steering]:
+    return steer_from_text(text, Brief.create("smart watch", length=length))
+
+
 def test_steering() -> None:
-    s = parse_steering("shorter and more playful, bluer please", "medium")
-    assert (s.length, s.tone, s.colour) == ("short", "playful", "blue")
-    assert parse_steering("longer", "long").length == "long"
-    assert parse_steering("totally different", "medium").strength == "strong"
-    assert parse_steering(None) == parse_steering("   ") == parse_steering("export") == Steering()
+    b, s = _steer("shorter and more playful, bluer please", "medium")
+    assert (b.length, b.tone, s.colour, s.length_step) == ("short", "playful", "blue", -1)
+    assert _steer("longer", "long")[0].length == "long"
+    assert _steer("totally different", "medium")[1].strength == "strong"
+    plain = Brief.create("smart watch")
+    assert _steer(None) == _steer("   ") == _steer("export") == (plain, Steering())
     # the same vocabulary as chat replies: colour words, tone comparatives, "much shorter"
-    s = parse_steering("much shorter, warmer colours, more premium", "long")
-    assert (s.length, s.colour, s.tone) == ("short", "warm", "premium")
-    assert parse_steering("subtle tweak", "medium").strength == "subtle"
+    b, s = _steer("much shorter, warmer colours, more premium", "long")
+    assert (b.length, s.colour, b.tone, s.length_step) == ("short", "warm", "premium", -2)
+    assert _steer("subtle tweak", "medium")[1].strength == "subtle"
+    # an absolute length is not a step
+    assert _steer("make it medium", "long")[1].length_step == 0
+
+
+def test_steer_length_is_relative_to_the_chosen_body() -> None:
+    # "shorter" on a medium body of a long brief: short (shorter than what the person saw)
+    assert steer_length(-1, "medium", "medium") == "short"
+    # already at the end of the scale: the brief's own length
+    assert steer_length(-1, "short", "short") == "short"
+    assert steer_length(+1, "medium", "long") == "long"
+    assert steer_length(0, "short", "long") == "long"
+    # never past what the brief already asks for
+    assert steer_length(-1, "long", "short") == "short"
 
 
 def test_refine_seed_is_one_rule() -> None:

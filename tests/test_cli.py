@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from bot.cli import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, timeout=120
     )
 
 

@@ -22,6 +22,7 @@ from engine.inference.copywriter import (
 )
 from engine.neutralize import has_mention_or_markup
 from engine.settings import HOUSE_COPY_MODEL
+from engine.steering import steer_from_text
 
 CPU = torch.device("cpu")
 WATCH = Brief.create("smart watch for runners", audience="marathon beginners", tone="playful", length="short",
@@ -153,15 +154,20 @@ def test_rewrite_keeps_limits_and_follows_instruction(tiny: Copywriter) -> None:
     medium = Brief.create("smart watch for runners", tone="friendly", length="medium")
     parent = CopyVariant("Your Watch for Every Mile", "A smart watch with GPS that tracks every mile you run and "
                          "lasts all week on one charge.", "Start Running")  # fmt: skip
-    shorter = tiny.rewrite(medium, parent, 3, seed=9, instruction="shorter")
+    # the steering a refine round gets: the reply read once (here as --steer reads it) into brief + step
+    brief, steer = steer_from_text("shorter", medium)
+    assert steer.length_step == -1
+    shorter = tiny.rewrite(brief, parent, 3, seed=9, length_step=steer.length_step)
     assert len(shorter) == 3
     short = Brief.create("smart watch for runners", length="short")
     for c in shorter:
         assert rules.within_limits(c, short), c
         assert rules.edit_similarity(rules.copy_text(c), rules.copy_text(parent)) <= 0.85
-    again = tiny.rewrite(medium, parent, 3, seed=9, instruction="shorter")
+    again = tiny.rewrite(brief, parent, 3, seed=9, length_step=steer.length_step)
     assert as_tuples(again) == as_tuples(shorter)
-    playful = tiny.rewrite(medium, parent, 2, seed=9, instruction="more playful")
+    playful_brief, _ = steer_from_text("more playful", medium)
+    assert playful_brief.tone == "playful"
+    playful = tiny.rewrite(playful_brief, parent, 2, seed=9)
     assert len(playful) == 2 and as_tuples(playful) != as_tuples(shorter[:2])
 
 
@@ -443,3 +449,25 @@ def test_a_vague_head_noun_is_named_in_full_on_the_button() -> None:
     long = Brief.create("dog walking service")  # "Get a Dog Walking Service Quote" would be six words
     assert fill_copy(CopyVariant("PRODUCT", "x", "Get a ITEM Quote"), long).cta == "Get a Service Quote"
     assert _RUN_ON.search("Baked daily.Benef the ovens") and not _RUN_ON.search("Baked daily. The ovens")
+
+
+def test_every_tone_changes_the_copy(tiny: Copywriter) -> None:
+    """The tone a reply resolves to (tests/engine/test_vocabulary.py walks every tone word) is in the
+    model's input and changes what it would write: the next-token distribution after each tone's prompt
+    differs (the tiny test model is too weak for every sampled ad to differ, so the distribution is what
+    is compared), and most sampled ads differ too."""
+    from engine.brief import TONES
+
+    briefs = {tone: Brief.create("smart watch for runners", tone=tone) for tone in TONES}
+    prompts = {tone: tiny.prompts(b, None, 1, seed=4)[0] for tone, b in briefs.items()}
+    assert len(set(prompts.values())) == len(TONES)
+    dists = []
+    with torch.no_grad():
+        for tone in TONES:
+            ids = torch.tensor([tiny.tokenizer(prompts[tone])["input_ids"]])
+            dists.append(torch.softmax(tiny.model(ids).logits[0, -1].float(), -1))
+    for i in range(len(TONES)):
+        for j in range(i + 1, len(TONES)):
+            assert (dists[i] - dists[j]).abs().sum() > 1e-3, (TONES[i], TONES[j])
+    written = {tone: tuple(as_tuples(tiny.write(b, 1, seed=4))) for tone, b in briefs.items()}
+    assert len(set(written.values())) >= len(TONES) - 2, written

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.app import open_engine
 from engine.adapter import OutMessage
+from engine.engine import Engine
 from engine.errors import PlatformError
 from engine.events import CommandEvent, Where
-from engine.service import BUG_ATTEMPTS, Engine, is_platform_error
+from engine.outbox import BUG_ATTEMPTS, is_platform_error
 from engine.settings import Settings
 from engine.store import Outbox
 from tests.fakes.recording import RecordingAdapter
@@ -43,21 +45,20 @@ async def engine(
 ) -> AsyncIterator[tuple[Engine, FlakyAdapter]]:
     monkeypatch.setenv("CAMPAIGNBOT_DATA_DIR", str(tmp_path))
     chat = FlakyAdapter()
-    eng = Engine(Settings(), [chat])
-    await eng.start()
+    eng = await open_engine(Settings(), [chat])
     yield eng, chat
     await eng.close()
 
 
 async def _rows(eng: Engine) -> list[Outbox]:
-    async with eng.sessions() as s:
+    async with eng.repo.sessions() as s:
         return list((await s.execute(select(Outbox).order_by(Outbox.seq))).scalars().all())
 
 
 async def _pump(eng: Engine, times: int) -> None:
     for _ in range(times):
-        eng._outbox_backoff.clear()  # the test does not wait out the back-off
-        await eng._send_outbox()
+        eng.outbox._backoff.clear()  # the test does not wait out the back-off
+        await eng.outbox.send_pending()
 
 
 def test_classification() -> None:
@@ -77,7 +78,7 @@ async def test_a_bug_is_logged_with_traceback_and_given_up(
     eng, chat = engine
     chat.error = TypeError("adapter bug")
     await eng.handle(CommandEvent(HERE, "alice", "/campaign smart watch for runners", user_name="Alice"))
-    with caplog.at_level(logging.ERROR, logger="engine.service"):
+    with caplog.at_level(logging.ERROR, logger="engine.outbox"):
         await _pump(eng, BUG_ATTEMPTS + 3)
     assert chat.roots(), "the root is posted (open_thread works)"
     stuck = [r for r in await _rows(eng) if r.message_id is None]
@@ -113,13 +114,13 @@ async def test_status_edits_keep_to_the_platform_pace_and_the_last_text_lands(
 ) -> None:
     """The engine is the one throttle: a burst of progress never edits one message faster than the
     adapter's ``min_edit_interval``, and the final edit (forced) lands on a later pass when it is early."""
-    import engine.service as service
+    import engine.delivery as delivery
 
     eng, chat = engine
     chat.min_edit_interval = 1.5
     eng.settings.status_edit_interval = 0.0  # the platform's pace is the only one here
     clock = [1000.0]
-    monkeypatch.setattr(service, "now", lambda: clock[0])
+    monkeypatch.setattr(delivery, "now", lambda: clock[0])
     await eng.handle(CommandEvent(HERE, "alice", "/campaign smart watch for runners", user_name="Alice"))
     await _pump(eng, 2)
     (job,) = await eng.queue.unhandled()
@@ -128,10 +129,12 @@ async def test_status_edits_keep_to_the_platform_pace_and_the_last_text_lands(
     for i in range(30):  # 3 s of progress every 0.1 s
         clock[0] += 0.1
         job.progress_seq = i + 1
-        if await eng._edit_status(job, f"⚙️ Round 1: copy ({i}%)"):
+        if await eng.delivery._edit_status(job, f"⚙️ Round 1: copy ({i}%)"):
             edits.append(clock[0])
     assert len(edits) == 2 and edits[1] - edits[0] >= 1.5  # 30 progress steps, 2 edits
-    assert not await eng._edit_status(job, "✅ Round 1 is ready", force=True)  # too soon after the last
+    assert not await eng.delivery._edit_status(
+        job, "✅ Round 1 is ready", force=True
+    )  # too soon after the last
     clock[0] += 1.5
-    assert await eng._edit_status(job, "✅ Round 1 is ready", force=True)
+    assert await eng.delivery._edit_status(job, "✅ Round 1 is ready", force=True)
     assert status.current == "✅ Round 1 is ready"

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.app import open_engine
 from bot.discord_adapter import DiscordAdapter, DiscordSettings, command_text, configured
 from bot.runner import serve
+from bot.supervisor import WorkerSupervisor
 from engine.commands import NUMBER_EMOJI, parse_command
-from engine.service import Engine
+from engine.engine import Engine
 from engine.settings import Settings
 from engine.store import JobRow
-from engine.supervisor import WorkerSupervisor
 from tests.fakes.discord import FakeDiscord
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -67,7 +68,7 @@ class Bot:
         await asyncio.wait_for(asyncio.gather(*self.tasks), 20)
 
     async def jobs(self) -> dict[str, str]:
-        async with self.engine.sessions() as s:
+        async with self.engine.repo.sessions() as s:
             return {j.id: j.state for j in (await s.execute(select(JobRow))).scalars().all()}
 
 
@@ -81,8 +82,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    e = Engine(Settings(data_dir=tmp_path, status_edit_interval=0, _env_file=None))  # type: ignore[call-arg]
-    await e.start()
+    e = await open_engine(Settings(data_dir=tmp_path, status_edit_interval=0, _env_file=None))  # type: ignore[call-arg]
     yield e
     await e.close()
 
@@ -255,8 +255,7 @@ async def test_round_refine_by_reaction_button_and_reply(
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    engine = Engine(Settings())
-    await engine.start()
+    engine = await open_engine(Settings())
     worker = WorkerSupervisor(tmp_path, env=env, stop_timeout=10)
     await worker.start()
     bot = Bot(fake, engine)

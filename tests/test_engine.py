@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from bot.app import open_engine
+from bot.supervisor import WorkerSupervisor
 from engine.commands import NUMBER_EMOJI
+from engine.engine import Engine
 from engine.events import CommandEvent, ReactionEvent, ReplyEvent, Where
-from engine.service import Engine
 from engine.settings import Settings
 from engine.store import Card, JobRow, Round
-from engine.supervisor import WorkerSupervisor
 from tests.fakes.recording import RecordingAdapter
 
 pytestmark = pytest.mark.slow
@@ -53,7 +54,7 @@ class Harness:
         return self.chat.roots()[n].id
 
     async def job_states(self) -> dict[str, str]:
-        async with self.engine.sessions() as s:
+        async with self.engine.repo.sessions() as s:
             return {j.id: j.state for j in (await s.execute(select(JobRow))).scalars().all()}
 
 
@@ -77,8 +78,7 @@ async def h(
         monkeypatch.setenv(k, v)
     settings = Settings()
     chat = RecordingAdapter()
-    engine = Engine(settings, [chat])
-    await engine.start()
+    engine = await open_engine(settings, [chat])
     worker = WorkerSupervisor(tmp_path, env=env, stop_timeout=10)
     await worker.start()
     yield Harness(engine, chat, worker, settings, env)
@@ -105,7 +105,7 @@ async def test_campaign_from_command_to_delivered_round(h: Harness) -> None:
     # the final edit follows the cards in the same delivery pass
     await h.until(lambda: status.current.startswith("✅ Round 1 is ready"), what="final status")
     assert any("%" in e for e in status.edits), status.edits  # progress was shown
-    async with h.engine.sessions() as s:
+    async with h.engine.repo.sessions() as s:
         cards = (await s.execute(select(Card))).scalars().all()
     assert sorted(c.id for c in cards) == ["C1-R1-V1", "C1-R1-V2"]
     assert all(c.data["visual"]["latent"] and c.data["models"]["copy"] for c in cards)
@@ -123,7 +123,7 @@ async def test_choose_refines_with_lineage_and_reply_edits(h: Harness) -> None:
     # the owner chooses variant 2 with a number reaction
     await h.engine.handle(ReactionEvent(HERE, "alice", grid.id, "2️⃣"))
     await h.until(lambda: len(h.chat.cards(t)) == 4, what="round 2 cards")
-    async with h.engine.sessions() as s:
+    async with h.engine.repo.sessions() as s:
         r2 = (await s.execute(select(Round).where(Round.number == 2))).scalar_one()
         cards = (await s.execute(select(Card).where(Card.round_number == 2))).scalars().all()
     assert (r2.parent_round, r2.parent_variant) == (1, 2)
@@ -134,7 +134,7 @@ async def test_choose_refines_with_lineage_and_reply_edits(h: Harness) -> None:
         lambda: any(m.text.startswith("Got it") and "bold" in m.text for m in h.chat.thread(t)), what="echo"
     )
     await h.until(lambda: len(h.chat.cards(t)) == 6, what="round 3 cards")
-    async with h.engine.sessions() as s:
+    async with h.engine.repo.sessions() as s:
         r3 = (await s.execute(select(Round).where(Round.number == 3))).scalar_one()
     assert r3.spec["job"]["brief"]["tone"] == "bold"
     assert r3.spec["job"]["brief"]["length"] == "short"
@@ -157,13 +157,13 @@ async def test_vote_with_deadline_refines_the_winner(h: Harness) -> None:
         await h.engine.handle(ReactionEvent(HERE, user, grid.id, emoji))
     await h.engine.pump()
     assert "C1-R2" not in await h.job_states()  # votes only tally until the deadline
-    async with h.engine.sessions() as s, s.begin():
+    async with h.engine.repo.sessions() as s, s.begin():
         await s.execute(update(Round).where(Round.number == 1).values(vote_deadline=0.0))
     await h.until(lambda: any("Vote on round 1 closed" in m.text for m in h.chat.thread(t)), what="tally")
     tally = [m for m in h.chat.thread(t) if "Vote on round 1 closed" in m.text][0]
     assert "2: 3" in tally.text and "3: 2" in tally.text and "Variant 2 wins" in tally.text
     await h.until(lambda: len(h.chat.cards(t)) == 6, what="winner refined")
-    async with h.engine.sessions() as s:
+    async with h.engine.repo.sessions() as s:
         r2 = (await s.execute(select(Round).where(Round.number == 2))).scalar_one()
     assert r2.parent_variant == 2
 
@@ -210,7 +210,7 @@ async def test_kill_9_worker_mid_job_completes_once(h: Harness) -> None:
     await h.engine.pump()
     t = h.thread_id()
     assert len(h.chat.grids(t)) == 1 and len(h.chat.cards(t)) == 4  # exactly once
-    async with h.engine.sessions() as s:
+    async with h.engine.repo.sessions() as s:
         job = await s.get(JobRow, "C1-R1")
     assert job is not None and job.attempts == 2 and job.state == "done"
 
@@ -222,8 +222,7 @@ async def test_restart_whole_service_with_jobs_queued(h: Harness) -> None:
     await h.until(lambda: len(h.chat.roots()) == 2, what="roots")
     await h.engine.close()
     # a new engine process on the same data dir and the same chat; a fresh worker
-    engine2 = Engine(Settings(), [h.chat])
-    await engine2.start()
+    engine2 = await open_engine(Settings(), [h.chat])
     h.engine = engine2
     await h.worker.start()
     roots = {r.id: r.text for r in h.chat.roots()}

@@ -10,12 +10,25 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text, update
 
-from engine.jobqueue import SqlJobQueue
-from engine.jobs import JobSpec
-from engine.migrate import upgrade_async
+from engine.jobs import JobSpec, JobState, RoundResult, VariantResult
+from engine.queue.sql import SqlJobQueue
 from engine.store import JobRow, make_engine, sessionmaker
+from engine.store.migrate import upgrade_async
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+RESULT = RoundResult(
+    round={"round": 1, "variants": [{"index": 1}]},
+    dir="images/C1/round-1",
+    sheet="images/C1/round-1/contact-sheet.png",
+    variants=[
+        VariantResult(
+            1, "Run Further", "A watch for every mile.", "Start now", "images/C1/round-1/variant-1.png"
+        )
+    ],
+    timings={"copy_s": 1.5, "visual_s": 0.5},
+)
 
 
 def spec(i: str, user: str = "u1") -> JobSpec:
@@ -77,7 +90,7 @@ async def test_expired_lease_is_taken_again_until_the_cap(queue: SqlJobQueue) ->
     assert j is not None and j.worker == "w2" and j.attempts == 2
     # the first worker lost its lease: its reports are refused
     assert not await queue.progress("a", "w1", "x", 50, 30)
-    assert not await queue.complete("a", "w1", {"r": 1})
+    assert not await queue.complete("a", "w1", RESULT)
     await _expire(queue, "a")
     assert await queue.claim("w3", 30) is None  # delivered twice already: fails instead
     failed = await queue.get("a")
@@ -94,11 +107,22 @@ async def test_progress_complete_and_unhandled(queue: SqlJobQueue) -> None:
     assert (
         got is not None and (got.stage, got.percent) == ("drawing", 40) and got.progress_seq > j.progress_seq
     )
-    assert await queue.complete("a", "w1", {"ok": True})
+    assert await queue.complete("a", "w1", RESULT)
     assert [x.id for x in await queue.unhandled()] == ["a"]
     await queue.mark_handled("a")
     assert await queue.unhandled() == []
-    assert (await queue.get("a")).result == {"ok": True}  # type: ignore[union-attr]
+    done = await queue.get("a")
+    assert done is not None and done.state is JobState.DONE
+    assert done.result == RESULT and done.result.seconds == 2.0  # typed across the boundary, names relative
+
+
+async def test_worker_heartbeats(queue: SqlJobQueue) -> None:
+    assert await queue.workers() == []
+    await queue.heartbeat("w1", "starting", device="cpu", pid=123)
+    await queue.heartbeat("w1", "ready", device="cpu", pid=123)
+    await queue.heartbeat("w2", "busy", device="cuda:0", pid=7)
+    got = await queue.workers()
+    assert [(w.name, w.state, w.device) for w in got] == [("w1", "ready", "cpu"), ("w2", "busy", "cuda:0")]
 
 
 async def test_cancel_queued_and_running(queue: SqlJobQueue) -> None:

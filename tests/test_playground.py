@@ -15,10 +15,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app import open_engine
 from bot.playground import PlaygroundAdapter, from_settings
 from bot.playground.server import MAX_TEXT, make_app
 from engine.adapter import OutMessage
-from engine.service import Engine
+from engine.engine import Engine
 from engine.settings import Settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -82,8 +83,7 @@ async def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
     monkeypatch.setenv("CAMPAIGNBOT_STATUS_EDIT_INTERVAL", "0")
     settings = Settings()
     adapter = PlaygroundAdapter(tmp_path)
-    engine = Engine(settings, [adapter])
-    await engine.start()
+    engine = await open_engine(settings, [adapter])
     client = TestClient(TestServer(make_app(adapter, engine)))
     await client.start_server()
     yield Site(client, adapter, engine, tmp_path)
@@ -288,8 +288,7 @@ async def test_run_listens_and_announces_its_url(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     urls: list[str] = []
     adapter = from_settings(settings, {"CAMPAIGNBOT_PLAYGROUND_PORT": "0"}, announce=urls.append)
-    engine = Engine(settings, [adapter])
-    await engine.start()
+    engine = await open_engine(settings, [adapter])
     stop = asyncio.Event()
     task = asyncio.create_task(adapter.run(engine, stop))
     await asyncio.wait_for(adapter.ready.wait(), 10)

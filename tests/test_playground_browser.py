@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import open_engine
 from bot.playground import PlaygroundAdapter
-from engine.service import Engine
+from bot.supervisor import WorkerSupervisor
+from engine.engine import Engine
 from engine.settings import Settings
-from engine.supervisor import WorkerSupervisor
 
 pytestmark = pytest.mark.slow
 
@@ -59,8 +60,7 @@ async def playground(
         monkeypatch.setenv(k, v)
     settings = Settings()
     adapter = PlaygroundAdapter(tmp_path, port=0)
-    engine = Engine(settings, [adapter])
-    await engine.start()
+    engine = await open_engine(settings, [adapter])
     worker = WorkerSupervisor(tmp_path, env=env, stop_timeout=10)
     await worker.start()
     stop = asyncio.Event()

@@ -17,14 +17,15 @@ from PIL import Image
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
+from bot.app import open_engine
 from bot.runner import serve
 from bot.slack_adapter import SlackAdapter, SlackSettings
 from bot.slack_blocks import emoji_name, escape, message_blocks, split_text
+from bot.supervisor import WorkerSupervisor
 from engine.adapter import Button, OutMessage
-from engine.service import Engine
+from engine.engine import Engine
 from engine.settings import Settings
 from engine.store import JobRow, Round
-from engine.supervisor import WorkerSupervisor
 from tests.fakes.slack import FakeSlack, Message
 
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -62,7 +63,7 @@ class Stack:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def jobs(self) -> dict[str, JobRow]:
-        async with self.engine.sessions() as s:
+        async with self.engine.repo.sessions() as s:
             return {j.id: j for j in (await s.execute(select(JobRow))).scalars().all()}
 
     def root(self) -> Message:
@@ -79,8 +80,7 @@ def _data_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 async def _start(fake: FakeSlack, mode: str) -> Stack:
     adapter = SlackAdapter.from_env(fake.env(mode, **FAST))
     assert adapter is not None
-    engine = Engine(Settings(), [adapter])
-    await engine.start()
+    engine = await open_engine(Settings(), [adapter])
     stop = asyncio.Event()
     st = Stack(fake, adapter, engine, stop)
     st.tasks = [
@@ -192,7 +192,7 @@ async def test_run_with_slack_settings_connects_and_acks_commands(
             await until(lambda: any("queued" in m.text for m in fake.thread(root)), what="status line")
             bad = await fake.slash(ALICE, "watch --tone sassy")
             seen["bad"] = bad
-            async with engine.sessions() as s:
+            async with engine.repo.sessions() as s:
                 seen["jobs"] = len((await s.execute(select(JobRow))).scalars().all())
             # a reply before the first round exists gets a polite note, not a job
             await fake.reply(ALICE, root, "shorter please")
@@ -398,7 +398,7 @@ async def test_campaign_round_trip_in_a_slack_thread(
         # a thread reply steers the next round (echoed, queued with the edit)
         await fake.reply(ALICE, root, "shorter")
         await until(lambda: any(m.text.startswith("Got it") for m in fake.thread(root)), what="echo")
-        async with st.engine.sessions() as s:
+        async with st.engine.repo.sessions() as s:
             r3 = (await s.execute(select(Round).where(Round.number == 3))).scalar_one()
         assert r3.spec["job"]["brief"]["length"] == "short"
         # the Export button posts the zip into the thread

@@ -22,7 +22,7 @@ from engine.settings import Settings
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from engine.service import Engine
+    from engine.engine import Engine
 
 logger = logging.getLogger(__name__)
 

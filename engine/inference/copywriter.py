@@ -47,7 +47,7 @@ from engine.inference.fact_slots import fit_facts
 from engine.inference.product_knowledge import Grounding, ProductKnowledge
 from engine.neutralize import neutralize
 from engine.settings import HOUSE_COPY_MODEL
-from engine.steering import parse_steering
+from engine.steering import steer_length
 
 logger = logging.getLogger(__name__)
 
@@ -514,20 +514,13 @@ class Copywriter:
         return self._variants(brief, None, n, seed, parent=None)
 
     def rewrite(
-        self, brief: Brief, parent: CopyVariant, n: int, seed: int, instruction: str | None = None
+        self, brief: Brief, parent: CopyVariant, n: int, seed: int, length_step: int = 0
     ) -> list[CopyVariant]:
-        """``n`` new variants that keep ``parent``'s idea (its headline), steered by ``instruction``
-        (``shorter``, ``longer``, ``more playful``, ``bolder`` ...)."""
-        steer = parse_steering(instruction, length_label(parent.body))
-        length = brief.length
-        if steer.length and steer.length != length_label(parent.body):
-            # "shorter"/"longer" are relative to the parent's actual body, never stacked on a brief
-            # that a caller already steered.
-            order = list(LENGTHS)
-            pick = min if order.index(steer.length) < order.index(length_label(parent.body)) else max
-            length = pick(steer.length, brief.length, key=order.index)
-        target = replace(brief, tone=steer.tone or brief.tone, length=length)
-        return self._variants(target, parent.headline, n, seed, parent=parent)
+        """``n`` new variants that keep ``parent``'s idea (its headline) for ``brief`` (already steered:
+        tone, keywords). ``length_step`` ("shorter" -1, "longer" +1) is relative to the parent's actual
+        body, never stacked on a brief that a caller already steered."""
+        length = steer_length(length_step, length_label(parent.body), brief.length)
+        return self._variants(replace(brief, length=length), parent.headline, n, seed, parent=parent)
 
     def prompts(self, brief: Brief, idea: str | None, groups: int, seed: int) -> list[str]:
         """One prompt per candidate group. A grounded model gets the product's facts and a different

@@ -28,7 +28,7 @@ from engine.inference.copywriter import Copywriter
 from engine.inference.device import resolve_device, resolve_dtype
 from engine.inference.visual import VisualModel
 from engine.settings import Settings
-from engine.steering import parse_steering
+from engine.steering import Steering
 
 logger = logging.getLogger(__name__)
 
@@ -232,18 +232,19 @@ class Studio:
         parent: Round,
         choice: int,
         *,
-        instruction: str | None = None,
+        steering: Steering | None = None,
+        note: str | None = None,
         variants: int | None = None,
         size: str | None = None,
         seed: int | None = None,
         progress: Progress = _noop,
         brief: Brief | None = None,
-        colour: str | None = None,
-        strength: str | None = None,
         cta: str | None = None,
     ) -> Round:
         """A round from variant ``choice`` (1-based) of ``parent``: copy rewritten from it, images from its
-        latent neighbourhood, same size and palette unless the instruction changes them."""
+        latent neighbourhood, same size and palette unless ``steering`` changes them. ``brief`` is the
+        next brief with any edits applied (default: the parent's); ``note`` is the instruction as typed,
+        only recorded."""
         if not 1 <= choice <= len(parent.variants):
             raise UserError(
                 f"Round {parent.number} has variants 1-{len(parent.variants)}; "
@@ -253,31 +254,21 @@ class Studio:
         n = variants or len(parent.variants)
         size = size or parent.size
         _check_round_args(n, size)
-        steer = parse_steering(instruction, parent.brief.length)
-        brief = brief or Brief(
-            product=parent.brief.product,
-            audience=parent.brief.audience,
-            tone=steer.tone or parent.brief.tone,
-            language=parent.brief.language,
-            length=steer.length or parent.brief.length,
-            keywords=parent.brief.keywords,
-            avoid=parent.brief.avoid,
-        )
+        steer = steering or Steering()
+        brief = brief or parent.brief
         number = parent.number + 1
         seed = refine_seed(parent.seed, number) if seed is None else seed
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         progress("rewriting copy", 0.05)
-        copies = self.copywriter(brief.language).rewrite(brief, chosen.copy, n, seed, instruction)
+        copies = self.copywriter(brief.language).rewrite(brief, chosen.copy, n, seed, steer.length_step)
         _apply_cta(copies, cta)
         timings["copy_s"] = time.perf_counter() - t0
         progress("refining visuals", 0.45)
         t1 = time.perf_counter()
-        heroes = self.visual.refine(
-            chosen.visual, visual_seeds(seed, len(copies), number), strength or steer.strength
-        )
+        heroes = self.visual.refine(chosen.visual, visual_seeds(seed, len(copies), number), steer.strength)
         timings["visual_s"] = time.perf_counter() - t1
-        hint = colour or steer.colour or chosen.colour_hint
+        hint = steer.colour or chosen.colour_hint
         out = [
             Variant(
                 index=i + 1,
@@ -299,7 +290,7 @@ class Studio:
             models=self.model_names(brief.language),
             parent_round=parent.number,
             parent_variant=choice,
-            instruction=instruction,
+            instruction=note,
             grounding=self._grounding(brief),
         )
         self._compose(rnd, progress, timings)

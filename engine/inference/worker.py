@@ -1,6 +1,7 @@
-"""The inference worker process (``campaignbot worker``): loads the models once, warms up, then takes
-jobs from the queue, reports progress (which renews its lease), stores images under the data dir and
-hands the result back through the queue. It never talks to a chat platform.
+"""The inference worker (``campaignbot worker``): loads the models once, warms up, then takes jobs from
+the queue, reports progress (which renews its lease), stores images in the artifact store and hands a
+typed result back through the queue. It talks to the engine only through the queue's consumer protocol
+(:class:`engine.queue.JobConsumer`), never to a chat platform or to the engine's database tables.
 """
 
 from __future__ import annotations
@@ -8,22 +9,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import socket
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
 from engine.errors import CampaignbotError, UserError
 from engine.inference.studio import Round, Studio, write_round
-from engine.jobqueue import SqlJobQueue
-from engine.jobs import Cancelled, Job, JobSpec
-from engine.migrate import upgrade_async
+from engine.jobs import Cancelled, Job, JobSpec, RoundResult, VariantResult
+from engine.queue import JobConsumer
 from engine.settings import Settings
-from engine.store import Worker, database_url, make_engine, now, sessionmaker
+from engine.steering import Steering
 
 logger = logging.getLogger(__name__)
 
@@ -55,18 +54,43 @@ def run_spec(studio: Studio, spec: JobSpec, progress: Any) -> Round:
     rnd = studio.refine_round(
         parent,
         spec.parent_variant,
-        instruction=spec.instruction,
+        steering=Steering(colour=spec.colour, strength=spec.strength, length_step=spec.length_step),
+        note=spec.instruction,
         variants=spec.variants,
         size=spec.size,
         seed=spec.seed,
         progress=progress,
         brief=brief,
-        colour=spec.colour,
-        strength=spec.strength,
         cta=spec.cta,
     )
     rnd.number = spec.round_number
     return rnd
+
+
+def round_result(rnd: Round, folder: str) -> RoundResult:
+    """The typed result of a written round: every file named relative to the artifact store."""
+    return RoundResult(
+        round=rnd.to_dict(),
+        dir=folder,
+        sheet=f"{folder}/contact-sheet.png",
+        variants=[
+            VariantResult(
+                index=v.index,
+                headline=v.copy.headline,
+                body=v.copy.body,
+                cta=v.copy.cta,
+                image=f"{folder}/variant-{v.index}.png",
+                visual=v.visual.to_dict(),
+                palette_index=v.palette_index,
+                colour_hint=v.colour_hint,
+            )
+            for v in rnd.variants
+        ],
+        size=rnd.size,
+        seed=rnd.seed,
+        models=dict(rnd.models),
+        timings=dict(rnd.timings),
+    )
 
 
 def health_check(device: torch.device) -> str:
@@ -82,6 +106,8 @@ class InferenceWorker:
     def __init__(
         self,
         settings: Settings,
+        queue: JobConsumer,
+        artifacts: LocalArtifacts,
         *,
         name: str | None = None,
         lease_s: float | None = None,
@@ -89,37 +115,20 @@ class InferenceWorker:
         studio: Studio | None = None,
     ):
         self.settings = settings
+        self.queue = queue
+        self.artifacts = artifacts
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.lease_s = lease_s or settings.job_lease_seconds
         self.poll_s = poll_s
         self.studio = studio or Studio(settings)
-        url = database_url(settings.data_dir, settings.database_url)
-        self.db = make_engine(url)
-        self.url = url
-        self.sessions = sessionmaker(self.db)
-        self.queue = SqlJobQueue(self.sessions)
         self.stop = asyncio.Event()
         self.jobs_done = 0
 
     async def _beat(self, state: str) -> None:
-        async with self.sessions() as s, s.begin():
-            w = await s.get(Worker, self.name)
-            if w is None:
-                s.add(
-                    Worker(
-                        name=self.name,
-                        pid=os.getpid(),
-                        device=str(self.studio.device),
-                        state=state,
-                        last_seen=now(),
-                    )
-                )
-            else:
-                w.state, w.last_seen, w.pid = state, now(), os.getpid()
+        await self.queue.heartbeat(self.name, state, device=str(self.studio.device), pid=os.getpid())
 
     async def run(self, *, burst: bool = False) -> int:
         """Serve jobs until stopped (or, with ``burst``, until the queue is empty)."""
-        await upgrade_async(self.url)
         await self._beat("starting")
         t = time.perf_counter()
         await asyncio.to_thread(self.studio.warm_up)
@@ -147,7 +156,7 @@ class InferenceWorker:
                 await self.run_job(job)
         finally:
             await self._beat("stopped")
-            await self.db.dispose()
+            await self.queue.close()
         return 0
 
     async def run_job(self, job: Job) -> None:
@@ -178,16 +187,9 @@ class InferenceWorker:
         hb = asyncio.create_task(heartbeat())
         try:
             rnd = await asyncio.to_thread(run_spec, self.studio, spec, progress)
-            out_dir = (
-                self.settings.data_dir / "images" / f"C{spec.campaign_id}" / f"round-{spec.round_number}"
-            )
-            await asyncio.to_thread(write_round, rnd, out_dir)
-            result = {
-                "round": rnd.to_dict(),
-                "dir": str(out_dir.resolve()),
-                "images": [str((out_dir / f"variant-{v.index}.png").resolve()) for v in rnd.variants],
-                "sheet": str((out_dir / "contact-sheet.png").resolve()),
-            }
+            folder = self.artifacts.round_dir(spec.campaign_id, spec.round_number)
+            await asyncio.to_thread(write_round, rnd, self.artifacts.path(folder))
+            result = round_result(rnd, folder)
             if await self.queue.complete(job.id, self.name, result):
                 self.jobs_done += 1
                 logger.info("job %s: done in %s", job.id, {k: round(v, 2) for k, v in rnd.timings.items()})
@@ -211,42 +213,13 @@ class InferenceWorker:
             hb.cancel()
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse  # noqa: PLC0415
-
-    ap = argparse.ArgumentParser(prog="campaignbot worker", description="Run the inference worker.")
-    ap.add_argument("--burst", action="store_true", help="exit when the queue is empty")
-    ap.add_argument(
-        "--health", action="store_true", help="touch the device, load the models, print ok and exit"
-    )
-    ap.add_argument("--device", default=None)
-    ap.add_argument("--name", default=None)
-    a = ap.parse_args(argv)
-    settings = Settings()
-    if a.device:
-        settings.device = a.device
-    if a.health:
-        studio = Studio(settings)
-        print(health_check(studio.device))
-        studio.warm_up()
-        print("models:", studio.model_names("en"))
-        return 0
-    worker = InferenceWorker(settings, name=a.name)
-
-    async def _main() -> int:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, worker.stop.set)
-        return await worker.run(burst=a.burst)
-
-    return asyncio.run(_main())
+def health(settings: Settings) -> int:
+    """``campaignbot worker --health``: touch the device, load the models, print ok."""
+    studio = Studio(settings)
+    print(health_check(studio.device))
+    studio.warm_up()
+    print("models:", studio.model_names("en"))
+    return 0
 
 
-__all__ = ["InferenceWorker", "Path", "health_check", "main", "run_spec"]
-
-
-if __name__ == "__main__":
-    import sys
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sys.exit(main())
+__all__ = ["InferenceWorker", "health", "health_check", "round_result", "run_spec"]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from engine.adapter import OutMessage
 
 if TYPE_CHECKING:
-    from engine.service import Engine
+    from engine.engine import Engine
 
 
 @dataclass

@@ -7,7 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from engine.store import Base, make_engine
+from engine.store.db import make_engine
+from engine.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

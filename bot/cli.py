@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from engine.brief import MAX_VARIANTS, SIZES, TONES, Brief, suggest
 from engine.errors import CampaignbotError, UserError
+from engine.steering import steer_from_text
 
 EXAMPLE = 'campaignbot generate "smart watch for runners" --tone playful --variants 4'
 
@@ -169,10 +170,13 @@ def cmd_generate(a: argparse.Namespace) -> int:
         out = a.out
         _, parent_dir = _latest_round_dir(out)
         parent = read_round(parent_dir / "copy.json")
+        steered, steering = steer_from_text(a.steer, parent.brief)  # the --steer text, read once here
         rnd = studio.refine_round(
             parent,
             a.refine,
-            instruction=a.steer,
+            steering=steering,
+            note=a.steer,
+            brief=steered,
             variants=a.variants,
             size=a.size,
             seed=a.seed,
@@ -234,10 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.command == "generate":
             return cmd_generate(a)
         if a.command == "worker":
-            from engine.inference import worker  # noqa: PLC0415
+            from bot.app import run_worker  # noqa: PLC0415
 
             logging.getLogger().setLevel(logging.INFO)
-            return worker.main(a.args)
+            return run_worker(a.args)
         if a.command == "run":
             from bot.app import run  # noqa: PLC0415
 
@@ -247,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         if a.command == "console":
             return cmd_console()
         if a.command == "migrate":
-            from engine.migrate import upgrade  # noqa: PLC0415
             from engine.settings import Settings  # noqa: PLC0415
-            from engine.store import database_url  # noqa: PLC0415
+            from engine.store.db import database_url  # noqa: PLC0415
+            from engine.store.migrate import upgrade  # noqa: PLC0415
 
             s = Settings()
             upgrade(database_url(s.data_dir, s.database_url))

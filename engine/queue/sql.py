@@ -1,4 +1,4 @@
-"""The durable job queue: a protocol, and the embedded implementation on the store's SQL database.
+"""The embedded durable job queue: the ``jobs`` table of the store's SQL database (SQLite by default).
 
 Jobs are written before a command is acknowledged. A worker claims a job with a lease and renews it
 with every progress report; a job whose worker died (lease expired) is claimed again, up to
@@ -9,41 +9,25 @@ a queued job is cancelled at once, a running one at its next progress report.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+import os
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from engine.jobs import Job, JobSpec
-from engine.store import JobRow, now
+from engine.jobs import Job, JobSpec, JobState, RoundResult, WorkerInfo
+from engine.store.models import JobRow, Worker, now
 
 logger = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
 
 
-class JobQueue(Protocol):
-    async def enqueue(self, spec: JobSpec, *, max_attempts: int = 3) -> bool: ...
-    async def claim(self, worker: str, lease_s: float) -> Job | None: ...
-    async def progress(self, job_id: str, worker: str, stage: str, percent: int, lease_s: float) -> bool: ...
-    async def complete(self, job_id: str, worker: str, result: dict[str, Any]) -> bool: ...
-    async def fail(self, job_id: str, worker: str, error: str, *, retry: bool = False) -> bool: ...
-    async def release(self, job_id: str, worker: str) -> bool: ...
-    async def cancel(self, job_id: str) -> bool: ...
-    async def get(self, job_id: str) -> Job | None: ...
-    async def position(self, job_id: str) -> int: ...
-    async def active_for_user(self, user: str) -> int: ...
-    async def depth(self) -> int: ...
-    async def unhandled(self) -> list[Job]: ...
-    async def mark_handled(self, job_id: str) -> None: ...
-    async def drop_older_than(self, ttl_s: float) -> list[Job]: ...
-
-
 def _to_job(r: JobRow) -> Job:
     return Job(
         id=r.id,
         spec=JobSpec.from_dict(r.payload),
-        state=r.state,
+        state=JobState(r.state),
         attempts=r.attempts,
         max_attempts=r.max_attempts,
         worker=r.worker,
@@ -52,7 +36,7 @@ def _to_job(r: JobRow) -> Job:
         stage=r.stage,
         percent=r.percent,
         progress_seq=r.progress_seq,
-        result=r.result,
+        result=RoundResult.from_dict(r.result) if r.result else None,
         error=r.error,
         created_at=r.created_at,
         finished_at=r.finished_at,
@@ -61,10 +45,31 @@ def _to_job(r: JobRow) -> Job:
 
 
 class SqlJobQueue:
-    """The embedded queue: the ``jobs`` table of the store's database (SQLite by default)."""
+    """The embedded queue: the ``jobs`` table of the store's database (SQLite by default). Worker
+    heartbeats go to the ``workers`` table beside it. Implements :class:`engine.queue.JobQueue`."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, on_close: Any = None):
         self.sessions = sessions
+        self._on_close = on_close  # what closes the database, when this queue owns it (a worker's queue)
+
+    async def close(self) -> None:
+        if self._on_close is not None:
+            await self._on_close()
+
+    async def heartbeat(self, worker: str, state: str, *, device: str, pid: int | None = None) -> None:
+        async with self.sessions() as s, s.begin():
+            w = await s.get(Worker, worker)
+            if w is None:
+                s.add(
+                    Worker(name=worker, pid=pid or os.getpid(), device=device, state=state, last_seen=now())
+                )
+            else:
+                w.state, w.last_seen, w.pid, w.device = state, now(), pid or os.getpid(), device
+
+    async def workers(self) -> list[WorkerInfo]:
+        async with self.sessions() as s:
+            rows = (await s.execute(select(Worker).order_by(Worker.name))).scalars().all()
+        return [WorkerInfo(name=w.name, state=w.state, device=w.device, last_seen=w.last_seen) for w in rows]
 
     async def enqueue(self, spec: JobSpec, *, max_attempts: int = 3) -> bool:
         """Add a job; False (and nothing changes) if a job with this id exists already."""
@@ -166,12 +171,12 @@ class SqlJobQueue:
             row.progress_seq += 1
             return True
 
-    async def complete(self, job_id: str, worker: str, result: dict[str, Any]) -> bool:
+    async def complete(self, job_id: str, worker: str, result: RoundResult) -> bool:
         async with self.sessions() as s, s.begin():
             row = await s.get(JobRow, job_id)
             if row is None or row.state != "running" or row.worker != worker:
                 return False
-            row.state, row.result, row.stage, row.percent = "done", result, "done", 100
+            row.state, row.result, row.stage, row.percent = "done", result.to_dict(), "done", 100
             row.finished_at = row.updated_at = now()
             row.progress_seq += 1
             return True

@@ -48,7 +48,8 @@ class WorkerSupervisor:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "engine.inference.worker",
+                "bot.cli",
+                "worker",
                 *self.args,
                 stdout=log,
                 stderr=log,

@@ -2,13 +2,12 @@
 
 Tables: campaigns, rounds, variants (cards), jobs (the embedded queue), outbox (every post, keyed for
 exactly-once delivery), message_refs (platform message -> campaign/round/variant), votes, seen_events,
-workspace_settings, workers (health). The schema is created and upgraded by Alembic (engine/migrations).
+workspace_settings, workers (health). The schema is created and upgraded by Alembic (engine/store/migrations).
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -20,10 +19,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
     false,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -179,33 +176,3 @@ class Worker(Base):
     models: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(16), default="starting")  # starting ready busy stopped
     last_seen: Mapped[float] = mapped_column(Float, default=now)
-
-
-def database_url(data_dir: Path, url: str | None) -> str:
-    if url:
-        if url.startswith("postgresql://") or url.startswith("postgres://"):
-            return "postgresql+asyncpg://" + url.split("://", 1)[1]
-        if url.startswith("sqlite:///"):
-            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
-        return url
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite+aiosqlite:///{(data_dir / 'campaignbot.sqlite3').resolve()}"
-
-
-def make_engine(url: str) -> AsyncEngine:
-    eng = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
-    if url.startswith("sqlite"):
-
-        @event.listens_for(eng.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=10000")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-
-    return eng
-
-
-def sessionmaker(eng: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(eng, expire_on_commit=False)

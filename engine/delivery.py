@@ -1,0 +1,202 @@
+"""The delivery loop: job progress becomes status edits, a finished job's result becomes cards and posts
+(stored once, then sent by the outbox), votes are closed, old queued jobs dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from engine import messages as say
+from engine.adapter import Button, ChatAdapter, OutMessage
+from engine.commands import NUMBER_EMOJI, card_id
+from engine.jobs import Job, JobState, RoundResult
+from engine.outbox import OutboxSender, Posts
+from engine.queue import JobProducer
+from engine.rounds import Rounds
+from engine.settings import Settings
+from engine.store.models import Campaign, Card, Round, now
+from engine.store.repo import NewRows, Repo
+from engine.votes import close_due_votes
+
+logger = logging.getLogger(__name__)
+
+EDIT_RETRY_S = 5.0  # a failed status edit is retried no sooner than this
+HOUSEKEEPING_S = 10.0  # TTL drops and forgetting old event ids, at most this often
+EVENT_MEMORY_S = 86400.0  # platforms retry events for minutes, not days
+
+
+@dataclass
+class _EditState:
+    seq: int = -1
+    at: float = 0.0
+    failed_at: float = 0.0
+    min_gap: float = 0.0  # the platform's min_edit_interval, known after the first edit
+
+
+def result_rows(posts: Posts, camp: Campaign, rnd: Round, job_id: str, res: RoundResult) -> NewRows:
+    """What a finished round adds: the contact sheet post, a card and a post per variant; the round becomes
+    the campaign's base and opens its team vote when the campaign has one."""
+    n, nv = rnd.number, len(res.variants)
+    parent_card = (
+        card_id(camp.id, rnd.parent_round, rnd.parent_variant)
+        if rnd.parent_round and rnd.parent_variant
+        else None
+    )
+    rows = NewRows(campaign={"base_round": n}, round={"state": JobState.DONE.value, "result": res.to_dict()})
+    if camp.vote_seconds:
+        rows.round["vote_deadline"] = now() + camp.vote_seconds
+    sheet = OutMessage(
+        text=say.grid(n, nv, camp.vote_seconds),
+        file=posts.artifacts.path(res.sheet),
+        title=say.grid_title(camp.id, n),
+    )
+    rows.add.append(
+        posts.row(camp, f"{job_id}:grid", "grid", sheet, round_number=n, reactions=NUMBER_EMOJI[:nv])
+    )
+    for v in res.variants:
+        cid = card_id(camp.id, n, v.index)
+        data = {
+            "copy": {"headline": v.headline, "body": v.body, "cta": v.cta},
+            "visual": v.visual,
+            "models": res.models,
+            "palette_index": v.palette_index,
+            "colour_hint": v.colour_hint,
+            "size": res.size,
+            "seed": res.seed,
+        }
+        rows.add.append(
+            Card(
+                id=cid,
+                campaign_id=camp.id,
+                round_number=n,
+                index=v.index,
+                parent_card=parent_card,
+                data=data,
+                image_path=v.image,
+            )
+        )
+        card = OutMessage(
+            text=say.variant_line(v.index, v.headline),
+            file=posts.artifacts.path(v.image),
+            title=cid,
+            fields=[("Headline", v.headline), ("Body", v.body), ("Call to action", v.cta)],
+            buttons=[Button(f"Refine {v.index}", "refine", cid), Button("Export", "export", cid)],
+        )
+        rows.add.append(
+            posts.row(camp, f"{job_id}:v{v.index}", "variant", card, round_number=n, variant_index=v.index)
+        )
+    return rows
+
+
+class Delivery:
+    def __init__(
+        self,
+        settings: Settings,
+        repo: Repo,
+        queue: JobProducer,
+        adapters: dict[str, ChatAdapter],
+        rounds: Rounds,
+        outbox: OutboxSender,
+    ):
+        self.settings = settings
+        self.repo = repo
+        self.queue = queue
+        self.adapters = adapters
+        self.rounds = rounds
+        self.outbox = outbox
+        self.posts = rounds.posts
+        self.wake = asyncio.Event()
+        self._edits: dict[str, _EditState] = {}
+        self._last_housekeeping = 0.0
+
+    async def pump(self) -> bool:
+        """One delivery pass: job progress and results -> outbox -> chat; votes; TTL. True if it did work."""
+        did = False
+        if now() - self._last_housekeeping > HOUSEKEEPING_S:
+            self._last_housekeeping = now()
+            for j in await self.queue.drop_older_than(self.settings.job_ttl_seconds):
+                logger.warning("job %s dropped after waiting past the TTL", j.id)
+            await self.repo.forget_events(now() - EVENT_MEMORY_S)
+        for job in await self.queue.unhandled():
+            did |= await self._job(job)
+        did |= await close_due_votes(self.repo, self.rounds)
+        did |= await self.outbox.send_pending()
+        return did
+
+    async def run(self, stop: asyncio.Event, *, interval: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                busy = await self.pump()
+            except Exception:
+                logger.exception("delivery pass failed; retrying")
+                busy = False
+            if busy:
+                continue
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), interval)
+            except TimeoutError:
+                pass
+
+    async def _job(self, job: Job) -> bool:
+        n = job.spec.round_number
+        if job.state == JobState.QUEUED:
+            pos = await self.queue.position(job.id)
+            return await self._edit_status(job, say.queued(n, position=pos))
+        if job.state == JobState.RUNNING:
+            return await self._edit_status(job, say.running(n, job.stage, job.percent))
+        # finished: store the outcome once, then the outbox delivers it
+        if not await self.repo.finish_round(
+            job.id, job.spec.campaign_id, lambda c, r: self._outcome(c, r, job)
+        ):
+            logger.warning("job %s has no round; ignoring", job.id)
+        seconds = job.result.seconds if job.state == JobState.DONE and job.result else None
+        await self.outbox.send_pending()  # the status message must exist before the final edit
+        if not await self._edit_status(job, say.final_status(job.state, n, seconds), force=True):
+            # The status line is not posted yet, or the edit failed: the outcome is stored and its
+            # posts are owed in the outbox; the final edit is tried again on the next pass.
+            return False
+        await self.queue.mark_handled(job.id)
+        self._edits.pop(job.id, None)
+        return True
+
+    def _outcome(self, camp: Campaign, rnd: Round, job: Job) -> NewRows | None:
+        if not JobState(rnd.state).active:
+            return None  # stored by an earlier pass
+        if job.state == JobState.DONE and job.result is not None:
+            return result_rows(self.posts, camp, rnd, job.id, job.result)
+        text = say.outcome(job.state, rnd.number, camp.id, job.error)
+        note = self.posts.row(
+            camp, f"{job.id}:outcome", "note", OutMessage(text=text), round_number=rnd.number
+        )
+        return NewRows(add=[note], round={"state": job.state.value})
+
+    async def _edit_status(self, job: Job, text: str, *, force: bool = False) -> bool:
+        st = self._edits.setdefault(job.id, _EditState())
+        if st.seq == job.progress_seq and not force:
+            return False
+        # The one throttle for status lines: the engine's own pace for progress edits, and never faster
+        # than the platform allows (Slack: one chat.update per message per 1.5 s), even for the final edit,
+        # which a later pass lands instead.
+        pace = 0.0 if force else self.settings.status_edit_interval
+        if now() - st.at < max(pace, st.min_gap) or now() - st.failed_at < EDIT_RETRY_S:
+            return False
+        camp = await self.repo.campaign(job.spec.campaign_id)
+        status = await self.repo.outbox_row(f"{job.id}:status")
+        if camp is None or status is None or status.message_id is None:
+            return False
+        adapter = self.adapters.get(camp.platform)
+        if adapter is None:
+            return False
+        st.min_gap = adapter.min_edit_interval
+        if now() - st.at < st.min_gap:
+            return False
+        try:
+            await adapter.edit(camp.channel, camp.thread, status.message_id, text)
+        except Exception as exc:
+            logger.warning("status edit for %s failed: %s", job.id, exc)
+            st.failed_at = now()
+            return False
+        st.seq, st.at = job.progress_seq, now()
+        return True

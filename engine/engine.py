@@ -1,0 +1,280 @@
+"""The engine's ack path: a chat event in, campaign state and jobs written, a short :class:`Reply` out,
+within the platforms' 3 s. Everything slow (posting, uploading, tallying votes) is the delivery loop's
+(:mod:`engine.delivery`), which :meth:`Engine.run` drives.
+
+The engine is built by the composition root (``bot.app``) from a repository, a queue producer and an
+artifact store; it never builds its own database or names a queue implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from engine import messages as say
+from engine import views
+from engine.adapter import ChatAdapter
+from engine.artifacts import LocalArtifacts
+from engine.brief import Brief
+from engine.commands import (
+    Cancel,
+    Export,
+    Help,
+    History,
+    NewCampaign,
+    Resume,
+    Status,
+    card_id,
+    emoji_choice,
+    help_text,
+    is_cancel_emoji,
+    is_choose_emoji,
+    parse_card_id,
+    parse_command,
+)
+from engine.delivery import Delivery
+from engine.errors import UserError
+from engine.events import ButtonEvent, CommandEvent, Event, ReactionEvent, Reply, ReplyEvent
+from engine.export import export_campaign
+from engine.jobs import RoundResult
+from engine.outbox import OutboxSender, Posts
+from engine.planning import job_id_for
+from engine.queue import JobProducer
+from engine.replies import BackTo, ExportIntent, HelpIntent, NotUnderstood, Refine, parse_reply
+from engine.rounds import Rounds
+from engine.settings import Settings
+from engine.store.models import Campaign, Round, now
+from engine.store.repo import Repo
+
+logger = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        repo: Repo,
+        queue: JobProducer,
+        artifacts: LocalArtifacts,
+        adapters: list[ChatAdapter] | None = None,
+    ):
+        self.settings = settings
+        self.repo = repo
+        self.queue = queue
+        self.artifacts = artifacts
+        self.adapters: dict[str, ChatAdapter] = {a.platform: a for a in adapters or []}
+        self.rounds = Rounds(settings, repo, queue, Posts(artifacts))
+        self.outbox = OutboxSender(repo, self.adapters, artifacts)
+        self.delivery = Delivery(settings, repo, queue, self.adapters, self.rounds, self.outbox)
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.rounds.recover()
+
+    async def close(self) -> None:
+        await self.repo.close()
+
+    def add_adapter(self, adapter: ChatAdapter) -> None:
+        self.adapters[adapter.platform] = adapter
+        self.delivery.wake.set()
+
+    async def pump(self) -> bool:
+        return await self.delivery.pump()
+
+    async def run(self, stop: asyncio.Event, *, interval: float = 0.5) -> None:
+        await self.delivery.run(stop, interval=interval)
+
+    # -- what adapters may keep per workspace (e.g. Discord's slash-command digest) -----------------------
+    async def workspace_data(self, platform: str, workspace: str) -> dict[str, Any]:
+        ws = await self.repo.workspace_settings(platform, workspace)
+        return dict(ws.data or {}) if ws else {}
+
+    async def save_workspace_data(self, platform: str, workspace: str, **data: Any) -> None:
+        await self.repo.save_workspace_settings(platform, workspace, data=data)
+
+    # -- read-only views ----------------------------------------------------------------------------------
+    async def status_text(self, user: str) -> str:
+        return await views.status_text(self.queue, user, self.settings.job_lease_seconds)
+
+    async def history_text(self, campaign_id: int) -> str:
+        return await views.history_text(self.repo, campaign_id)
+
+    # -- ack path -----------------------------------------------------------------------------------------
+    async def handle(self, event: Event) -> Reply | None:
+        """Handle one event quickly (database writes only). Returns what to show the user right away."""
+        if event.event_id and not await self.repo.first_time(f"{event.where.platform}:{event.event_id}"):
+            logger.info("duplicate event %s ignored", event.event_id)
+            return None
+        try:
+            if isinstance(event, CommandEvent):
+                return await self._command(event)
+            if isinstance(event, ReactionEvent):
+                return await self._reaction(event)
+            if isinstance(event, ReplyEvent):
+                return await self._reply(event)
+            if isinstance(event, ButtonEvent):
+                return await self._button(event)
+        except UserError as exc:
+            return Reply(str(exc))
+        finally:
+            self.delivery.wake.set()
+        return None
+
+    async def _command(self, ev: CommandEvent) -> Reply:
+        cmd = parse_command(ev.text)
+        if isinstance(cmd, Help):
+            return Reply(help_text(cmd.topic))
+        if isinstance(cmd, Status):
+            return Reply(await self.status_text(ev.user))
+        if isinstance(cmd, NewCampaign):
+            return await self._new_campaign(ev, cmd)
+        if not isinstance(cmd, (History, Export, Resume, Cancel)):
+            raise UserError(say.UNKNOWN_COMMAND)
+        camp = await self._campaign(cmd.campaign_id, ev.where.platform, ev.where.workspace)
+        if isinstance(cmd, History):
+            return Reply(await self.history_text(camp.id))
+        if isinstance(cmd, Export):
+            await self._export(camp)
+            return Reply(say.exporting(camp.id))
+        if isinstance(cmd, Resume):
+            return Reply(await self.rounds.resume(camp, ev.user))
+        await self._authorize(camp, ev.user, "cancel it")
+        return Reply(say.cancelled_jobs(camp.id, await self.rounds.cancel_all(camp)))
+
+    async def _new_campaign(self, ev: CommandEvent, cmd: NewCampaign) -> Reply:
+        w = ev.where
+        camp, spec = await self.rounds.new_campaign(
+            w.platform, w.workspace, w.channel, ev.user, ev.user_name or ev.user, cmd
+        )
+        pos = await self.queue.position(spec.id)
+        logger.info(
+            "campaign %s created by %s (job %s, position %d)", say.cid_str(camp.id), ev.user, spec.id, pos
+        )
+        return Reply(
+            extra={"campaign": say.cid_str(camp.id)}, text=say.working_on_it(camp.id, cmd.variants, pos)
+        )
+
+    async def _export(self, camp: Campaign) -> Path:
+        return await export_campaign(self.repo, self.rounds, self.artifacts, camp)
+
+    async def _campaign(self, campaign_id: int, platform: str, workspace: str) -> Campaign:
+        camp = await self.repo.campaign(campaign_id)
+        if camp is None or camp.platform != platform or camp.workspace != workspace:
+            raise UserError(say.no_such_campaign(campaign_id))
+        return camp
+
+    async def _may_choose(self, camp: Campaign, user: str) -> bool:
+        if user == camp.owner:
+            return True
+        ws = await self.repo.workspace_settings(camp.platform, camp.workspace)
+        rule = ws.who_can_choose if ws else self.settings.who_can_choose
+        return rule == "anyone"
+
+    async def _authorize(self, camp: Campaign, user: str, what: str) -> None:
+        if not await self._may_choose(camp, user):
+            raise UserError(say.owner_only(camp.owner_name, what, camp.id))
+
+    # -- reactions, buttons, replies ----------------------------------------------------------------------
+    async def _reaction(self, ev: ReactionEvent) -> Reply | None:
+        ref = await self.repo.message_ref(ev.where.platform, ev.where.channel, ev.message_id)
+        if ref is None or ref.round_number is None:
+            return None
+        camp = await self.repo.campaign(ref.campaign_id)
+        assert camp is not None
+        if is_cancel_emoji(ev.emoji):
+            if ref.kind != "status":
+                return None
+            if not await self._may_choose(camp, ev.user):
+                await self.rounds.tell(camp, ev.user, say.only_owner_cancels(camp.owner_name, camp.id))
+                return None
+            await self.queue.cancel(job_id_for(camp.id, ref.round_number))
+            return None
+        choice: int | None = None
+        if ref.kind == "grid":
+            choice = emoji_choice(ev.emoji)
+        elif ref.kind == "variant" and is_choose_emoji(ev.emoji):
+            choice = ref.variant_index
+        rnd = await self.repo.round(camp.id, ref.round_number)
+        if choice is None or rnd is None or rnd.result is None:
+            return None
+        if not 1 <= choice <= len(RoundResult.from_dict(rnd.result).variants):
+            return None
+        if rnd.vote_deadline is not None and not rnd.vote_closed:
+            await self.repo.add_vote(camp.id, rnd.number, ev.user, choice)
+            return None
+        if not await self._may_choose(camp, ev.user):
+            await self.rounds.tell(camp, ev.user, say.only_owner_chooses(camp.owner_name, camp.id))
+            return None
+        await self.rounds.start(camp, ev.user, base=rnd, choice=choice, edits=None, note="")
+        return None
+
+    async def _button(self, ev: ButtonEvent) -> Reply | None:
+        c, r, v = parse_card_id(ev.value)
+        camp = await self._campaign(c, ev.where.platform, ev.where.workspace)
+        if ev.action == "export":
+            await self._export(camp)
+            return Reply(say.exporting(camp.id, from_button=True))
+        if ev.action != "refine":
+            return None
+        await self._authorize(camp, ev.user, "choose variants")
+        rnd = await self.repo.round(camp.id, r)
+        if rnd is None or rnd.result is None:
+            raise UserError(say.round_not_ready(c, r))
+        if rnd.vote_deadline is not None and not rnd.vote_closed:
+            raise UserError(say.VOTE_OPEN)
+        await self.rounds.start(camp, ev.user, base=rnd, choice=v, edits=None, note="")
+        return Reply(say.refining(card_id(c, r, v)))
+
+    async def _reply(self, ev: ReplyEvent) -> Reply | None:
+        if not ev.where.thread:
+            return None
+        camp = await self.repo.campaign_in_thread(ev.where.platform, ev.where.thread)
+        if camp is None:
+            return None
+        base = await self.repo.round(camp.id, camp.base_round)
+        intent = await self._parse(ev.text, camp, base)
+        if isinstance(intent, NotUnderstood):
+            await self.rounds.tell(camp, ev.user, intent.message)
+        elif isinstance(intent, HelpIntent):
+            await self.rounds.note(camp, f"help:{ev.message_id or now()}", help_text("replies"))
+        elif isinstance(intent, ExportIntent):
+            await self._export(camp)
+        elif not await self._may_choose(camp, ev.user):
+            await self.rounds.tell(camp, ev.user, say.only_owner_steers(camp.owner_name, camp.id))
+        elif isinstance(intent, BackTo):
+            await self._back_to(camp, ev, intent.round)
+        else:
+            assert isinstance(intent, Refine)
+            if intent.edits.back_to_round is not None:
+                base = await self.repo.round(camp.id, intent.edits.back_to_round)
+            if base is None or base.result is None:
+                await self.rounds.tell(camp, ev.user, say.FIRST_ROUND_PENDING)
+                return None
+            await self.rounds.start(
+                camp, ev.user, base=base, choice=intent.like, edits=intent.edits, note=ev.text
+            )
+        return None
+
+    async def _parse(self, text: str, camp: Campaign, base: Round | None) -> Any:
+        """The one place a reply is read: against the round it would build on."""
+        brief = Brief.from_dict(base.spec["job"]["brief"] if base else camp.brief)
+        spec = base.spec["job"] if base else {}
+        return parse_reply(
+            text,
+            tone=brief.tone,
+            length=brief.length,
+            size=spec.get("size", "square"),
+            variants=spec.get("variants", 4),
+            max_round=await self.repo.max_round(camp.id),
+        )
+
+    async def _back_to(self, camp: Campaign, ev: ReplyEvent, number: int) -> None:
+        rnd = await self.repo.round(camp.id, number)
+        if rnd is None or rnd.result is None:
+            await self.rounds.tell(camp, ev.user, say.nothing_to_go_back_to(number))
+            return
+        await self.rounds.show_grid(
+            camp, rnd, f"{rnd.job_id}:grid:back:{ev.message_id or now()}", say.back_to(rnd.number)
+        )

@@ -1,0 +1,38 @@
+"""The export bundle: every finished round of a campaign (creatives, contact sheets, copy) in one zip,
+posted into the campaign's thread."""
+
+from __future__ import annotations
+
+import asyncio
+import zipfile
+from pathlib import Path
+
+from engine import messages as say
+from engine.artifacts import LocalArtifacts
+from engine.errors import UserError
+from engine.jobs import RoundResult
+from engine.rounds import Rounds
+from engine.store.models import Campaign
+from engine.store.repo import Repo
+
+
+def write_zip(out: Path, folders: list[tuple[int, Path]], prefix: str) -> None:
+    """Zip each round's folder under ``<prefix>/round-N/``; written beside and renamed, never half a zip."""
+    tmp = out.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for number, folder in folders:
+            for f in sorted(folder.iterdir()):
+                z.write(f, f"{prefix}/round-{number}/{f.name}")
+    tmp.replace(out)
+
+
+async def export_campaign(repo: Repo, rounds: Rounds, artifacts: LocalArtifacts, camp: Campaign) -> Path:
+    finished = await repo.rounds(camp.id, finished_only=True)
+    if not finished:
+        raise UserError(say.nothing_to_export(camp.id))
+    out = artifacts.path(artifacts.export_name(camp.id, len(finished)))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    folders = [(r.number, artifacts.path(RoundResult.from_dict(r.result or {}).dir)) for r in finished]
+    await asyncio.to_thread(write_zip, out, folders, say.cid_str(camp.id))
+    await rounds.note(camp, f"export:{len(finished)}", say.export_ready(camp.id, len(finished)), file=out)
+    return out

@@ -1,0 +1,207 @@
+"""Starting rounds: limits, the round row and its job written together, the echo and status posts, the
+enqueue. Also resume, cancel, recovery after a crash, and the small notes the engine posts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from engine import messages as say
+from engine import planning
+from engine.adapter import OutMessage
+from engine.commands import NUMBER_EMOJI, NewCampaign, card_id
+from engine.errors import UserError
+from engine.jobs import JobSpec, JobState, RoundResult
+from engine.neutralize import neutralize
+from engine.outbox import Posts
+from engine.queue import JobProducer
+from engine.replies import Edits
+from engine.settings import Settings
+from engine.store.models import Campaign, Round, now
+from engine.store.repo import NewRows, Repo
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE = (JobState.FAILED, JobState.CANCELLED, JobState.DROPPED)
+
+
+class Rounds:
+    def __init__(self, settings: Settings, repo: Repo, queue: JobProducer, posts: Posts):
+        self.settings = settings
+        self.repo = repo
+        self.queue = queue
+        self.posts = posts
+
+    async def check_limits(self, user: str) -> None:
+        mine = await self.queue.active_for_user(user)
+        if mine >= self.settings.max_jobs_per_user:
+            raise UserError(say.too_many_jobs(mine, self.settings.max_jobs_per_user))
+        depth = await self.queue.depth()
+        if depth >= self.settings.queue_cap:
+            raise UserError(say.studio_busy(depth))
+
+    async def _enqueue(self, spec: JobSpec) -> None:
+        await self.queue.enqueue(spec, max_attempts=self.settings.job_max_attempts)
+
+    async def recover(self) -> None:
+        """After a crash between writing a round and its job, enqueue what is missing."""
+        for r in await self.repo.rounds_in([JobState.QUEUED]):
+            if await self.queue.get(r.job_id) is None:
+                logger.warning("round %s had no job; enqueuing it", r.job_id)
+                await self._enqueue(JobSpec.from_dict(r.spec["job"]))
+
+    async def new_campaign(
+        self, platform: str, workspace: str, channel: str, user: str, user_name: str, cmd: NewCampaign
+    ) -> tuple[Campaign, JobSpec]:
+        await self.check_limits(user)
+        seed = planning.campaign_seed(cmd.seed, time.time())
+        camp = Campaign(
+            platform=platform,
+            workspace=workspace,
+            channel=channel,
+            owner=user,
+            owner_name=neutralize(user_name or user)[:120],
+            brief=cmd.brief.to_dict(),
+            vote_seconds=cmd.vote_seconds,
+            created_at=now(),
+        )
+        made: list[JobSpec] = []
+
+        def plan(c: Campaign) -> NewRows:
+            spec = planning.first_spec(c.id, user, cmd, seed)
+            made.append(spec)
+            b = cmd.brief
+            root = OutMessage(
+                text=say.campaign_root(
+                    c.id, c.owner_name, b.product, b.tone, cmd.size, cmd.variants, seed, cmd.vote_seconds
+                ),
+                title=say.campaign_title(c.id),
+            )
+            return NewRows(
+                add=[
+                    Round(
+                        campaign_id=c.id,
+                        number=1,
+                        spec={"job": spec.to_dict()},
+                        job_id=spec.id,
+                        created_at=now(),
+                    ),
+                    self.posts.row(c, f"{say.cid_str(c.id)}:root", "root", root, in_thread=False),
+                    self.posts.row(
+                        c, f"{spec.id}:status", "status", OutMessage(text=say.queued(1)), round_number=1
+                    ),
+                ]
+            )
+
+        camp = await self.repo.create_campaign(camp, plan)
+        await self._enqueue(made[0])
+        return camp, made[0]
+
+    async def start(
+        self, camp: Campaign, user: str, *, base: Round, choice: int | None, edits: Edits | None, note: str
+    ) -> int:
+        """Queue the next round: a refine round from ``choice`` of ``base``, or (no choice) a fresh round
+        from the base round's brief with the edits applied. Returns its number."""
+        await self.check_limits(user)
+        assert base.result is not None
+        parent = JobSpec.from_dict(base.spec["job"])
+        lineage = RoundResult.from_dict(base.result).round
+        made: list[planning.NextRound] = []
+        what = say.refine_what(card_id(camp.id, base.number, choice) if choice else None, base.number)
+
+        def plan(number: int) -> NewRows:
+            nxt = planning.next_spec(
+                parent, lineage, number=number, user=user, choice=choice, edits=edits, note=note
+            )
+            made.append(nxt)
+            spec = nxt.spec
+            return NewRows(
+                add=[
+                    Round(
+                        campaign_id=camp.id,
+                        number=number,
+                        parent_round=base.number,
+                        parent_variant=choice,
+                        instruction=note or None,
+                        spec={"job": spec.to_dict()},
+                        job_id=spec.id,
+                        created_at=now(),
+                    ),
+                    self.posts.row(
+                        camp,
+                        f"{spec.id}:echo",
+                        "note",
+                        OutMessage(text=say.round_echo(number, nxt.changes, what)),
+                        round_number=number,
+                    ),
+                    self.posts.row(
+                        camp,
+                        f"{spec.id}:status",
+                        "status",
+                        OutMessage(text=say.queued(number)),
+                        round_number=number,
+                    ),
+                ]
+            )
+
+        number = await self.repo.add_round(camp.id, plan)
+        await self._enqueue(made[-1].spec)
+        logger.info("campaign %s: round %d queued by %s (%s)", say.cid_str(camp.id), number, user, what)
+        return number
+
+    async def show_grid(self, camp: Campaign, rnd: Round, key: str, text: str) -> None:
+        """Make ``rnd`` the round replies build on, and post its contact sheet again to choose from."""
+        assert rnd.result is not None
+        res = RoundResult.from_dict(rnd.result)
+        row = self.posts.row(
+            camp,
+            key,
+            "grid",
+            OutMessage(text=text, file=self.posts.artifacts.path(res.sheet)),
+            round_number=rnd.number,
+            reactions=NUMBER_EMOJI[: len(res.variants)],
+        )
+        await self.repo.set_base_round(camp.id, rnd.number, [row])
+
+    async def resume(self, camp: Campaign, user: str) -> str:
+        """Re-post the latest finished round so people can choose again; re-queue a round that never finished."""
+        rounds = await self.repo.rounds(camp.id)
+        if not rounds:
+            raise UserError(say.no_rounds_yet(camp.id))
+        last = rounds[-1]
+        if last.state in RETRYABLE:
+            await self.check_limits(user)
+            spec = planning.retry_spec(JobSpec.from_dict(last.spec["job"]), now())
+            status = self.posts.row(
+                camp,
+                f"{spec.id}:status",
+                "status",
+                OutMessage(text=say.queued(last.number, again=True)),
+                round_number=last.number,
+            )
+            await self.repo.requeue_round(last.id, spec.id, {"job": spec.to_dict()}, [status])
+            await self._enqueue(spec)
+            return say.queued_again(camp.id, last.number)
+        done = [r for r in rounds if r.result is not None]
+        if not done:
+            return say.still_first_round(camp.id)
+        r = done[-1]
+        await self.show_grid(camp, r, f"{r.job_id}:grid:resume:{now():.6f}", say.resumed_grid(r.number))
+        return say.resumed(camp.id, r.number)
+
+    async def cancel_all(self, camp: Campaign) -> int:
+        n = 0
+        for r in await self.repo.rounds_in([JobState.QUEUED, JobState.RUNNING], camp.id):
+            n += await self.queue.cancel(r.job_id)
+        return n
+
+    async def tell(self, camp: Campaign, user: str, text: str) -> None:
+        """A note for one person (ephemeral where the platform allows)."""
+        key = f"{say.cid_str(camp.id)}:tell:{user}:{now():.6f}"
+        await self.repo.add([self.posts.row(camp, key, "tell", OutMessage(text=text), user=user)])
+
+    async def note(self, camp: Campaign, key: str, text: str, file: Path | None = None) -> None:
+        """A note in the thread, once per key."""
+        row = self.posts.row(camp, f"{say.cid_str(camp.id)}:{key}", "note", OutMessage(text=text, file=file))
+        await self.repo.add([row], ignore_duplicate=True)

@@ -1,0 +1,274 @@
+"""Every query the engine makes, in one place. Engine modules call a :class:`Repo` method; none opens a
+session itself. A method that must decide something inside its transaction (the next round number, the
+rows a finished job adds) takes a plain function that builds the rows, so the rules stay in the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from engine.store.db import sessionmaker
+from engine.store.models import (
+    Campaign,
+    Card,
+    MessageRef,
+    Outbox,
+    Round,
+    SeenEvent,
+    Vote,
+    WorkspaceSettings,
+    now,
+)
+
+Row = Round | Outbox | Card | MessageRef
+
+
+@dataclass
+class NewRows:
+    """Rows one step adds in one transaction, and field changes of the campaign and round it is about."""
+
+    add: list[Row] = field(default_factory=list)
+    campaign: dict[str, Any] = field(default_factory=dict)
+    round: dict[str, Any] = field(default_factory=dict)
+
+
+class Repo:
+    def __init__(self, db: AsyncEngine):
+        self.db = db
+        self.sessions: async_sessionmaker[AsyncSession] = sessionmaker(db)
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+    # -- events -------------------------------------------------------------------------------------------
+    async def first_time(self, key: str) -> bool:
+        """Record an event key; False if it was seen before (platforms deliver events again)."""
+        try:
+            async with self.sessions() as s, s.begin():
+                s.add(SeenEvent(key=key[:160], seen_at=now()))
+            return True
+        except IntegrityError:
+            return False
+
+    async def forget_events(self, older_than: float) -> None:
+        async with self.sessions() as s, s.begin():
+            await s.execute(delete(SeenEvent).where(SeenEvent.seen_at < older_than))
+
+    # -- campaigns and settings ---------------------------------------------------------------------------
+    async def campaign(self, campaign_id: int) -> Campaign | None:
+        async with self.sessions() as s:
+            return await s.get(Campaign, campaign_id)
+
+    async def campaign_in_thread(self, platform: str, thread: str) -> Campaign | None:
+        async with self.sessions() as s:
+            q = select(Campaign).where(Campaign.platform == platform, Campaign.thread == thread)
+            return (await s.execute(q)).scalar_one_or_none()
+
+    async def create_campaign(self, camp: Campaign, plan: Callable[[Campaign], NewRows]) -> Campaign:
+        """Insert a campaign and what ``plan`` (given the campaign with its id) adds, in one transaction."""
+        async with self.sessions() as s, s.begin():
+            s.add(camp)
+            await s.flush()
+            s.add_all(plan(camp).add)
+        return camp
+
+    async def set_base_round(self, campaign_id: int, number: int, rows: Iterable[Row] = ()) -> None:
+        async with self.sessions() as s, s.begin():
+            await s.execute(update(Campaign).where(Campaign.id == campaign_id).values(base_round=number))
+            s.add_all(list(rows))
+
+    async def workspace_settings(self, platform: str, workspace: str) -> WorkspaceSettings | None:
+        async with self.sessions() as s:
+            return await s.get(WorkspaceSettings, (platform, workspace))
+
+    async def save_workspace_settings(
+        self,
+        platform: str,
+        workspace: str,
+        *,
+        who_can_choose: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> WorkspaceSettings:
+        async with self.sessions() as s, s.begin():
+            ws = await s.get(WorkspaceSettings, (platform, workspace))
+            if ws is None:
+                ws = WorkspaceSettings(
+                    platform=platform, workspace=workspace, who_can_choose="owner", data={}
+                )
+                s.add(ws)
+            if who_can_choose is not None:
+                ws.who_can_choose = who_can_choose
+            if data is not None:
+                ws.data = {**(ws.data or {}), **data}
+        return ws
+
+    # -- rounds -------------------------------------------------------------------------------------------
+    async def round(self, campaign_id: int, number: int) -> Round | None:
+        async with self.sessions() as s:
+            q = select(Round).where(Round.campaign_id == campaign_id, Round.number == number)
+            return (await s.execute(q)).scalar_one_or_none()
+
+    async def max_round(self, campaign_id: int) -> int:
+        async with self.sessions() as s:
+            return int(
+                await s.scalar(select(func.max(Round.number)).where(Round.campaign_id == campaign_id)) or 0
+            )
+
+    async def rounds(self, campaign_id: int, *, finished_only: bool = False) -> Sequence[Round]:
+        async with self.sessions() as s:
+            q = select(Round).where(Round.campaign_id == campaign_id)
+            if finished_only:
+                q = q.where(Round.result.is_not(None))
+            return (await s.execute(q.order_by(Round.number))).scalars().all()
+
+    async def rounds_in(self, states: Iterable[str], campaign_id: int | None = None) -> Sequence[Round]:
+        async with self.sessions() as s:
+            q = select(Round).where(Round.state.in_(list(states)))
+            if campaign_id is not None:
+                q = q.where(Round.campaign_id == campaign_id)
+            return (await s.execute(q)).scalars().all()
+
+    async def add_round(self, campaign_id: int, plan: Callable[[int], NewRows]) -> int:
+        """Add the campaign's next round: ``plan(number)`` builds its rows with the number taken inside the
+        transaction (the unique (campaign, number) key turns a concurrent duplicate into an error)."""
+        async with self.sessions() as s, s.begin():
+            number = (
+                int(
+                    await s.scalar(select(func.max(Round.number)).where(Round.campaign_id == campaign_id))
+                    or 0
+                )
+                + 1
+            )
+            s.add_all(plan(number).add)
+        return number
+
+    async def requeue_round(
+        self, round_id: int, job_id: str, spec: dict[str, Any], rows: Iterable[Row]
+    ) -> None:
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                update(Round).where(Round.id == round_id).values(job_id=job_id, state="queued", spec=spec)
+            )
+            s.add_all(list(rows))
+
+    async def finish_round(
+        self, job_id: str, campaign_id: int, outcome: Callable[[Campaign, Round], NewRows | None]
+    ) -> bool:
+        """Store a finished job's outcome once: ``outcome`` builds the rows and changes for a round that is
+        still active and returns None otherwise. False if the job has no round (nothing stored)."""
+        async with self.sessions() as s, s.begin():
+            rnd = (await s.execute(select(Round).where(Round.job_id == job_id))).scalar_one_or_none()
+            camp = await s.get(Campaign, campaign_id)
+            if rnd is None or camp is None:
+                return False
+            rows = outcome(camp, rnd)
+            if rows is not None:
+                for k, v in rows.round.items():
+                    setattr(rnd, k, v)
+                for k, v in rows.campaign.items():
+                    setattr(camp, k, v)
+                s.add_all(rows.add)
+        return True
+
+    async def cards(self, campaign_id: int) -> Sequence[Card]:
+        async with self.sessions() as s:
+            q = select(Card).where(Card.campaign_id == campaign_id).order_by(Card.round_number, Card.index)
+            return (await s.execute(q)).scalars().all()
+
+    # -- votes --------------------------------------------------------------------------------------------
+    async def add_vote(self, campaign_id: int, round_number: int, user: str, choice: int) -> None:
+        async with self.sessions() as s, s.begin():
+            if await s.get(Vote, (campaign_id, round_number, user, choice)) is None:
+                s.add(
+                    Vote(campaign_id=campaign_id, round_number=round_number, user=user, variant_index=choice)
+                )
+
+    async def votes_due(self, at: float) -> Sequence[Round]:
+        async with self.sessions() as s:
+            q = select(Round).where(
+                Round.vote_deadline.is_not(None), Round.vote_deadline <= at, Round.vote_closed.is_(False)
+            )
+            return (await s.execute(q)).scalars().all()
+
+    async def close_vote(self, rnd: Round) -> list[Vote] | None:
+        """Close a round's vote and return its votes; None if another pass closed it first."""
+        async with self.sessions() as s, s.begin():
+            got = await s.execute(
+                update(Round).where(Round.id == rnd.id, Round.vote_closed.is_(False)).values(vote_closed=True)
+            )
+            if got.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            q = select(Vote).where(Vote.campaign_id == rnd.campaign_id, Vote.round_number == rnd.number)
+            return list((await s.execute(q)).scalars().all())
+
+    # -- outbox and message references --------------------------------------------------------------------
+    async def add(self, rows: Iterable[Row], *, ignore_duplicate: bool = False) -> bool:
+        """Insert rows in one transaction. With ``ignore_duplicate``, a key seen before is not an error
+        (False is returned and nothing is added)."""
+        try:
+            async with self.sessions() as s, s.begin():
+                s.add_all(list(rows))
+            return True
+        except IntegrityError:
+            if ignore_duplicate:
+                return False
+            raise
+
+    async def message_ref(self, platform: str, channel: str, message_id: str) -> MessageRef | None:
+        async with self.sessions() as s:
+            return await s.get(MessageRef, (platform, channel, message_id))
+
+    async def outbox_row(self, key: str) -> Outbox | None:
+        async with self.sessions() as s:
+            return (await s.execute(select(Outbox).where(Outbox.key == key))).scalar_one_or_none()
+
+    async def outbox_pending(self) -> Sequence[Outbox]:
+        """Messages not sent yet (or whose reactions are not added yet), oldest first; given-up ones aside."""
+        async with self.sessions() as s:
+            q = (
+                select(Outbox)
+                .where((Outbox.message_id.is_(None)) | (Outbox.reactions_done.is_(False)))
+                .where(Outbox.gave_up.is_(False))
+                .order_by(Outbox.seq)
+            )
+            return (await s.execute(q)).scalars().all()
+
+    async def outbox_sent(self, seq: int, message_id: str, ref: MessageRef | None = None) -> None:
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                update(Outbox).where(Outbox.seq == seq).values(message_id=message_id, sent_at=now())
+            )
+            if ref is not None:
+                await s.merge(ref)
+
+    async def thread_opened(
+        self, seq: int, campaign_id: int, message_id: str, thread: str, ref: MessageRef
+    ) -> None:
+        """The campaign's root post is up: remember its thread, and the post as sent, in one transaction."""
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id)
+                .values(thread=thread, root_message_id=message_id)
+            )
+            await s.execute(
+                update(Outbox).where(Outbox.seq == seq).values(message_id=message_id, sent_at=now())
+            )
+            s.add(ref)
+
+    async def reactions_done(self, seq: int) -> None:
+        async with self.sessions() as s, s.begin():
+            await s.execute(update(Outbox).where(Outbox.seq == seq).values(reactions_done=True))
+
+    async def outbox_failed(self, seq: int, attempts: int, error: str, *, gave_up: bool) -> None:
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                update(Outbox)
+                .where(Outbox.seq == seq)
+                .values(attempts=attempts, error=error[:500], gave_up=gave_up)
+            )

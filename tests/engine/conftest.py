@@ -1,0 +1,113 @@
+"""The fast engine suite: a real engine on a SQLite store in a temporary folder, an in-memory queue and a
+recording chat adapter; tests play the worker through the queue's consumer side. No worker process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from engine.artifacts import LocalArtifacts
+from engine.engine import Engine
+from engine.events import CommandEvent, ReactionEvent, ReplyEvent, Where
+from engine.jobs import Job, RoundResult, VariantResult
+from engine.settings import Settings
+from engine.store.db import database_url, make_engine
+from engine.store.migrate import upgrade_async
+from engine.store.repo import Repo
+from tests.fakes.queue import FakeQueue
+from tests.fakes.recording import Posted, RecordingAdapter
+
+HERE = Where("test", "W1", "C-general")
+
+
+@dataclass
+class Studio:
+    """Everything a fast engine test touches."""
+
+    engine: Engine
+    queue: FakeQueue
+    chat: RecordingAdapter
+    artifacts: LocalArtifacts
+
+    async def command(self, text: str, user: str = "alice", event_id: str = "") -> str | None:
+        r = await self.engine.handle(
+            CommandEvent(HERE, user, text, event_id=event_id, user_name=user.title())
+        )
+        return r.text if r else None
+
+    async def reply(self, text: str, user: str = "alice", thread: str | None = None) -> str | None:
+        where = Where(HERE.platform, HERE.workspace, HERE.channel, thread or self.thread())
+        r = await self.engine.handle(ReplyEvent(where, user, text, message_id=f"r{len(self.chat.messages)}"))
+        return r.text if r else None
+
+    async def react(self, message: Posted, emoji: str, user: str = "alice") -> None:
+        where = Where(HERE.platform, HERE.workspace, HERE.channel, message.thread)
+        await self.engine.handle(ReactionEvent(where, user, message.id, emoji))
+
+    def thread(self, n: int = 0) -> str:
+        return self.chat.roots()[n].id
+
+    async def pump(self, times: int = 3) -> None:
+        for _ in range(times):
+            await self.engine.pump()
+
+    async def work(self, *, fail: str | None = None) -> Job:
+        """Play the worker for the next queued job: claim it, report progress, write its images, finish."""
+        job = await self.queue.claim("w1", 30)
+        assert job is not None, "nothing queued"
+        assert await self.queue.progress(job.id, "w1", "writing copy", 30, 30)
+        if fail:
+            await self.queue.fail(job.id, "w1", fail)
+            return job
+        folder = self.artifacts.round_dir(job.spec.campaign_id, job.spec.round_number)
+        out = self.artifacts.path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        variants = []
+        for k in range(1, job.spec.variants + 1):
+            Image.new("RGB", (8, 8), (k * 20, 0, 0)).save(out / f"variant-{k}.png")
+            variants.append(
+                VariantResult(
+                    k,
+                    f"Headline {k} of {job.id}",
+                    f"Body {k}.",
+                    "Start now",
+                    f"{folder}/variant-{k}.png",
+                    visual={"seed": job.spec.seed + k},
+                )
+            )
+        Image.new("RGB", (8, 8)).save(out / "contact-sheet.png")
+        (out / "copy.md").write_text("# copy\n")
+        lineage = {
+            "round": job.spec.round_number,
+            "seed": job.spec.seed,
+            "variants": [{"index": v.index} for v in variants],
+        }
+        result = RoundResult(
+            round=lineage,
+            dir=folder,
+            sheet=f"{folder}/contact-sheet.png",
+            variants=variants,
+            size=job.spec.size,
+            seed=job.spec.seed,
+            timings={"copy_s": 1.0, "visual_s": 1.0},
+        )
+        assert await self.queue.complete(job.id, "w1", result)
+        return job
+
+
+@pytest.fixture
+async def studio(tmp_path: Path) -> AsyncIterator[Studio]:
+    settings = Settings(data_dir=tmp_path, status_edit_interval=0, _env_file=None)  # type: ignore[call-arg]
+    url = database_url(settings.data_dir, None)
+    await upgrade_async(url)
+    chat = RecordingAdapter()
+    queue = FakeQueue()
+    artifacts = LocalArtifacts(tmp_path)
+    engine = Engine(settings, Repo(make_engine(url)), queue, artifacts, [chat])
+    await engine.start()
+    yield Studio(engine, queue, chat, artifacts)
+    await engine.close()
