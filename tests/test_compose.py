@@ -11,7 +11,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engine import fonts
 from engine.brief import SIZES, TONES
-from engine.creative import CopyVariant
 from engine.errors import ModelError, UserError
 from engine.inference.compose import (
     BADGE_FILL,
@@ -28,6 +27,7 @@ from engine.inference.compose import (
     palette_for,
     sheet_columns,
 )
+from engine.inference.creative.types import CopyVariant
 
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 

@@ -22,9 +22,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
 from engine.brief import SIZES, TONES, is_cjk, suggest
-from engine.creative import CopyVariant
 from engine.errors import UserError
 from engine.fonts import has_glyphs, load_font
+from engine.inference.creative.types import CopyVariant
 from engine.inference.hero import tidy
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Hero art from the conditional GAN: pick a concept for a brief, draw, refine and redraw images.
 
-Every image is reproducible from its :class:`~engine.creative.VisualRecord` (concept, seed and
+Every image is reproducible from its :class:`~engine.inference.creative.types.VisualRecord` (concept, seed and
 the latent vector itself). Latents are drawn on the CPU from ``seed``, so a seed gives the same
 ``z`` on any device; the pixels then match to within the device's arithmetic.
 """
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.concepts import match_concept
-from engine.creative import VisualRecord
 from engine.errors import ModelError
+from engine.inference.creative.concepts import match_concept
+from engine.inference.creative.types import VisualRecord
 from engine.inference.gan import (
     DISCRIMINATOR_FILE,
     Discriminator,
