@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from engine.errors import ModelError
+from engine.inference.compose.hero import measure
 from engine.inference.creative.concepts import match_concept
 from engine.inference.creative.types import VisualRecord
 from engine.inference.gan import (
@@ -31,7 +32,6 @@ from engine.inference.gan import (
     sample_latents,
     to_rgba_uint8,
 )
-from engine.inference.hero import measure
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class VisualModel:
         return self._forward(concepts, latents)[0]
 
     def score(self, images: list[Image.Image], d_scores: torch.Tensor | None) -> list[float]:
-        """How good each candidate is: one clean object (:func:`~engine.inference.hero.measure`)
+        """How good each candidate is: one clean object (:func:`~engine.inference.compose.hero.measure`)
         plus, with a discriminator, its opinion z-scored over these candidates."""
         shape = [measure(np.asarray(img.getchannel("A"))).score for img in images]
         if d_scores is None or len(images) < 2:
