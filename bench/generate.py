@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from engine.brief import Brief
-from engine.inference.compose import compose_creative, palette_for
+from engine.inference.compose.layout import compose_creative
+from engine.inference.compose.palettes import palette_for
 from engine.inference.copywriter import Copywriter
 from engine.inference.device import resolve_device
 from engine.inference.visual import VisualModel

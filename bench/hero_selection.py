@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from qualitylib import CLASSIFIER, VisualJudge, pil_to_tensor, topk_hits  # noqa: E402
 
-from engine.inference.hero import measure  # noqa: E402
+from engine.inference.compose.hero import measure  # noqa: E402
 from engine.inference.visual import VisualModel, candidate_seeds  # noqa: E402
 from engine.settings import HOUSE_VISUAL_MODEL  # noqa: E402
 

@@ -50,8 +50,8 @@ from tqdm import tqdm  # noqa: E402
 from train_visual_judge import ensure_emoji  # noqa: E402
 
 from engine.brief import Brief, is_cjk  # noqa: E402
-from engine.creative import CopyVariant  # noqa: E402
 from engine.errors import UserError  # noqa: E402
+from engine.inference.creative.types import CopyVariant  # noqa: E402
 from engine.inference.studio import Studio  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.brief import Brief
-from engine.copy_rules import (
+from engine.inference.creative.copy_rules import (
     copy_text,
     cta_problem,
     distinct_n,
@@ -35,7 +35,7 @@ from engine.copy_rules import (
     within_limits,
     words,
 )
-from engine.creative import CopyVariant
+from engine.inference.creative.types import CopyVariant
 from engine.neutralize import has_mention_or_markup
 
 BENCH = Path(__file__).resolve().parent

@@ -35,8 +35,8 @@ from qualitylib import (  # noqa: E402
     topk_hits,
 )
 
-from engine.concepts import CONCEPTS  # noqa: E402
 from engine.errors import ModelError  # noqa: E402
+from engine.inference.creative.concepts import CONCEPTS  # noqa: E402
 from engine.inference.emoji_sources import (  # noqa: E402
     GOOGLE_PACKAGE,
     LICENCES,

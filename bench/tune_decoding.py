@@ -29,8 +29,8 @@ from qualitylib import BenchBrief, CopyTally, FluencyJudge, judge_prefix, judge_
 
 import engine.inference.copywriter as cwm  # noqa: E402
 from engine.brief import Brief  # noqa: E402
-from engine.creative import CopyVariant  # noqa: E402
 from engine.inference.copywriter import length_label  # noqa: E402
+from engine.inference.creative.types import CopyVariant  # noqa: E402
 from engine.inference.train_copy import is_heldout, load_rows  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 from pytorch_pretrained_biggan import BigGAN, BigGANConfig, truncated_noise_sample
 
-from engine.creative import VisualRecord
 from engine.errors import ModelError
 from engine.inference.biggan import BigGANVisualModel, imagenet_classes
+from engine.inference.creative.types import VisualRecord
 from engine.inference.studio import Studio
 from engine.inference.visual import HeroArt, VisualModel
 from engine.settings import HOUSE_VISUAL_MODEL, Settings

@@ -9,25 +9,23 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from engine import fonts
 from engine.brief import SIZES, TONES
-from engine.creative import CopyVariant
 from engine.errors import ModelError, UserError
-from engine.inference.compose import (
+from engine.inference.compose import fonts
+from engine.inference.compose.colour import MIN_CONTRAST, contrast_ratio
+from engine.inference.compose.layout import Creative, compose_creative
+from engine.inference.compose.palettes import palette_for
+from engine.inference.compose.sheet import (
     BADGE_FILL,
     BADGE_TEXT,
-    ELLIPSIS,
-    MIN_CONTRAST,
     SHEET_GAP,
     SHEET_PAD,
-    Creative,
     badge_geometry,
-    compose_creative,
     contact_sheet,
-    contrast_ratio,
-    palette_for,
     sheet_columns,
 )
+from engine.inference.compose.text import ELLIPSIS
+from engine.inference.creative.types import CopyVariant
 
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.concepts import (
+from engine.inference.creative.concepts import (
     CONCEPT_NAMES,
     CONCEPTS,
     DEFAULT_CONCEPT,
@@ -104,10 +104,10 @@ def test_stem() -> None:
 
 
 def test_no_torch_import() -> None:
-    import engine.concepts  # noqa: F401
+    import engine.inference.creative.concepts  # noqa: F401
 
-    assert "engine.concepts" in sys.modules
-    source = Path(engine.concepts.__file__).read_text()
+    assert "engine.inference.creative.concepts" in sys.modules
+    source = Path(engine.inference.creative.concepts.__file__).read_text()
     assert "import torch" not in source
 
 
@@ -232,7 +232,7 @@ def test_chinese_fallbacks() -> None:
 
 
 def test_english_briefs_never_use_the_chinese_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.concepts as concepts
+    import engine.inference.creative.concepts as concepts
 
     english = {
         "smart watch for runners": "time_watch",
@@ -258,7 +258,7 @@ def test_english_briefs_never_use_the_chinese_path(monkeypatch: pytest.MonkeyPat
 
 def test_chinese_keyword_table() -> None:
     from engine.brief import is_cjk
-    from engine.concepts import _CATEGORY_FALLBACKS, _ZH_CATEGORY_FALLBACKS, _ZH_KEYWORDS
+    from engine.inference.creative.concepts import _CATEGORY_FALLBACKS, _ZH_CATEGORY_FALLBACKS, _ZH_KEYWORDS
 
     assert set(_ZH_KEYWORDS) == set(CONCEPT_NAMES)
     seen: dict[str, str] = {}

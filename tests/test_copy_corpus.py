@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from engine.brief import Brief
-from engine.copy_rules import cta_problem, repeated_word
 from engine.inference import copy_corpus as cc
 from engine.inference.copywriter import ANGLES, generic_prompt, render_prompt
+from engine.inference.creative.copy_rules import cta_problem, repeated_word
 from engine.inference.product_knowledge import Embedder, Grounding, ProductKnowledge
 from engine.inference.train_copy import grounded_texts, row_is_heldout
 

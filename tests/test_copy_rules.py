@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import copy_rules as rules
 from engine.brief import Brief
-from engine.creative import CopyVariant
+from engine.inference.creative import copy_rules as rules
+from engine.inference.creative.types import CopyVariant
 
 WATCH = Brief.create(
     "smart watch for runners", tone="playful", length="short", keywords="GPS, battery", avoid="cheap"
@@ -146,7 +146,7 @@ def test_repeated_content_word_in_a_field() -> None:
 
 
 def test_cta_strays_name_another_product() -> None:
-    from engine.copy_rules import cta_strays
+    from engine.inference.creative.copy_rules import cta_strays
 
     about = ["kids'", "building", "blocks", "set", "educational", "toys"]
     assert cta_strays("Explore Kids' Raincoats", about) == ["raincoats"]

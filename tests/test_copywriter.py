@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import copy_rules as rules
 from engine.brief import Brief
-from engine.creative import CopyVariant
 from engine.errors import ModelError
 from engine.inference.copywriter import (
     Copywriter,
@@ -20,6 +18,8 @@ from engine.inference.copywriter import (
     render_prompt,
     uses_placeholders,
 )
+from engine.inference.creative import copy_rules as rules
+from engine.inference.creative.types import CopyVariant
 from engine.neutralize import has_mention_or_markup
 from engine.settings import HOUSE_COPY_MODEL
 from engine.steering import steer_from_text

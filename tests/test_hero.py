@@ -1,4 +1,4 @@
-"""Hero shape checks (engine/inference/hero.py) and choosing the best of several draws (VisualModel)."""
+"""Hero shape checks (engine/inference/compose/hero.py) and choosing the best of several draws (VisualModel)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.inference import hero
+from engine.inference.compose import hero
 from engine.inference.gan import DISCRIMINATOR_FILE, GANConfig, load_discriminator
 from engine.inference.visual import VisualModel, candidate_seeds
 

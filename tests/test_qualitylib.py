@@ -16,7 +16,7 @@ sys.path.insert(0, str(BENCH))
 
 import qualitylib as q  # noqa: E402
 
-from engine.creative import CopyVariant  # noqa: E402
+from engine.inference.creative.types import CopyVariant  # noqa: E402
 
 
 def test_brief_set_is_big_varied_and_valid() -> None:
@@ -29,7 +29,7 @@ def test_brief_set_is_big_varied_and_valid() -> None:
     assert {b.brief.length for b in briefs} == {"short", "medium", "long"}
     assert sum(bool(b.brief.audience) for b in briefs) >= 20
     assert sum(bool(b.brief.keywords) for b in briefs) >= 10
-    from engine.concepts import CONCEPTS
+    from engine.inference.creative.concepts import CONCEPTS
 
     assert all(b.concept in CONCEPTS for b in briefs)
     assert all(b.brief.is_cjk for b in briefs if b.language == "zh")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.concepts import CONCEPTS
-from engine.creative import VisualRecord
 from engine.errors import ModelError
+from engine.inference.creative.concepts import CONCEPTS
+from engine.inference.creative.types import VisualRecord
 from engine.inference.gan import GANConfig, Generator, load_generator_checkpoint, save_generator
 from engine.inference.train_visual import main
 from engine.inference.visual import HeroArt, VisualModel

@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.creative import VisualRecord
 from engine.errors import ModelError
+from engine.inference.creative.types import VisualRecord
 from engine.inference.visual import REFINE_STRENGTHS, HeroArt
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.brief import TONES, Brief
-from engine.copy_rules import (
+from engine.inference.copywriter import ANGLES, parse_completion
+from engine.inference.creative.copy_rules import (
     content_words,
     cta_problem,
     edit_similarity,
@@ -34,8 +35,7 @@ from engine.copy_rules import (
     repeated_word,
     words,
 )
-from engine.creative import CopyVariant
-from engine.inference.copywriter import ANGLES, parse_completion
+from engine.inference.creative.types import CopyVariant
 from engine.inference.train_copy import _tidy as tidy_teacher_copy
 from engine.inference.train_copy import _title
 from engine.neutralize import neutralize

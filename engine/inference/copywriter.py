@@ -23,8 +23,10 @@ from typing import Any
 import torch
 
 from engine.brief import BODY_MAX, LENGTHS, Brief
-from engine.concepts import stem
-from engine.copy_rules import (
+from engine.errors import ModelError
+from engine.inference import stock_phrases
+from engine.inference.creative.concepts import stem
+from engine.inference.creative.copy_rules import (
     CTA_MAX_WORDS,
     content_words,
     copy_text,
@@ -40,9 +42,7 @@ from engine.copy_rules import (
     within_limits,
     words,
 )
-from engine.creative import CopyVariant
-from engine.errors import ModelError
-from engine.inference import stock_phrases
+from engine.inference.creative.types import CopyVariant
 from engine.inference.fact_slots import fit_facts
 from engine.inference.product_knowledge import Grounding, ProductKnowledge
 from engine.neutralize import neutralize

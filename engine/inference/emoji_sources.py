@@ -35,8 +35,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from engine.concepts import CONCEPTS
 from engine.errors import ModelError
+from engine.inference.creative.concepts import CONCEPTS
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from engine.concepts import stem
-from engine.copy_rules import CTA_VERBS
+from engine.inference.creative.concepts import stem
+from engine.inference.creative.copy_rules import CTA_VERBS
 
 FACT_RE = re.compile(r"\bFACT([1-3])\b")
 

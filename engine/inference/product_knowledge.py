@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from engine.brief import Brief
-from engine.copy_rules import content_words
+from engine.inference.creative.copy_rules import content_words
 
 logger = logging.getLogger(__name__)
 

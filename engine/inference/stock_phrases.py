@@ -16,8 +16,8 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from engine.copy_rules import ngrams, words
 from engine.errors import ModelError
+from engine.inference.creative.copy_rules import ngrams, words
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ def build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from engine.brief import Brief
-    from engine.copy_rules import copy_text
     from engine.inference.copy_corpus import load_catalog
     from engine.inference.copywriter import Copywriter
+    from engine.inference.creative.copy_rules import copy_text
 
     model_dir = Path(args.model)
     if not (model_dir / "config.json").exists():

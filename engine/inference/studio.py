@@ -19,12 +19,14 @@ from PIL import Image
 from transformers.utils import logging as hf_logging
 
 from engine.brief import MAX_VARIANTS, SIZES, Brief, refine_seed
-from engine.creative import CopyVariant, VisualRecord
 from engine.errors import UserError
 from engine.inference.biggan import PREFIX as BIGGAN_PREFIX
 from engine.inference.biggan import BigGANVisualModel
-from engine.inference.compose import compose_creative, contact_sheet, palette_for
+from engine.inference.compose.layout import compose_creative
+from engine.inference.compose.palettes import palette_for
+from engine.inference.compose.sheet import contact_sheet
 from engine.inference.copywriter import Copywriter
+from engine.inference.creative.types import CopyVariant, VisualRecord
 from engine.inference.device import resolve_device, resolve_dtype
 from engine.inference.visual import VisualModel
 from engine.settings import Settings

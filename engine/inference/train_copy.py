@@ -31,8 +31,6 @@ from typing import Any
 import torch
 
 from engine.brief import TONES, Brief
-from engine.copy_rules import edit_similarity, filter_reasons, looks_truncated, trim_to_words, words
-from engine.creative import CopyVariant
 from engine.errors import ModelError
 from engine.inference import stock_phrases
 from engine.inference.copywriter import (
@@ -54,6 +52,14 @@ from engine.inference.copywriter import (
     render_completion,
     render_prompt,
 )
+from engine.inference.creative.copy_rules import (
+    edit_similarity,
+    filter_reasons,
+    looks_truncated,
+    trim_to_words,
+    words,
+)
+from engine.inference.creative.types import CopyVariant
 from engine.inference.product_knowledge import EMBEDDINGS_FILE, KNOWLEDGE_FILE, Grounding, ProductKnowledge
 from engine.neutralize import neutralize
 from engine.settings import HOUSE_COPY_MODEL

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from engine.concepts import CONCEPTS
+from engine.inference.creative.concepts import CONCEPTS
 from engine.inference.device import resolve_device
 from engine.inference.emoji_sources import (
     DEFAULT_SOURCES,

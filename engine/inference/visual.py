@@ -1,6 +1,6 @@
 """Hero art from the conditional GAN: pick a concept for a brief, draw, refine and redraw images.
 
-Every image is reproducible from its :class:`~engine.creative.VisualRecord` (concept, seed and
+Every image is reproducible from its :class:`~engine.inference.creative.types.VisualRecord` (concept, seed and
 the latent vector itself). Latents are drawn on the CPU from ``seed``, so a seed gives the same
 ``z`` on any device; the pixels then match to within the device's arithmetic.
 """
@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.concepts import match_concept
-from engine.creative import VisualRecord
 from engine.errors import ModelError
+from engine.inference.compose.hero import measure
+from engine.inference.creative.concepts import match_concept
+from engine.inference.creative.types import VisualRecord
 from engine.inference.gan import (
     DISCRIMINATOR_FILE,
     Discriminator,
@@ -31,7 +32,6 @@ from engine.inference.gan import (
     sample_latents,
     to_rgba_uint8,
 )
-from engine.inference.hero import measure
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class VisualModel:
         return self._forward(concepts, latents)[0]
 
     def score(self, images: list[Image.Image], d_scores: torch.Tensor | None) -> list[float]:
-        """How good each candidate is: one clean object (:func:`~engine.inference.hero.measure`)
+        """How good each candidate is: one clean object (:func:`~engine.inference.compose.hero.measure`)
         plus, with a discriminator, its opinion z-scored over these candidates."""
         shape = [measure(np.asarray(img.getchannel("A"))).score for img in images]
         if d_scores is None or len(images) < 2:

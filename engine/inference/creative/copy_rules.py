@@ -1,8 +1,9 @@
 """Rules for ad copy: filters and ranking metrics. Pure Python (no torch), shared by the copywriter,
 the corpus builder and the quality benchmark.
 
-Every check takes a :class:`~engine.creative.CopyVariant` (or plain text) and a :class:`~engine.brief.Brief`
-and is deterministic, so a benchmark can report the same numbers the copywriter optimises.
+Every check takes a :class:`~engine.inference.creative.types.CopyVariant` (or plain text) and a
+:class:`~engine.brief.Brief` and is deterministic, so a benchmark can report the same numbers the
+copywriter optimises.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 
 from engine.brief import Brief
-from engine.concepts import stem
-from engine.creative import CopyVariant
+from engine.inference.creative.concepts import stem
+from engine.inference.creative.types import CopyVariant
 from engine.neutralize import has_mention_or_markup, neutralize
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
