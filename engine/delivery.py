@@ -32,6 +32,7 @@ class _EditState:
     at: float = 0.0
     failed_at: float = 0.0
     min_gap: float = 0.0  # the platform's min_edit_interval, known after the first edit
+    started: bool = False  # the round row says "running"
 
 
 def result_rows(posts: Posts, camp: Campaign, rnd: Round, job_id: str, res: RoundResult) -> NewRows:
@@ -145,6 +146,10 @@ class Delivery:
             pos = await self.queue.position(job.id)
             return await self._edit_status(job, say.queued(n, position=pos))
         if job.state == JobState.RUNNING:
+            st = self._edits.setdefault(job.id, _EditState())
+            if not st.started:
+                await self.repo.round_started(job.id)
+                st.started = True
             return await self._edit_status(job, say.running(n, job.stage, job.percent))
         # finished: store the outcome once, then the outbox delivers it
         if not await self.repo.finish_round(

@@ -47,7 +47,6 @@ class Campaign(Base):
     base_round: Mapped[int] = mapped_column(
         Integer, default=1
     )  # the round replies refine from ("back to round N")
-    state: Mapped[str] = mapped_column(String(16), default="active")  # active | cancelled
     created_at: Mapped[float] = mapped_column(Float, default=now)
 
 

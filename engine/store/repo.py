@@ -147,6 +147,13 @@ class Repo:
             s.add_all(plan(number).add)
         return number
 
+    async def round_started(self, job_id: str) -> None:
+        """A worker took the round's job: the round is running (once; a finished round stays finished)."""
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                update(Round).where(Round.job_id == job_id, Round.state == "queued").values(state="running")
+            )
+
     async def requeue_round(
         self, round_id: int, job_id: str, spec: dict[str, Any], rows: Iterable[Row]
     ) -> None:

@@ -44,6 +44,19 @@ async def test_a_command_is_acked_then_delivered_into_its_thread(studio: Studio)
     assert all(j.handled for j in studio.queue.jobs.values())
 
 
+async def test_a_round_is_running_while_its_job_runs(studio: Studio) -> None:
+    await studio.command("smart watch")
+    job = await studio.queue.claim("w1", 30)
+    assert job is not None and await studio.queue.progress(job.id, "w1", "drawing", 50, 30)
+    await studio.pump()
+    rnd = await studio.engine.repo.round(1, 1)
+    assert rnd is not None and rnd.state == "running"
+    status = next(m for m in studio.chat.thread(studio.thread()) if m.text.startswith("⏳"))
+    assert status.current == "⚙️ Round 1: drawing (50%)"
+    # /campaign cancel finds a running round too
+    assert "Cancelled 1 job(s) of C1" in (await studio.command("cancel C1") or "")
+
+
 async def test_a_duplicate_event_is_ignored(studio: Studio) -> None:
     assert await studio.command("smart watch", event_id="E1")
     assert await studio.command("smart watch", event_id="E1") is None
