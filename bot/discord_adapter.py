@@ -30,11 +30,11 @@ from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.adapter import Button, OutMessage
-from engine.brief import LANGUAGES, LENGTHS, MAX_VARIANTS, SIZES, TONES
-from engine.commands import HELP_TOPICS, MAX_SEED
+from engine.brief import LANGUAGES, LENGTHS, MAX_SEED, MAX_VARIANTS, SIZES, TONES
 from engine.engine import Engine
 from engine.errors import PlatformError
 from engine.events import ButtonEvent, CommandEvent, ReactionEvent, Reply, ReplyEvent, Where
+from engine.help import HELP_TOPICS
 
 logger = logging.getLogger(__name__)
 

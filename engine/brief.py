@@ -16,6 +16,11 @@ LENGTHS: tuple[str, ...] = ("short", "medium", "long")
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 MAX_BRIEF_CHARS = 400
 MAX_VARIANTS = 8
+DEFAULT_VARIANTS = 4
+DEFAULT_SIZE = "square"
+MAX_SEED = 2**31 - 1
+VOTE_MIN_SECONDS = 60
+VOTE_MAX_SECONDS = 24 * 3600
 REFINE_SEED_STEP = 7919  # a prime: refine rounds of one campaign get seeds far apart
 
 

@@ -19,17 +19,24 @@ import shlex
 from dataclasses import dataclass
 from difflib import get_close_matches
 
-from engine.brief import LANGUAGES, LENGTHS, MAX_VARIANTS, SIZES, TONES, Brief, suggest
+from engine.brief import (
+    DEFAULT_SIZE,
+    DEFAULT_VARIANTS,
+    LANGUAGES,
+    LENGTHS,
+    MAX_SEED,
+    MAX_VARIANTS,
+    SIZES,
+    TONES,
+    VOTE_MAX_SECONDS,
+    VOTE_MIN_SECONDS,
+    Brief,
+    suggest,
+)
 from engine.errors import UserError
+from engine.help import EXAMPLE, FLAG_EXAMPLES, FLAGS, SUBCOMMANDS, help_text, topic_name
+from engine.ids import parse_campaign_ref
 from engine.neutralize import neutralize
-
-EXAMPLE = "/campaign smart watch for runners --tone playful"
-DEFAULT_VARIANTS = 4
-DEFAULT_SIZE = "square"
-MAX_SEED = 2**31 - 1
-VOTE_MIN_SECONDS = 60
-VOTE_MAX_SECONDS = 24 * 3600
-MAX_CAMPAIGN_ID = 2**63 - 1
 
 # --------------------------------------------------------------------------------------------------
 # Commands
@@ -79,210 +86,6 @@ class Cancel:
 
 
 Command = NewCampaign | Help | Status | History | Export | Resume | Cancel
-
-# --------------------------------------------------------------------------------------------------
-# Help text (kept well under Slack's 3,000-character section limit)
-
-FLAG_EXAMPLES: dict[str, str] = {
-    "--variants": "--variants 4",
-    "--tone": "--tone playful",
-    "--size": "--size landscape",
-    "--seed": "--seed 42",
-    "--lang": "--lang en",
-    "--avoid": '--avoid "cheap, free"',
-    "--audience": '--audience "marathon beginners"',
-    "--keywords": '--keywords "GPS, battery life"',
-    "--length": "--length short",
-    "--vote": "--vote 30m",
-}
-FLAGS: tuple[str, ...] = tuple(FLAG_EXAMPLES)
-SUBCOMMANDS: tuple[str, ...] = ("help", "status", "history", "export", "resume", "cancel")
-
-HELP_FLAGS = f"""*Options* (put them after the brief; `--flag value` or `--flag=value`)
-• `--variants N`: how many cards, 1-{MAX_VARIANTS} (default {DEFAULT_VARIANTS})
-• `--tone T`: {", ".join(TONES)} (default friendly)
-• `--size S`: {", ".join(SIZES)} (default {DEFAULT_SIZE})
-• `--length L`: {", ".join(LENGTHS)} body copy (default medium)
-• `--lang L`: {", ".join(LANGUAGES)} (default: detected from the brief)
-• `--audience "..."`: who it is for, e.g. `--audience "marathon beginners"`
-• `--keywords "..."`: words to use, comma separated, e.g. `--keywords "GPS, battery life"`
-• `--avoid "..."`: words never to use, e.g. `--avoid "cheap, free"`
-• `--seed N`: 0-{MAX_SEED}; the same seed gives the same cards
-• `--vote D`: let the channel vote with number reactions for D (1m to 24h, e.g. `30m`, `1h30m`), \
-then continue with the winner"""
-
-HELP_REACTIONS = f"""*Reactions*
-• 1️⃣ … {["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣"][MAX_VARIANTS - 1]} on the grid, or ⭐ / 🔁 on a card: \
-choose that variant and make the next round from it
-• ❌ on the status message: cancel the campaign"""
-
-HELP_REPLIES = """*Replies in the thread* steer the next round, e.g.
-• `shorter` / `longer`, `bolder`, `more playful`, `tone: premium`
-• `bluer`, `warmer colours`, `pastel`, `darker`
-• `mention GPS`, `use "battery life"`, `avoid cheap`, `don't say "free"`
-• `cta: Shop now`, `button "Try it free"`
-• `6 variants`, `landscape`, `make it a story`, `wilder` (bigger changes)
-• `more like 2`, `back to round 1`, `export`, `help`
-Several at once work too: `shorter and bolder, bluer, 6 variants`."""
-
-HELP_COMMANDS = """*Commands*
-• `/campaign <brief> [options]`: start a campaign
-• `/campaign status`: your running campaigns
-• `/campaign history C12`: every round of campaign 12
-• `/campaign export C12`: download its cards
-• `/campaign resume C12`: pick campaign 12 up again
-• `/campaign cancel C12`: stop it
-• `/campaign help flags|reactions|replies|examples`: more help"""
-
-HELP_EXAMPLES = """*Examples*
-• `/campaign smart watch for runners --tone playful`
-• `/campaign organic coffee subscription --size story --variants 6 --avoid "cheap"`
-• `/campaign spring sale for our bike shop --audience "commuters" --keywords "e-bike, test ride" --vote 1h`
-• `/campaign 智能手表 --lang zh`
-To start a brief that begins with a command word, quote it: `/campaign "resume builder app"`."""
-
-HELP_TEXT = f"""*campaignbot* writes ad copy, draws a visual and posts numbered cards in a thread.
-Start with `{EXAMPLE}`.
-
-{HELP_FLAGS}
-
-{HELP_REACTIONS}
-
-{HELP_REPLIES}
-
-{HELP_COMMANDS}"""
-
-HELP_TOPICS: dict[str, str] = {
-    "flags": HELP_FLAGS,
-    "reactions": HELP_REACTIONS,
-    "replies": HELP_REPLIES,
-    "commands": HELP_COMMANDS,
-    "examples": HELP_EXAMPLES,
-    "tones": f"*Tones*: {', '.join(TONES)}. Example: `{EXAMPLE}`. In a thread, reply `more premium`.",
-    "sizes": "*Sizes*: "
-    + ", ".join(f"{name} ({w}x{h})" for name, (w, h) in SIZES.items())
-    + ". Example: `/campaign smart watch --size story`. In a thread, reply `landscape`.",
-}
-_TOPIC_ALIASES: dict[str, str] = {
-    "flag": "flags",
-    "options": "flags",
-    "option": "flags",
-    "reaction": "reactions",
-    "emoji": "reactions",
-    "emojis": "reactions",
-    "vote": "reactions",
-    "voting": "reactions",
-    "reply": "replies",
-    "steer": "replies",
-    "steering": "replies",
-    "thread": "replies",
-    "command": "commands",
-    "subcommands": "commands",
-    "example": "examples",
-    "tone": "tones",
-    "size": "sizes",
-}
-
-
-def help_text(topic: str | None = None) -> str:
-    """The help for ``topic`` (a name or alias from :data:`HELP_TOPICS`), or the overview for ``None``."""
-    if topic is None:
-        return HELP_TEXT
-    key = _TOPIC_ALIASES.get(topic.strip().lower(), topic.strip().lower())
-    if key not in HELP_TOPICS:
-        raise UserError(
-            f"No help on '{topic}'.{suggest(key, tuple(HELP_TOPICS))} "
-            f"Topics: {', '.join(HELP_TOPICS)}. Example: /campaign help flags"
-        )
-    return HELP_TOPICS[key]
-
-
-# --------------------------------------------------------------------------------------------------
-# Card ids and campaign references
-
-_CARD_ID = re.compile(r"#?c([0-9]{1,19})-r([0-9]{1,9})-v([0-9]{1,9})", re.IGNORECASE)
-_CAMPAIGN_REF = re.compile(r"#?c?([0-9]{1,19})(?:-r[0-9]{1,9}(?:-v[0-9]{1,9})?)?", re.IGNORECASE)
-
-
-def card_id(campaign: int, round_no: int, variant: int) -> str:
-    """``card_id(12, 2, 3) == "C12-R2-V3"``: the id printed on every card."""
-    return f"C{campaign}-R{round_no}-V{variant}"
-
-
-def parse_card_id(text: str) -> tuple[int, int, int]:
-    """``"C12-R2-V3"`` -> ``(12, 2, 3)`` (case-insensitive, an optional leading ``#``)."""
-    m = _CARD_ID.fullmatch(text.strip())
-    if not m:
-        raise UserError(
-            f"'{_short(text)}' is not a card id. Card ids look like C12-R2-V3 (campaign 12, round 2, card 3)."
-        )
-    c, r, v = (int(g) for g in m.groups())
-    if not (1 <= c <= MAX_CAMPAIGN_ID and r >= 1 and v >= 1):
-        raise UserError(
-            f"'{_short(text)}' is not a card id. Card ids look like C12-R2-V3 (numbers start at 1)."
-        )
-    return c, r, v
-
-
-def parse_campaign_ref(text: str, *, command: str = "history") -> int:
-    """``12``, ``C12``, ``c12``, ``#12`` or a card id ``C12-R2-V3`` -> ``12``."""
-    m = _CAMPAIGN_REF.fullmatch(text.strip())
-    cid = int(m.group(1)) if m else 0
-    if not (1 <= cid <= MAX_CAMPAIGN_ID):
-        raise UserError(
-            f"'{_short(text)}' is not a campaign. Use its number as shown on the cards, e.g. /campaign {command} C12."
-        )
-    return cid
-
-
-# --------------------------------------------------------------------------------------------------
-# Emoji
-
-
-NUMBER_EMOJI: list[str] = [f"{d}\ufe0f\u20e3" for d in "12345678"]
-_NUMBER_NAMES = ("one", "two", "three", "four", "five", "six", "seven", "eight")
-_CHOOSE_EMOJI = frozenset(
-    {"\u2b50", "\U0001f31f", "\U0001f501", "\U0001f504", "\U0001f503"}
-)  # ⭐ 🌟 🔁 🔄 🔃
-_CHOOSE_NAMES = frozenset(
-    {"star", "star2", "glowing_star", "repeat", "arrows_counterclockwise", "arrows_clockwise"}
-)
-_CANCEL_EMOJI = frozenset({"\u274c", "\u274e"})  # ❌ ❎
-_CANCEL_NAMES = frozenset({"x", "cross_mark", "negative_squared_cross_mark", "cross_mark_button"})
-
-
-def _emoji_key(emoji: str) -> str:
-    """Normalise a reaction: strip ``:colons:``, skin tones (``::skin-tone-2``), variation selector; lower-case."""
-    e = emoji.strip()
-    e = e.split("::", 1)[0].strip(":").strip().lower()
-    return e.replace("\ufe0f", "")
-
-
-def emoji_choice(emoji: str) -> int | None:
-    """The variant number (1-8) a reaction stands for, or ``None``.
-
-    Accepts unicode keycaps (``2️⃣``, with or without the variation selector) and short names
-    (Slack ``two``, Discord ``:two:``, ``keycap_2``)."""
-    key = _emoji_key(emoji)
-    if len(key) == 2 and key[1] == "\u20e3" and key[0] in "12345678":
-        return int(key[0])
-    if key in _NUMBER_NAMES:
-        return _NUMBER_NAMES.index(key) + 1
-    m = re.fullmatch(r"keycap_?([1-8])", key)
-    return int(m.group(1)) if m else None
-
-
-def is_choose_emoji(emoji: str) -> bool:
-    """⭐ / 🔁 (and 🌟 🔄 🔃) on a card: choose that variant."""
-    key = _emoji_key(emoji)
-    return key in _CHOOSE_NAMES or key in _CHOOSE_EMOJI
-
-
-def is_cancel_emoji(emoji: str) -> bool:
-    """❌ (or ❎) on the status message: cancel the campaign."""
-    key = _emoji_key(emoji)
-    return key in _CANCEL_NAMES or key in _CANCEL_EMOJI
-
 
 # --------------------------------------------------------------------------------------------------
 # Parsing
@@ -413,7 +216,7 @@ def _parse_subcommand(word: str, rest: list[str]) -> Command:
             return Help(None)
         topic = topics[0].strip().lower()
         help_text(topic)  # raises a friendly error for unknown topics
-        return Help(_TOPIC_ALIASES.get(topic, topic))
+        return Help(topic_name(topic))
     if word == "status":
         if rest:
             raise UserError("status takes nothing after it: /campaign status.")

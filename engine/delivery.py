@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from engine import messages as say
 from engine.adapter import Button, ChatAdapter, OutMessage
-from engine.commands import NUMBER_EMOJI, card_id
+from engine.emoji import NUMBER_EMOJI
+from engine.ids import card_id
 from engine.jobs import Job, JobState, RoundResult
 from engine.outbox import OutboxSender, Posts
 from engine.queue import JobProducer

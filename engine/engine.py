@@ -18,26 +18,14 @@ from engine import views
 from engine.adapter import ChatAdapter
 from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
-from engine.commands import (
-    Cancel,
-    Export,
-    Help,
-    History,
-    NewCampaign,
-    Resume,
-    Status,
-    card_id,
-    emoji_choice,
-    help_text,
-    is_cancel_emoji,
-    is_choose_emoji,
-    parse_card_id,
-    parse_command,
-)
+from engine.commands import Cancel, Export, Help, History, NewCampaign, Resume, Status, parse_command
 from engine.delivery import Delivery
+from engine.emoji import emoji_choice, is_cancel_emoji, is_choose_emoji
 from engine.errors import UserError
 from engine.events import ButtonEvent, CommandEvent, Event, ReactionEvent, Reply, ReplyEvent
 from engine.export import export_campaign
+from engine.help import help_text
+from engine.ids import card_id, parse_card_id
 from engine.jobs import RoundResult
 from engine.outbox import OutboxSender, Posts
 from engine.planning import job_id_for

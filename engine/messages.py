@@ -6,7 +6,7 @@ is written here. Functions take plain values, never database rows.
 
 from __future__ import annotations
 
-from engine.commands import NUMBER_EMOJI
+from engine.emoji import NUMBER_EMOJI
 
 
 def cid_str(campaign_id: int) -> str:

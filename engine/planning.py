@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from engine.brief import Brief, refine_seed
 from engine.commands import NewCampaign
+from engine.edits import Edits
 from engine.jobs import JobSpec
-from engine.replies import Edits
 
 
 def job_id_for(campaign_id: int, round_number: int) -> str:

@@ -19,381 +19,67 @@ Nothing else escapes :func:`parse_reply`. Pure Python; no torch.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
-from typing import Any
 
-from engine.brief import CJK_CTA_MAX, CTA_MAX, LENGTHS, MAX_VARIANTS, SIZES, TONES, Brief
-from engine.commands import HELP_REPLIES
+from engine.brief import CJK_CTA_MAX, CTA_MAX, LENGTHS, MAX_VARIANTS
+from engine.edits import (
+    COLOURS,
+    KEYWORD_MAX,
+    MAX_AVOID,
+    MAX_KEYWORDS,
+    MAX_REPLY_CHARS,
+    BackTo,
+    Current,
+    Edits,
+    ExportIntent,
+    HelpIntent,
+    NotUnderstood,
+    Refine,
+    ReplyIntent,
+)
 from engine.errors import UserError
 from engine.neutralize import neutralize
-
-MAX_REPLY_CHARS = 1000
-KEYWORD_MAX = 40  # same caps as Brief.create
-MAX_KEYWORDS = 8
-MAX_AVOID = 16
-
-# Canonical colour hints an Edits.colour can hold (the compositor maps them to palettes).
-COLOURS: tuple[str, ...] = (
-    "red", "orange", "yellow", "green", "teal", "blue", "navy", "purple", "pink", "brown", "black", "white",
-    "grey", "gold", "silver", "warm", "cool", "dark", "light", "bright", "pastel", "muted", "vibrant", "mono",
-    "neon",
-)  # fmt: skip
-
-NOT_UNDERSTOOD = (
-    "I didn't catch an instruction there. Reply in this thread with things like "
-    '`shorter`, `bolder`, `bluer`, `mention GPS`, `avoid "cheap"`, `cta: Shop now`, `6 variants`, '
-    "`landscape`, `more like 2` or `back to round 1` (several at once work too), "
-    "or react with a number to pick a card. Reply `help` for more."
-)
-
-
-# --------------------------------------------------------------------------------------------------
-# Intents
-
-
-@dataclass(frozen=True)
-class Current:
-    """What the campaign looks like now: the values relative edits ("shorter") and bounds depend on."""
-
-    tone: str = "friendly"
-    length: str = "medium"
-    size: str = "square"
-    variants: int = 4  # cards in the latest round: "more like N" must be 1..variants
-    round: int = 1  # latest round number: "back to round N" must be 1..round
-    language: str = "en"
-
-
-@dataclass
-class Edits:
-    """Changes a reply asks for; ``None`` / empty means "keep as is"."""
-
-    tone: str | None = None
-    length: str | None = None  # absolute: short / medium / long (already resolved against the current length)
-    colour: str | None = None  # one of COLOURS
-    add_keywords: tuple[str, ...] = ()
-    avoid: tuple[str, ...] = ()
-    cta: str | None = None
-    variants: int | None = None
-    size: str | None = None
-    strength: str | None = None  # "strong" (bigger changes) or "subtle"
-    # the relative part of a length edit ("shorter" -1, "much shorter" -2): the worker applies it to the
-    # chosen variant's own body, which may differ from the brief's length
-    length_step: int = 0
-    like: int | None = None  # base the next round on this variant
-    back_to_round: int | None = None  # ... of this round (None: the latest)
-
-    def is_empty(self) -> bool:
-        return self == Edits()
-
-    def describe(
-        self, current_tone: str, current_length: str, current_size: str = "square", current_variants: int = 4
-    ) -> str:
-        """What changes, e.g. ``tone playful -> bold, shorter``; ``""`` when nothing does (see :meth:`echo`)."""
-        parts: list[str] = []
-        if self.back_to_round is not None:
-            parts.append(f"from round {self.back_to_round}")
-        if self.like is not None:
-            parts.append(f"based on #{self.like}")
-        if self.tone and self.tone != current_tone:
-            parts.append(f"tone {current_tone} -> {self.tone}")
-        if self.length and current_length in LENGTHS and self.length in LENGTHS:
-            step = LENGTHS.index(self.length) - LENGTHS.index(current_length)
-            if step:
-                parts.append(
-                    ("shorter" if step < 0 else "longer")
-                    + (" (" + self.length + ")" if abs(step) > 1 else "")
-                )
-            else:
-                parts.append(f"length stays {self.length}")
-        elif self.length and self.length != current_length:
-            parts.append(f"length {self.length}")
-        if self.colour:
-            parts.append(f"colour {self.colour}")
-        if self.add_keywords:
-            parts.append("mention " + ", ".join(f'"{k}"' for k in self.add_keywords))
-        if self.avoid:
-            parts.append("avoid " + ", ".join(f'"{a}"' for a in self.avoid))
-        if self.cta:
-            parts.append(f'button "{self.cta}"')
-        if self.size and self.size != current_size:
-            parts.append(f"size {current_size} -> {self.size}")
-        if self.variants is not None and self.variants != current_variants:
-            parts.append(f"{self.variants} variant" + ("s" if self.variants != 1 else ""))
-        if self.strength == "strong":
-            parts.append("bigger changes")
-        elif self.strength == "subtle":
-            parts.append("subtle changes")
-        return ", ".join(parts)
-
-    def echo(
-        self, current_tone: str, current_length: str, current_size: str = "square", current_variants: int = 4
-    ) -> str:
-        """The sentence posted before queuing: ``Got it: tone playful -> bold, shorter``."""
-        changes = self.describe(current_tone, current_length, current_size, current_variants)
-        return "Got it: " + (changes or "same brief, fresh wording")
-
-    def apply_to_brief(self, brief: Brief) -> Brief:
-        """The brief for the next round: tone, length, keywords and avoid-words merged (caps as Brief.create)."""
-        avoid_l = {a.lower() for a in self.avoid}
-        add_l = {k.lower() for k in self.add_keywords}
-        keywords = [k for k in brief.keywords if k.lower() not in avoid_l]
-        keywords += [k for k in self.add_keywords if k.lower() not in {x.lower() for x in keywords}]
-        avoid = [a for a in brief.avoid if a.lower() not in add_l]
-        avoid += [a for a in self.avoid if a not in avoid]
-        return Brief.create(
-            brief.product,
-            audience=brief.audience,
-            tone=self.tone or brief.tone,
-            language=brief.language,
-            length=self.length or brief.length,
-            keywords=tuple(keywords[-MAX_KEYWORDS:]),
-            avoid=tuple(avoid[-MAX_AVOID:]),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["add_keywords"] = list(self.add_keywords)
-        d["avoid"] = list(self.avoid)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Edits:
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        known["add_keywords"] = tuple(known.get("add_keywords", ()))
-        known["avoid"] = tuple(known.get("avoid", ()))
-        return cls(**known)
-
-
-@dataclass(frozen=True)
-class Refine:
-    """Make the next round with ``edits``; ``like`` is the variant to build on (None: the engine's choice).
-    ``ignored`` lists clauses that were not understood, for the echo."""
-
-    edits: Edits
-    like: int | None = None
-    ignored: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class BackTo:
-    """Go back to an earlier round, unchanged (a reply that only said "back to round 1")."""
-
-    round: int
-
-
-@dataclass(frozen=True)
-class ExportIntent:
-    """Export the campaign (``variant`` set for "export 2")."""
-
-    variant: int | None = None
-
-
-@dataclass(frozen=True)
-class HelpIntent:
-    message: str = HELP_REPLIES
-
-
-@dataclass(frozen=True)
-class NotUnderstood:
-    message: str = NOT_UNDERSTOOD
-
-
-ReplyIntent = Refine | BackTo | ExportIntent | HelpIntent | NotUnderstood
-
-# --------------------------------------------------------------------------------------------------
-# Vocabulary
-
-
-def _wordset(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
-_ORDINALS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-    "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5, "6th": 6, "7th": 7, "8th": 8, "last": -1,
-}  # fmt: skip
-_NUM = r"[0-9]{1,6}|one|two|three|four|five|six|seven|eight"
-_ORD = r"first|second|third|fourth|fifth|sixth|seventh|eighth|last|[1-8](?:st|nd|rd|th)"
-
-_TONE_WORDS: dict[str, str] = {
-    **{t: t for t in TONES},
-    "fun": "playful", "funnier": "playful", "funny": "playful", "cheeky": "playful", "witty": "playful",
-    "quirky": "playful", "playfull": "playful", "sillier": "playful",
-    "bolder": "bold", "punchier": "bold", "louder": "bold", "confident": "bold", "daring": "bold",
-    "edgier": "bold", "edgy": "bold",
-    "luxury": "premium", "luxurious": "premium", "classier": "premium", "classy": "premium",
-    "elegant": "premium", "upscale": "premium", "fancier": "premium", "posher": "premium",
-    "friendlier": "friendly", "casual": "friendly", "approachable": "friendly", "chattier": "friendly",
-    "urgency": "urgent", "pushier": "urgent", "fomo": "urgent",
-    "calmer": "calm", "relaxed": "calm", "gentler": "calm", "chill": "calm", "soothing": "calm",
-    "softer": "calm", "quieter": "calm",
-    "formal": "professional", "serious": "professional", "corporate": "professional",
-    "businesslike": "professional", "pro": "professional",
-}  # fmt: skip
-# "less playful" / "too formal": the opposite tone.
-_LESS_TONE: dict[str, str] = {
-    "playful": "professional", "bold": "calm", "premium": "friendly", "friendly": "professional",
-    "urgent": "calm", "calm": "bold", "professional": "friendly",
-}  # fmt: skip
-_LESS_WORDS: dict[str, str] = {
-    "salesy": "calm",
-    "pushy": "calm",
-    "stiff": "friendly",
-    "corporate": "friendly",
-}
-
-_COLOUR_WORDS: dict[str, str] = {
-    **{c: c for c in COLOURS if c not in ("warm", "cool", "light", "bright")},
-    "redder": "red", "greener": "green", "bluer": "blue", "pinker": "pink", "yellower": "yellow",
-    "turquoise": "teal", "violet": "purple", "gray": "grey", "golden": "gold",
-    "warmer": "warm", "cooler": "cool", "darker": "dark", "lighter": "light", "brighter": "bright",
-    "pastels": "pastel", "subdued": "muted", "colourful": "vibrant", "colorful": "vibrant", "vivid": "vibrant",
-    "saturated": "vibrant", "monochrome": "mono", "grayscale": "mono", "greyscale": "mono",
-}  # fmt: skip
-# Words that are colours only next to a colour noun ("cool colours"), so "cool!" is not an instruction.
-_CONTEXT_COLOURS = {"warm": "warm", "cool": "cool", "light": "light", "bright": "bright", "mono": "mono"}
-_TONE_AS_COLOUR = {"bold": "vibrant", "bolder": "vibrant", "louder": "vibrant", "punchier": "vibrant",
-                   "softer": "muted", "calm": "muted", "calmer": "muted", "gentler": "muted",
-                   "quieter": "muted"}  # fmt: skip
-_COLOUR_NOUNS = _wordset(
-    "colour colours color colors palette palettes background backgrounds hues hue shades shade tones visual "
-    "visuals image images picture pictures art artwork look scheme"
-)
-_TONE_NOUNS = _wordset("tone voice copy words wording text writing language vibe")
-
-_SIZE_WORDS: dict[str, str] = {
-    **{s: s for s in SIZES},
-    "wide": "landscape", "wider": "landscape", "widescreen": "landscape", "horizontal": "landscape",
-    "banner": "landscape", "16:9": "landscape",
-    "stories": "story", "vertical": "story", "portrait": "story", "tall": "story", "taller": "story",
-    "reel": "story", "reels": "story", "tiktok": "story", "9:16": "story",
-    "1:1": "square", "squared": "square",
-}  # fmt: skip
-_STRONG = _wordset("different wilder wild crazier crazy radical experimental stronger weirder")
-_SUBTLE = _wordset("subtle subtler slight slightly minor tweak tweaks similar")
-_STRONG_PHRASES = re.compile(
-    r"\b(?:surprise me|shake it up|mix it up|change it up|something (?:new|else)|new direction|"
-    r"bigger changes?|totally new|start fresh|fresh take)\b"
-)
-_SUBTLE_PHRASES = re.compile(
-    r"\b(?:small changes?|a (?:little|bit|touch)|keep it close|close to (?:it|this))\b"
-)
-_SHORTER = _wordset("shorter shorten concise briefer tighter trim trimmer snappier leaner")
-_LONGER = _wordset("longer lengthen expand detailed elaborate richer fuller")
-_SHORTER_PHRASES = re.compile(r"\b(?:less (?:text|copy|words)|fewer words|cut it down|too long|tl;?dr)\b")
-_LONGER_PHRASES = re.compile(r"\b(?:more (?:text|copy|words|detail|details)|too short)\b")
-_AGAIN = _wordset("again regenerate redo reroll retry refresh another continue next more go iterate rerun")
-# A clause made only of these words (and at least one _AGAIN word) asks for a fresh round: "another one please".
-_FILLER = _wordset(
-    "please pls one round batch set try let's lets ahead keep going some give me us a an the it do make new ok "
-    "okay thanks cool nice great yes yep sure good now let run"
-)
-# "warmer tone", "lighter copy": tone words when followed by a tone noun.
-_TONE_BY_NOUN = {"warm": "friendly", "warmer": "friendly", "light": "playful", "lighter": "playful",
-                 "brighter": "playful", "bright": "playful", "softer": "calm", "cooler": "calm"}  # fmt: skip
-_INTENSIFIERS = _wordset("much way lot lots far")
-_LESS_PREFIX = ("less", "too", "not so", "not as", "not too", "way too", "a bit too", "bit too", "fewer")
-_PLEASANTRIES = _wordset(
-    "thanks thank you thx ty please pls plz cheers lol haha nice great cool ok okay awesome love it perfect "
-    "worries problem this that them these those one no yes yeah wow hmm"
-)
-
-# --------------------------------------------------------------------------------------------------
-# Phrase patterns (case-insensitive; quoted values are placeholders \x01N\x01 surrounded by spaces)
-
-_I = re.IGNORECASE
-_Q = r"\x01[0-9]+\x01"
-_VALUE = rf"({_Q}|[^\s\x01].*$)"  # a quoted value, or the rest of the clause
-_NUM = r"[0-9]{1,6}|one|two|three|four|five|six|seven|eight"
-_ORD = r"first|second|third|fourth|fifth|sixth|seventh|eighth|last|[1-8](?:st|nd|rd|th)"
-_REF = r"(?:#\s*|no\.?\s*|number\s+|variant\s+|version\s+|v|option\s+|card\s+|idea\s+|design\s+)"
-_PICK = (
-    r"(?:go\s+with|pick|choose|take|prefer|use|based\s+on|build\s+on|riff\s+on|iterate\s+on|work\s+from|"
-    r"(?:i|we)\s+(?:like|love|prefer))"
-)
-
-_CARD = re.compile(r"\bc[0-9]{1,19}-r([0-9]{1,9})-v([0-9]{1,9})\b", _I)
-_UNDO = re.compile(r"(?:undo(?:\s+that)?|go\s+back|previous\s+round|revert(?:\s+that)?)", _I)
-_BACK = [
-    re.compile(rf"\b(?:go\s+)?back\s+to\s+(?:round|r)\s*#?\s*({_NUM})\b", _I),
-    re.compile(
-        rf"\b(?:revert|return|rewind|jump|restart|roll\s+back)\s+(?:back\s+)?to\s+(?:round|r)\s*#?\s*({_NUM})\b",
-        _I,
-    ),
-    re.compile(rf"\b(?:from|use|reuse|start\s+from|redo)\s+round\s*#?\s*({_NUM})\b", _I),
-    re.compile(rf"\bround\s*#?\s*({_NUM})\s+again\b", _I),
-    re.compile(rf"\b(?:back|revert|return)\s+to\s+the\s+({_ORD})\s+(?:round|one|batch|set)\b", _I),
-    re.compile(r"\bback\s+to\s+the\s+(start|beginning|original)\b", _I),
-]
-_LIKE = [
-    re.compile(rf"\b(?:more\s+)?like\s+(?:the\s+)?({_ORD})(?:\s+(?:one|card|variant|version|option))?\b", _I),
-    re.compile(rf"\b(?:more\s+)?like\s+{_REF}?({_NUM})\b", _I),
-    re.compile(rf"\b{_PICK}\s+(?:the\s+)?{_REF}({_NUM})\b", _I),
-    re.compile(rf"\b{_PICK}\s+(?:the\s+)?({_ORD}|[1-8])(?:\s+(?:one|card|variant|version|option))?\b", _I),
-    re.compile(r"(?:^|\s)#\s*([0-9]{1,6})\b", _I),
-    re.compile(rf"\b(?:variant|version|option|card|number)\s+({_NUM})\b", _I),
-]
-_VARIANTS = [
-    re.compile(
-        rf"\b({_NUM})\s+(?:more\s+|new\s+|different\s+|fresh\s+)?(?:variants?|versions?|options?|ideas?|cards?|"
-        rf"variations?|alternatives?|takes?|designs?|creatives?|ads?|of\s+them)\b",
-        _I,
-    ),
-    re.compile(rf"\b(?:variants?|versions?|count)\s*[:=]?\s*({_NUM})\b", _I),
-    re.compile(
-        rf"\b(?:give\s+me|show\s+me|make|generate|i\s+want|we\s+want|i\s+need|need)\s+({_NUM})\b"
-        rf"(?!\s*(?:st|nd|rd|th)\b)",
-        _I,
-    ),
-    re.compile(rf"\b(?:only|just)\s+({_NUM})\b", _I),
-]
-_MORE_VARIANTS = re.compile(r"\bmore\s+(?:variants|versions|options|ideas|cards|variations)\b", _I)
-_FEWER_VARIANTS = re.compile(r"\b(?:fewer|less)\s+(?:variants|versions|options|ideas|cards|variations)\b", _I)
-_AVOID = [
-    re.compile(
-        r"\b(?:avoid|avoiding|ban|never\s+(?:say|use|mention|write)|don'?t\s+(?:say|use|mention|write|include)|"
-        r"do\s+not\s+(?:say|use|mention|write|include)|stop\s+(?:saying|using|mentioning)|no\s+more)\b\s*:?\s*"
-        rf"(?:the\s+)?(?:words?\s+|phrases?\s+|term\s+)?{_VALUE}",
-        _I,
-    ),
-    re.compile(rf"\b(?:remove|drop|lose|cut|without)\s+(?:the\s+)?(?:words?\s+|phrases?\s+)?({_Q})", _I),
-    re.compile(r"\b(?:remove|drop|lose|cut)\s+the\s+(?:words?|phrases?)\s+([^\s\x01].*)$", _I),
-    re.compile(rf"^no\s+({_Q}|[^\W\d][\w'&+.-]*(?:\s+[\w'&+.-]+)?)$", _I),
-]
-_MENTION = [
-    re.compile(
-        r"\b(?:mention(?:ing)?|keywords?|add\s+(?:the\s+)?(?:keywords?|words?|phrases?)|"
-        r"(?:include|use)\s+(?:the\s+)?(?:words?|phrases?|keywords?)|talk\s+about)\s*:?\s*"
-        rf"{_VALUE}",
-        _I,
-    ),
-    re.compile(rf"\bsay\s+({_Q})", _I),
-]
-# "use/add/include X": a keyword unless X is itself an instruction ("use a darker palette", "add urgency").
-_SOFT_MENTION = re.compile(
-    rf"\b(?:use|add|include|feature|highlight|emphasi[sz]e|stress)\s+(?:the\s+)?{_VALUE}", _I
-)
-_CTA = [
-    re.compile(
-        r"\b(?:cta|call\s+to\s+action|button(?:\s+text)?)"
-        r"(?:\s*[:=]\s*|\s+(?:to|should\s+(?:say|be|read)|says?|reads?|text|of|is)\s+|\s*(?=\x01))"
-        r"(\x01[0-9]+\x01|[^,;\n.!?]+)",
-        _I,
-    ),
-    re.compile(r"\b(?:cta|call\s+to\s+action)\s+(\x01[0-9]+\x01|[^,;\n.!?]+)", _I),
-]
-_CLAUSE_SPLIT = re.compile(r"\s*(?:[,;\n]|[.!?](?:\s|$)|\s(?:and|&|then|but|plus|also)\s)\s*", _I)
-_AND = re.compile(r"\s(?:and|&|then|but|plus|also)\s", _I)
-_HELP = re.compile(
-    r"(?:\?+|help\b.*|commands|options|what\s+can\s+(?:i|we)\s+(?:say|do|type|ask|write)\b.*|"
-    r"how\s+does\s+(?:this|it)\s+work\b.*|how\s+do\s+(?:i|we)\s+(?:use|steer|change)\b.*)",
-    _I | re.DOTALL,
-)
-_EXPORT = re.compile(
-    r"(?:(?:please|pls|can\s+you|could\s+you|can\s+i|ok|okay)\s+)*(?:export|download|zip)\b"
-    r"(?:.*?(?:^|\s|#)([0-9]{1,6})\b)?",
-    _I | re.DOTALL,
+from engine.vocabulary import (
+    _AGAIN,
+    _AND,
+    _AVOID,
+    _BACK,
+    _CARD,
+    _CLAUSE_SPLIT,
+    _COLOUR_NOUNS,
+    _COLOUR_WORDS,
+    _CONTEXT_COLOURS,
+    _CTA,
+    _EXPORT,
+    _FEWER_VARIANTS,
+    _FILLER,
+    _HELP,
+    _I,
+    _INTENSIFIERS,
+    _LESS_PREFIX,
+    _LESS_TONE,
+    _LESS_WORDS,
+    _LIKE,
+    _LONGER,
+    _LONGER_PHRASES,
+    _MENTION,
+    _MORE_VARIANTS,
+    _NUMBER_WORDS,
+    _ORDINALS,
+    _PLEASANTRIES,
+    _SHORTER,
+    _SHORTER_PHRASES,
+    _SIZE_WORDS,
+    _SOFT_MENTION,
+    _STRONG,
+    _STRONG_PHRASES,
+    _SUBTLE,
+    _SUBTLE_PHRASES,
+    _TONE_AS_COLOUR,
+    _TONE_BY_NOUN,
+    _TONE_NOUNS,
+    _TONE_WORDS,
+    _UNDO,
+    _VARIANTS,
 )
 
 
@@ -743,3 +429,18 @@ def parse_reply(
     for clause in _CLAUSE_SPLIT.split(text):
         reader.clause(clause)
     return reader.finish()
+
+
+__all__ = [
+    "COLOURS",
+    "MAX_REPLY_CHARS",
+    "BackTo",
+    "Current",
+    "Edits",
+    "ExportIntent",
+    "HelpIntent",
+    "NotUnderstood",
+    "Refine",
+    "ReplyIntent",
+    "parse_reply",
+]

@@ -10,13 +10,15 @@ from pathlib import Path
 from engine import messages as say
 from engine import planning
 from engine.adapter import OutMessage
-from engine.commands import NUMBER_EMOJI, NewCampaign, card_id
+from engine.commands import NewCampaign
+from engine.edits import Edits
+from engine.emoji import NUMBER_EMOJI
 from engine.errors import UserError
+from engine.ids import card_id
 from engine.jobs import JobSpec, JobState, RoundResult
 from engine.neutralize import neutralize
 from engine.outbox import Posts
 from engine.queue import JobProducer
-from engine.replies import Edits
 from engine.settings import Settings
 from engine.store.models import Campaign, Round, now
 from engine.store.repo import NewRows, Repo

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from engine import messages as say
-from engine.commands import card_id
+from engine.ids import card_id
 from engine.jobs import JobState
 from engine.planning import lineage_depths
 from engine.queue import JobProducer

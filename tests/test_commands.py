@@ -8,10 +8,6 @@ from hypothesis import strategies as st
 
 from engine.brief import MAX_BRIEF_CHARS, SIZES, TONES, Brief
 from engine.commands import (
-    FLAGS,
-    HELP_TEXT,
-    HELP_TOPICS,
-    NUMBER_EMOJI,
     Cancel,
     Export,
     Help,
@@ -19,16 +15,13 @@ from engine.commands import (
     NewCampaign,
     Resume,
     Status,
-    card_id,
-    emoji_choice,
-    help_text,
-    is_cancel_emoji,
-    is_choose_emoji,
-    parse_card_id,
     parse_command,
     parse_duration,
 )
+from engine.emoji import NUMBER_EMOJI, emoji_choice, is_cancel_emoji, is_choose_emoji
 from engine.errors import UserError
+from engine.help import FLAGS, HELP_TEXT, HELP_TOPICS, help_text
+from engine.ids import card_id, parse_card_id
 
 
 def new(text: str) -> NewCampaign:

@@ -307,7 +307,8 @@ def test_every_colour_word_the_bot_accepts_changes_the_palette() -> None:
     """A reply's colour word (every key the reply parser maps, in context where it needs one) reaches the
     compositor as a canonical colour, and every canonical colour changes every tone's palette: the bot
     never says "Got it: colour pastel" and then ignores it."""
-    from engine.replies import _COLOUR_WORDS, _CONTEXT_COLOURS, COLOURS, parse_reply
+    from engine.replies import COLOURS, parse_reply
+    from engine.vocabulary import _COLOUR_WORDS, _CONTEXT_COLOURS
 
     heard = set()
     for word in sorted({*_COLOUR_WORDS, *_CONTEXT_COLOURS}):

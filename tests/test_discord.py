@@ -15,7 +15,8 @@ from bot.app import open_engine
 from bot.discord_adapter import DiscordAdapter, DiscordSettings, command_text, configured
 from bot.runner import serve
 from bot.supervisor import WorkerSupervisor
-from engine.commands import NUMBER_EMOJI, parse_command
+from engine.commands import parse_command
+from engine.emoji import NUMBER_EMOJI
 from engine.engine import Engine
 from engine.settings import Settings
 from engine.store import JobRow

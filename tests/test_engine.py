@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from bot.app import open_engine
 from bot.supervisor import WorkerSupervisor
-from engine.commands import NUMBER_EMOJI
+from engine.emoji import NUMBER_EMOJI
 from engine.engine import Engine
 from engine.events import CommandEvent, ReactionEvent, ReplyEvent, Where
 from engine.settings import Settings

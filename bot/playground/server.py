@@ -28,7 +28,7 @@ from aiohttp import WSMsgType, web
 
 from bot.playground.channel import BOT
 from bot.playground.playground_adapter import DEFAULT_CHANNEL, WORKSPACE, Client, PlaygroundAdapter
-from engine.commands import NUMBER_EMOJI
+from engine.emoji import NUMBER_EMOJI
 from engine.engine import Engine
 from engine.events import ButtonEvent, CommandEvent, Event, ReactionEvent, ReplyEvent, Where
 from engine.neutralize import neutralize

@@ -7,7 +7,7 @@ import zipfile
 
 from sqlalchemy import select
 
-from engine.commands import NUMBER_EMOJI
+from engine.emoji import NUMBER_EMOJI
 from engine.jobs import JobState, RoundResult
 from engine.store.models import Card, Outbox, Round
 from tests.engine.conftest import Studio

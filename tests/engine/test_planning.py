@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine import planning
 from engine.brief import refine_seed
 from engine.commands import NewCampaign, parse_command
-from engine.replies import Edits
+from engine.edits import Edits
 
 CMD = parse_command("green tea for students --variants 3 --size story --tone calm --seed 11")
 assert isinstance(CMD, NewCampaign)

@@ -11,15 +11,8 @@ from engine import planning
 from engine.brief import SIZES, TONES, Brief
 from engine.commands import parse_command
 from engine.jobs import JobSpec
-from engine.replies import (
-    _LESS_TONE,
-    _LESS_WORDS,
-    _SIZE_WORDS,
-    _TONE_BY_NOUN,
-    _TONE_WORDS,
-    Refine,
-    parse_reply,
-)
+from engine.replies import Refine, parse_reply
+from engine.vocabulary import _LESS_TONE, _LESS_WORDS, _SIZE_WORDS, _TONE_BY_NOUN, _TONE_WORDS
 
 BASE = planning.first_spec(1, "alice", parse_command("smart watch for runners --tone friendly"), seed=5)  # type: ignore[arg-type]
 
