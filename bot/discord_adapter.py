@@ -29,12 +29,11 @@ from discord import app_commands
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from engine.adapter import Button, OutMessage
-from engine.brief import LANGUAGES, LENGTHS, MAX_SEED, MAX_VARIANTS, SIZES, TONES
+from bot.discord_commands import CardButton, campaign_group, clip, markdown, view_for
+from engine.adapter import OutMessage
 from engine.engine import Engine
 from engine.errors import PlatformError
 from engine.events import ButtonEvent, CommandEvent, ReactionEvent, Reply, ReplyEvent, Where
-from engine.help import HELP_TOPICS
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +41,6 @@ PLATFORM = "discord"
 NO_MENTIONS = discord.AllowedMentions.none()
 MAX_CONTENT = 2000
 READY_TIMEOUT = 15.0
-CUSTOM_ID = re.compile(r"campaignbot:(?P<action>refine|export):(?P<value>C[0-9]+-R[0-9]+-V[0-9]+)")
 
 
 class DiscordNotConnected(PlatformError):
@@ -60,147 +58,6 @@ class DiscordSettings(BaseSettings):
     message_content: bool = False  # the privileged intent; turn it on in the Developer Portal first
 
 
-def clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _markdown(text: str) -> str:
-    """Engine text is plain; help uses Slack-style ``*Heading*``, which is bold on Discord as ``**``."""
-    return re.sub(r"(?m)^\*([^*\n]+)\*", r"**\1**", text)
-
-
-def _quote(value: str) -> str:
-    """Quote an option value for the command grammar (shell-like, no backslash escapes)."""
-    value = value.replace("\u201c", '"').replace("\u201d", '"')
-    if '"' not in value:
-        return f'"{value}"'
-    if "'" not in value:
-        return f"'{value}'"
-    return '"' + value.replace('"', "") + '"'
-
-
-def command_text(brief: str, options: dict[str, Any]) -> str:
-    """Typed options -> the text after ``/campaign`` (the brief goes after ``--``, so it is all words)."""
-    parts = [f"--{name} {_quote(str(v))}" for name, v in options.items() if v is not None and v != ""]
-    return " ".join([*parts, "--", brief])
-
-
-class CardButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID):
-    """A Refine/Export button whose ``custom_id`` names the card, so it works after a restart."""
-
-    def __init__(self, action: str, value: str, label: str = "") -> None:
-        style = discord.ButtonStyle.primary if action == "refine" else discord.ButtonStyle.secondary
-        super().__init__(
-            discord.ui.Button(
-                label=clip(label or action.title(), 80),
-                style=style,
-                custom_id=f"campaignbot:{action}:{value}",
-            )
-        )
-        self.action = action
-        self.value = value
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> CardButton:
-        label = item.label if isinstance(item, discord.ui.Button) else None
-        return cls(match["action"], match["value"], label or "")
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        adapter: DiscordAdapter = interaction.client.adapter
-        await adapter.on_button(interaction, self.action, self.value)
-
-
-def _view(buttons: list[Button]) -> discord.ui.View | None:
-    if not buttons:
-        return None
-    view = discord.ui.View(timeout=None)
-    for b in buttons[:25]:
-        view.add_item(CardButton(b.action, b.value, b.label))
-    return view
-
-
-def _campaign_group(adapter: DiscordAdapter) -> app_commands.Group:
-    group = app_commands.Group(name="campaign", description="Ad copy and visuals, refined in a thread")
-    tone_choices = [app_commands.Choice(name=t, value=t) for t in TONES]
-    size_choices = [app_commands.Choice(name=s, value=s) for s in SIZES]
-    lang_choices = [app_commands.Choice(name=s, value=s) for s in LANGUAGES]
-    length_choices = [app_commands.Choice(name=s, value=s) for s in LENGTHS]
-    topic_choices = [app_commands.Choice(name=t, value=t) for t in HELP_TOPICS]
-
-    @group.command(name="new", description="Start a campaign: numbered ad cards in a new thread")
-    @app_commands.describe(
-        brief="What to advertise, e.g. smart watch for runners",
-        variants=f"How many cards (1-{MAX_VARIANTS})",
-        tone="Voice of the copy",
-        size="Image format",
-        seed="The same seed gives the same cards",
-        lang="Language of the copy (default: detected)",
-        vote="Let the channel vote for this long, e.g. 30m or 1h",
-        audience="Who it is for, e.g. marathon beginners",
-        keywords="Words to use, comma separated",
-        avoid="Words never to use, comma separated",
-        length="Body copy length",
-    )
-    @app_commands.choices(tone=tone_choices, size=size_choices, lang=lang_choices, length=length_choices)
-    async def new(
-        interaction: discord.Interaction[Any],
-        brief: app_commands.Range[str, 1, 500],
-        variants: app_commands.Range[int, 1, MAX_VARIANTS] | None = None,
-        tone: str | None = None,
-        size: str | None = None,
-        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
-        lang: str | None = None,
-        vote: app_commands.Range[str, 1, 20] | None = None,
-        audience: app_commands.Range[str, 1, 200] | None = None,
-        keywords: app_commands.Range[str, 1, 200] | None = None,
-        avoid: app_commands.Range[str, 1, 200] | None = None,
-        length: str | None = None,
-    ) -> None:
-        opts = {
-            "variants": variants,
-            "tone": tone,
-            "size": size,
-            "seed": seed,
-            "lang": lang,
-            "vote": vote,
-            "audience": audience,
-            "keywords": keywords,
-            "avoid": avoid,
-            "length": length,
-        }
-        await adapter.on_command(interaction, command_text(brief, opts))
-
-    @group.command(name="help", description="How to use campaignbot")
-    @app_commands.describe(topic="A topic: flags, reactions, replies, commands, examples, tones, sizes")
-    @app_commands.choices(topic=topic_choices)
-    async def help_(interaction: discord.Interaction[Any], topic: str | None = None) -> None:
-        await adapter.on_command(interaction, f"help {topic}" if topic else "help")
-
-    @group.command(name="status", description="Your running campaigns and the queue")
-    async def status(interaction: discord.Interaction[Any]) -> None:
-        await adapter.on_command(interaction, "status")
-
-    def by_campaign(word: str, description: str) -> None:
-        @group.command(name=word, description=description)
-        @app_commands.describe(campaign="The campaign, e.g. C12 (or a card id like C12-R2-V3)")
-        async def sub(
-            interaction: discord.Interaction[Any], campaign: app_commands.Range[str, 1, 40]
-        ) -> None:
-            await adapter.on_command(interaction, f"{word} {_quote(campaign)}")
-
-    by_campaign("history", "Every round of a campaign")
-    by_campaign("export", "Download a campaign's cards as a zip")
-    by_campaign("resume", "Pick a campaign up again")
-    by_campaign("cancel", "Stop a campaign's running rounds")
-    return group
-
-
 class _Client(discord.Client):
     def __init__(self, adapter: DiscordAdapter) -> None:
         intents = discord.Intents.none()
@@ -211,7 +68,7 @@ class _Client(discord.Client):
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS)
         self.adapter = adapter
         self.tree: app_commands.CommandTree[_Client] = app_commands.CommandTree(self)
-        self.tree.add_command(_campaign_group(adapter))
+        self.tree.add_command(campaign_group(adapter))
         self.tree.on_error = adapter.on_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
@@ -349,7 +206,7 @@ class DiscordAdapter:
         )
         reply = await self._handle(event)
         await interaction.edit_original_response(
-            content=clip(_markdown(reply.text), MAX_CONTENT) if reply else "Already on it.",
+            content=clip(markdown(reply.text), MAX_CONTENT) if reply else "Already on it.",
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -450,7 +307,7 @@ class DiscordAdapter:
             if file is not None and file.filename.lower().endswith(".png"):
                 embed.set_image(url=f"attachment://{file.filename}")
             kwargs["embed"] = embed
-        view = _view(m.buttons)
+        view = view_for(m.buttons)
         if view is not None:
             kwargs["view"] = view
         return kwargs
@@ -490,7 +347,7 @@ class DiscordAdapter:
         await self._wait_ready()
         mention = f"<@{user}> " if user.isdigit() else ""
         await self._target(channel, thread).send(
-            content=clip(mention + _markdown(text), MAX_CONTENT), allowed_mentions=NO_MENTIONS
+            content=clip(mention + markdown(text), MAX_CONTENT), allowed_mentions=NO_MENTIONS
         )
 
 

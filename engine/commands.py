@@ -255,20 +255,23 @@ def parse_command(text: str) -> Command:
     first = tokens[0].lower()
     if first in SUBCOMMANDS:
         return _parse_subcommand(first, tokens[1:])
+    words, values = _split_flags(tokens)
+    if not words:
+        raise UserError(f"Add a brief before the options: what are we advertising? e.g. {EXAMPLE}.")
+    return _new_campaign(words, values)
 
+
+def _split_flags(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Brief words and ``--flag value`` pairs (``--flag=value`` too; after ``--`` everything is words)."""
     values: dict[str, str] = {}
     words: list[str] = []
     i = 0
-    only_words = False
     while i < len(tokens):
         token = tokens[i]
         i += 1
-        if only_words:
-            words.append(token)
-            continue
         if token == "--":
-            only_words = True
-            continue
+            words += tokens[i:]
+            break
         name = _flag_name(token)
         if name is None:
             bare = token.lower().lstrip("-")
@@ -291,10 +294,19 @@ def parse_command(text: str) -> Command:
         if not value.strip():
             raise UserError(f"{name} needs a value; try {FLAG_EXAMPLES[name]}.")
         values[name] = value.strip()
+    return words, values
 
-    if not words:
-        raise UserError(f"Add a brief before the options: what are we advertising? e.g. {EXAMPLE}.")
 
+def _choice(value: str, allowed: tuple[str, ...], what: str, example: str) -> str:
+    v = value.lower()
+    if v not in allowed:
+        raise UserError(
+            f"Unknown {what} '{_short(v)}'.{suggest(v, allowed)} {what.title()}s: {', '.join(allowed)}; try {example}."
+        )
+    return v
+
+
+def _new_campaign(words: list[str], values: dict[str, str]) -> NewCampaign:
     variants = (
         _parse_int(values["--variants"], "--variants", 1, MAX_VARIANTS)
         if "--variants" in values
@@ -302,21 +314,9 @@ def parse_command(text: str) -> Command:
     )
     seed = _parse_int(values["--seed"], "--seed", 0, MAX_SEED) if "--seed" in values else None
     vote = parse_duration(values["--vote"]) if "--vote" in values else None
-    size = values.get("--size", DEFAULT_SIZE).lower()
-    if size not in SIZES:
-        raise UserError(
-            f"Unknown size '{_short(size)}'.{suggest(size, tuple(SIZES))} Sizes: {', '.join(SIZES)}; try --size landscape."
-        )
-    tone = values.get("--tone", "friendly").lower()
-    if tone not in TONES:
-        raise UserError(
-            f"Unknown tone '{_short(tone)}'.{suggest(tone, TONES)} Tones: {', '.join(TONES)}; try --tone playful."
-        )
-    length = values.get("--length", "medium").lower()
-    if length not in LENGTHS:
-        raise UserError(
-            f"Unknown length '{_short(length)}'.{suggest(length, LENGTHS)} Lengths: {', '.join(LENGTHS)}; try --length short."
-        )
+    size = _choice(values.get("--size", DEFAULT_SIZE), tuple(SIZES), "size", "--size landscape")
+    tone = _choice(values.get("--tone", "friendly"), TONES, "tone", "--tone playful")
+    length = _choice(values.get("--length", "medium"), LENGTHS, "length", "--length short")
     lang: str | None = None
     if "--lang" in values:
         raw_lang = values["--lang"].lower()

@@ -277,22 +277,32 @@ class _Reader:
         text = re.sub(r"\x01[0-9]+\x01", " ", text.lower())
         if not text.strip():
             return
+        text = self._phrase_cues(text)
+        words = re.findall(r"[0-9]+:[0-9]+|[a-z][a-z'-]*", text)
+        if words and set(words) <= (_AGAIN | _FILLER) and set(words) & _AGAIN:
+            self.recognised = True  # "again", "another one please": a fresh round, same brief
+            return
+        for i in range(len(words)):
+            if self._word_cue(words, i):
+                self.recognised = True
+
+    def _shift(self, step: int) -> None:
+        """A relative length edit: ``step`` places along LENGTHS from the current (or already edited) length."""
         e = self.edits
-        cur_len = LENGTHS.index(self.current.length) if self.current.length in LENGTHS else 1
+        cur = LENGTHS.index(self.current.length) if self.current.length in LENGTHS else 1
+        at = LENGTHS.index(e.length) if e.length in LENGTHS else cur
+        e.length = LENGTHS[max(0, min(len(LENGTHS) - 1, at + step))]
+        e.length_step += step
+        self.recognised = True
 
-        def length_idx() -> int:
-            return LENGTHS.index(e.length) if e.length in LENGTHS else cur_len
-
-        def shift(step: int) -> None:
-            e.length = LENGTHS[max(0, min(len(LENGTHS) - 1, length_idx() + step))]
-            e.length_step += step
-            self.recognised = True
-
+    def _phrase_cues(self, text: str) -> str:
+        """Multi-word cues ("less text", "totally different"); returns the text with them blanked out."""
+        e = self.edits
         if m := _SHORTER_PHRASES.search(text):
-            shift(-1)
+            self._shift(-1)
             text = _blank(text, m)
         elif m := _LONGER_PHRASES.search(text):
-            shift(+1)
+            self._shift(+1)
             text = _blank(text, m)
         if m := _STRONG_PHRASES.search(text):
             e.strength, self.recognised = "strong", True
@@ -300,47 +310,47 @@ class _Reader:
         if m := _SUBTLE_PHRASES.search(text):
             e.strength, self.recognised = e.strength or "subtle", True
             text = _blank(text, m)
+        return text
 
-        words = re.findall(r"[0-9]+:[0-9]+|[a-z][a-z'-]*", text)
-        if words and set(words) <= (_AGAIN | _FILLER) and set(words) & _AGAIN:
-            self.recognised = True  # "again", "another one please": a fresh round, same brief
-            return
-        for i, w in enumerate(words):
-            prev = words[i - 1] if i > 0 else ""
-            prev2 = " ".join(words[max(0, i - 2) : i])
-            nxt = words[i + 1] if i + 1 < len(words) else ""
-            negated = prev in ("less", "too") or prev2 in _LESS_PREFIX
-            step = 2 if (prev in _INTENSIFIERS or prev2 in ("a lot", "way more")) else 1
-            if nxt in _COLOUR_NOUNS and (w in _TONE_AS_COLOUR or w in _CONTEXT_COLOURS or w in _COLOUR_WORDS):
-                e.colour = _TONE_AS_COLOUR.get(w) or _CONTEXT_COLOURS.get(w) or _COLOUR_WORDS[w]
-            elif nxt in _TONE_NOUNS and w in _TONE_BY_NOUN:
-                e.tone = _TONE_BY_NOUN[w]
-            elif (w in _SHORTER and not negated) or (w == "long" and negated):
-                shift(-step)
-            elif (w in _LONGER and not negated) or (w == "short" and negated):
-                shift(+step)
-            elif w in ("short", "shortest", "long", "longest", "medium"):
-                e.length = {"shortest": "short", "longest": "long"}.get(w, w)
-                e.length_step = 0
-            elif negated and (w in _TONE_WORDS or w in _LESS_WORDS):
-                e.tone = _LESS_WORDS.get(w) or _LESS_TONE[_TONE_WORDS[w]]
-            elif negated and w in ("dark", "darker", "light", "lighter", "bright", "brighter"):
-                e.colour = "light" if w.startswith("dark") else ("dark" if w.startswith("light") else "muted")
-            elif w in _TONE_WORDS and not negated:
-                e.tone = _TONE_WORDS[w]
-            elif w in _COLOUR_WORDS and not negated:
-                e.colour = _COLOUR_WORDS[w]
-            elif w in _CONTEXT_COLOURS and prev == "more":
-                e.colour = _CONTEXT_COLOURS[w]
-            elif w in _SIZE_WORDS:
-                e.size = _SIZE_WORDS[w]
-            elif w in _STRONG:
-                e.strength = "strong"
-            elif w in _SUBTLE:
-                e.strength = e.strength or "subtle"
-            else:
-                continue
-            self.recognised = True
+    def _word_cue(self, words: list[str], i: int) -> bool:
+        """Read ``words[i]`` in its context (the words before and after); True if it meant something."""
+        e = self.edits
+        w = words[i]
+        prev = words[i - 1] if i > 0 else ""
+        prev2 = " ".join(words[max(0, i - 2) : i])
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        negated = prev in ("less", "too") or prev2 in _LESS_PREFIX
+        step = 2 if (prev in _INTENSIFIERS or prev2 in ("a lot", "way more")) else 1
+        if nxt in _COLOUR_NOUNS and (w in _TONE_AS_COLOUR or w in _CONTEXT_COLOURS or w in _COLOUR_WORDS):
+            e.colour = _TONE_AS_COLOUR.get(w) or _CONTEXT_COLOURS.get(w) or _COLOUR_WORDS[w]
+        elif nxt in _TONE_NOUNS and w in _TONE_BY_NOUN:
+            e.tone = _TONE_BY_NOUN[w]
+        elif (w in _SHORTER and not negated) or (w == "long" and negated):
+            self._shift(-step)
+        elif (w in _LONGER and not negated) or (w == "short" and negated):
+            self._shift(+step)
+        elif w in ("short", "shortest", "long", "longest", "medium"):
+            e.length = {"shortest": "short", "longest": "long"}.get(w, w)
+            e.length_step = 0
+        elif negated and (w in _TONE_WORDS or w in _LESS_WORDS):
+            e.tone = _LESS_WORDS.get(w) or _LESS_TONE[_TONE_WORDS[w]]
+        elif negated and w in ("dark", "darker", "light", "lighter", "bright", "brighter"):
+            e.colour = "light" if w.startswith("dark") else ("dark" if w.startswith("light") else "muted")
+        elif w in _TONE_WORDS and not negated:
+            e.tone = _TONE_WORDS[w]
+        elif w in _COLOUR_WORDS and not negated:
+            e.colour = _COLOUR_WORDS[w]
+        elif w in _CONTEXT_COLOURS and prev == "more":
+            e.colour = _CONTEXT_COLOURS[w]
+        elif w in _SIZE_WORDS:
+            e.size = _SIZE_WORDS[w]
+        elif w in _STRONG:
+            e.strength = "strong"
+        elif w in _SUBTLE:
+            e.strength = e.strength or "subtle"
+        else:
+            return False
+        return True
 
     def finish(self) -> ReplyIntent:
         if not self.recognised:

@@ -189,88 +189,16 @@ async def _act(adapter: PlaygroundAdapter, engine: Engine, client: Client, data:
     kind = data.get("type")
     ref = data.get("ref") if isinstance(data.get("ref"), str) else ""
     if kind == "hello":
-        name = data.get("user")
-        if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
-            raise Refused(f"Pick a name of 1 to {MAX_NAME} characters, e.g. Alice.")
-        name = neutralize(name.strip())
-        if name.casefold() == BOT:
-            raise Refused("That name belongs to the bot; pick another, e.g. Alice.")
-        client.user, client.user_name = f"pg:{name.casefold()}", name
-        await client.send(
-            {
-                "type": "welcome",
-                "user": client.user,
-                "user_name": name,
-                "channel": DEFAULT_CHANNEL,
-                "reactions": REACTIONS,
-                "max_text": MAX_TEXT,
-                "messages": [m.public() for m in adapter.channels.visible(client.user)],
-            }
-        )
+        await _hello(adapter, client, data)
         return
     if not client.user:
         raise Refused("Type your name first.")
-    channel = DEFAULT_CHANNEL
-    here = Where(adapter.platform, WORKSPACE, channel)
-    event_id = uuid.uuid4().hex
-    event: Event
-    thread: str | None = None
-    if kind == "command":
-        text = _text(data, "command")
-        if not text.startswith("/campaign"):
-            raise Refused("Commands start with /campaign, e.g. /campaign smart watch for runners.")
-        event = CommandEvent(
-            here, client.user, text[len("/campaign") :].strip(), event_id=event_id, user_name=client.user_name
-        )
-    elif kind == "reply":
-        thread = data.get("thread")
-        root = adapter.channels.get(thread) if isinstance(thread, str) and _ID.fullmatch(thread) else None
-        if root is None or root.thread is not None or root.only is not None:
-            raise Refused("That thread is not in this channel.")
-        text = _text(data, "reply")
-        m = adapter.channels.add(channel, root.id, client.user, client.user_name, neutralize(text))
-        await adapter.publish(m)
-        event = ReplyEvent(
-            Where(adapter.platform, WORKSPACE, channel, root.id),
-            client.user,
-            text,
-            message_id=m.id,
-            event_id=event_id,
-        )
-    elif kind == "react":
-        mid, emoji = _message_id(data), data.get("emoji")
-        target = adapter.channels.get(mid)
-        if target is None or target.only is not None:
-            raise Refused("That message is not in this channel.")
-        if emoji not in REACTIONS:
-            raise Refused("The playground offers these reactions: " + " ".join(REACTIONS))
-        thread = target.thread
-        on = data.get("on", True) is not False
-        changed = adapter.channels.react(mid, emoji, client.user, on)
-        if changed is not None:
-            await adapter.publish(changed)
-        if not on or changed is None:
-            return  # taking a reaction back (or adding it twice) means nothing to the engine
-        event = ReactionEvent(
-            Where(adapter.platform, WORKSPACE, channel, target.thread), client.user, mid, emoji, event_id
-        )
-    elif kind == "button":
-        mid, action, value = _message_id(data), data.get("action"), data.get("value")
-        target = adapter.channels.get(mid)
-        if target is None or not any(b["action"] == action and b["value"] == value for b in target.buttons):
-            raise Refused("That button is not on that message.")
-        assert isinstance(action, str) and isinstance(value, str)
-        thread = target.thread
-        event = ButtonEvent(
-            Where(adapter.platform, WORKSPACE, channel, target.thread),
-            client.user,
-            action,
-            value,
-            message_id=mid,
-            event_id=event_id,
-        )
-    else:
+    make = _EVENTS.get(kind) if isinstance(kind, str) else None
+    if make is None:
         raise Refused("The playground did not understand that message.")
+    event, thread = await make(adapter, client, data)
+    if event is None:
+        return
     try:
         reply = await engine.handle(event)
     except Exception:
@@ -281,5 +209,95 @@ async def _act(adapter: PlaygroundAdapter, engine: Engine, client: Client, data:
     if reply.ephemeral:
         await client.send({"type": "ephemeral", "text": reply.text, "thread": thread, "ref": ref})
     else:
-        m = adapter.channels.add(channel, thread, BOT, BOT, reply.text)
+        m = adapter.channels.add(DEFAULT_CHANNEL, thread, BOT, BOT, reply.text)
         await adapter.publish(m)
+
+
+async def _hello(adapter: PlaygroundAdapter, client: Client, data: dict[str, Any]) -> None:
+    name = data.get("user")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
+        raise Refused(f"Pick a name of 1 to {MAX_NAME} characters, e.g. Alice.")
+    name = neutralize(name.strip())
+    if name.casefold() == BOT:
+        raise Refused("That name belongs to the bot; pick another, e.g. Alice.")
+    client.user, client.user_name = f"pg:{name.casefold()}", name
+    await client.send(
+        {
+            "type": "welcome",
+            "user": client.user,
+            "user_name": name,
+            "channel": DEFAULT_CHANNEL,
+            "reactions": REACTIONS,
+            "max_text": MAX_TEXT,
+            "messages": [m.public() for m in adapter.channels.visible(client.user)],
+        }
+    )
+
+
+# Each browser action becomes an engine event (None: nothing for the engine) and the thread it is in.
+_Made = tuple[Event | None, str | None]
+
+
+def _where(adapter: PlaygroundAdapter, thread: str | None = None) -> Where:
+    return Where(adapter.platform, WORKSPACE, DEFAULT_CHANNEL, thread)
+
+
+async def _command(adapter: PlaygroundAdapter, client: Client, data: dict[str, Any]) -> _Made:
+    text = _text(data, "command")
+    if not text.startswith("/campaign"):
+        raise Refused("Commands start with /campaign, e.g. /campaign smart watch for runners.")
+    body = text[len("/campaign") :].strip()
+    return CommandEvent(
+        _where(adapter), client.user, body, event_id=uuid.uuid4().hex, user_name=client.user_name
+    ), None
+
+
+async def _reply(adapter: PlaygroundAdapter, client: Client, data: dict[str, Any]) -> _Made:
+    thread = data.get("thread")
+    root = adapter.channels.get(thread) if isinstance(thread, str) and _ID.fullmatch(thread) else None
+    if root is None or root.thread is not None or root.only is not None:
+        raise Refused("That thread is not in this channel.")
+    text = _text(data, "reply")
+    m = adapter.channels.add(DEFAULT_CHANNEL, root.id, client.user, client.user_name, neutralize(text))
+    await adapter.publish(m)
+    event = ReplyEvent(
+        _where(adapter, root.id), client.user, text, message_id=m.id, event_id=uuid.uuid4().hex
+    )
+    return event, root.id
+
+
+async def _react(adapter: PlaygroundAdapter, client: Client, data: dict[str, Any]) -> _Made:
+    mid, emoji = _message_id(data), data.get("emoji")
+    target = adapter.channels.get(mid)
+    if target is None or target.only is not None:
+        raise Refused("That message is not in this channel.")
+    if not isinstance(emoji, str) or emoji not in REACTIONS:
+        raise Refused("The playground offers these reactions: " + " ".join(REACTIONS))
+    on = data.get("on", True) is not False
+    changed = adapter.channels.react(mid, emoji, client.user, on)
+    if changed is not None:
+        await adapter.publish(changed)
+    if not on or changed is None:
+        return None, target.thread  # taking a reaction back (or adding it twice) means nothing to the engine
+    event = ReactionEvent(_where(adapter, target.thread), client.user, mid, emoji, uuid.uuid4().hex)
+    return event, target.thread
+
+
+async def _button(adapter: PlaygroundAdapter, client: Client, data: dict[str, Any]) -> _Made:
+    mid, action, value = _message_id(data), data.get("action"), data.get("value")
+    target = adapter.channels.get(mid)
+    if target is None or not any(b["action"] == action and b["value"] == value for b in target.buttons):
+        raise Refused("That button is not on that message.")
+    assert isinstance(action, str) and isinstance(value, str)
+    event = ButtonEvent(
+        _where(adapter, target.thread), client.user, action, value, message_id=mid, event_id=uuid.uuid4().hex
+    )
+    return event, target.thread
+
+
+_EVENTS: dict[str, Callable[[PlaygroundAdapter, Client, dict[str, Any]], Awaitable[_Made]]] = {
+    "command": _command,
+    "reply": _reply,
+    "react": _react,
+    "button": _button,
+}

@@ -44,6 +44,27 @@ def _to_job(r: JobRow) -> Job:
     )
 
 
+def _claimed(row: JobRow, worker: str, lease_s: float, t: float) -> dict[str, Any]:
+    """What taking ``row`` changes: it runs for ``worker``, or it ends (cancelled, or delivered too often)."""
+    if row.cancel_requested:
+        return {"state": "cancelled", "finished_at": t, "stage": "cancelled"}
+    if row.attempts >= row.max_attempts:
+        return {
+            "state": "failed",
+            "finished_at": t,
+            "stage": "failed",
+            "error": f"the worker stopped {row.attempts} times while making this; giving up",
+        }
+    return {
+        "state": "running",
+        "worker": worker,
+        "lease_until": t + lease_s,
+        "attempts": row.attempts + 1,
+        "stage": "starting",
+        "progress_seq": row.progress_seq + 1,
+    }
+
+
 class SqlJobQueue:
     """The embedded queue: the ``jobs`` table of the store's database (SQLite by default). Worker
     heartbeats go to the ``workers`` table beside it. Implements :class:`engine.queue.JobQueue`."""
@@ -109,24 +130,7 @@ class SqlJobQueue:
                 if row is None:
                     return None
                 prev_state, prev_worker = row.state, row.worker
-                if row.cancel_requested:
-                    new = {"state": "cancelled", "finished_at": t, "stage": "cancelled"}
-                elif row.attempts >= row.max_attempts:
-                    new = {
-                        "state": "failed",
-                        "finished_at": t,
-                        "stage": "failed",
-                        "error": f"the worker stopped {row.attempts} times while making this; giving up",
-                    }
-                else:
-                    new = {
-                        "state": "running",
-                        "worker": worker,
-                        "lease_until": t + lease_s,
-                        "attempts": row.attempts + 1,
-                        "stage": "starting",
-                        "progress_seq": row.progress_seq + 1,
-                    }
+                new = _claimed(row, worker, lease_s, t)
                 # optimistic: only if nobody else changed it meanwhile (portable across SQLite and PostgreSQL)
                 res = await s.execute(
                     update(JobRow)
