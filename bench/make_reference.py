@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from qualitylib import BRIEFS, load_briefs, reference_path  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from engine.inference.train_copy import (  # noqa: E402
+from engine.inference.training.copy_data import (  # noqa: E402
     EXAMPLES,
     MAX_NEW_TOKENS,
     SYSTEM,

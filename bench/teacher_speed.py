@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from engine.inference import copy_corpus as cc  # noqa: E402
-from engine.inference.train_copy import Teacher, find_teacher  # noqa: E402
+from engine.inference.training import copy_corpus as cc  # noqa: E402
+from engine.inference.training.copy_data import Teacher, find_teacher  # noqa: E402
 
 
 def raw_speed(teacher: Teacher, batch: int, prompt_tokens: int, decode: int) -> dict[str, Any]:

@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from qualitylib import BenchBrief, CopyTally, FluencyJudge, judge_prefix, judge_text  # noqa: E402
 
-import engine.inference.copywriter as cwm  # noqa: E402
+import engine.inference.copywriter.writer as cwm  # noqa: E402
 from engine.brief import Brief  # noqa: E402
 from engine.creative import CopyVariant  # noqa: E402
-from engine.inference.copywriter import length_label  # noqa: E402
-from engine.inference.train_copy import is_heldout, load_rows  # noqa: E402
+from engine.inference.copywriter.writer import length_label  # noqa: E402
+from engine.inference.training.copy_data import is_heldout, load_rows  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 
 SETTINGS = [

@@ -41,7 +41,7 @@ def corpus_slice(n: int = SLICE_ROWS, path: Path = CORPUS) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def tiny_copy_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from engine.inference import train_copy
+    from engine.inference.training import copy_data as train_copy
 
     root = tmp_path_factory.mktemp("tiny_copy")
     tok_dir = root / "tokenizer"

@@ -12,10 +12,10 @@ import pytest
 
 from engine.brief import Brief
 from engine.copy_rules import cta_problem, repeated_word
-from engine.inference import copy_corpus as cc
-from engine.inference.copywriter import ANGLES, generic_prompt, render_prompt
+from engine.inference.training import copy_corpus as cc
+from engine.inference.copywriter.writer import ANGLES, generic_prompt, render_prompt
 from engine.inference.product_knowledge import Embedder, Grounding, ProductKnowledge
-from engine.inference.train_copy import grounded_texts, row_is_heldout
+from engine.inference.training.copy_data import grounded_texts, row_is_heldout
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -200,7 +200,7 @@ def test_corpus_rows_are_grounded_and_pass_their_own_rules() -> None:
 
 def test_knowledge_command_refreshes_a_grounded_model(tmp_path: Path) -> None:
     from engine.errors import ModelError
-    from engine.inference.train_copy import main as train_main
+    from engine.inference.training.copy_data import main as train_main
 
     model = tmp_path / "model"
     model.mkdir()

@@ -12,7 +12,7 @@
    names the product, uses a given benefit, does not repeat a content word within a field and has a
    verb-led call to action of at most five words.
 
-The teacher is SmolLM2-135M-Instruct (:class:`engine.inference.train_copy.Teacher`).
+The teacher is SmolLM2-135M-Instruct (:class:`engine.inference.training.copy_data.Teacher`).
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from engine.copy_rules import (
     words,
 )
 from engine.creative import CopyVariant
-from engine.inference.copywriter import ANGLES, parse_completion
-from engine.inference.train_copy import _tidy as tidy_teacher_copy
-from engine.inference.train_copy import _title
+from engine.inference.copywriter.writer import ANGLES, parse_completion
+from engine.inference.training.copy_data import _tidy as tidy_teacher_copy
+from engine.inference.training.copy_data import _title
 from engine.neutralize import neutralize
 
 CATALOG = Path("train_data/catalog.tsv")
@@ -378,7 +378,7 @@ def build_ads(args: Any) -> int:
     import torch
     from tqdm import tqdm
 
-    from engine.inference.train_copy import Teacher
+    from engine.inference.training.copy_data import Teacher
 
     out = Path(args.out)
     done = {int(r["id"]) for r in read_jsonl(out) if int(r.get("seed", -1)) == args.seed}

@@ -1,5 +1,5 @@
 """Rebuild the house copy model: ``ads`` / ``import`` build the grounded corpus (version 3, see
-:mod:`engine.inference.copy_corpus`), ``corpus`` the older ungrounded one (version 2), ``fit`` trains a
+:mod:`engine.inference.training.copy_corpus`), ``corpus`` the older ungrounded one (version 2), ``fit`` trains a
 small GPT-2 on them.
 
     campaignbot train copy ads --minutes 60 --seed 1          # SmolLM2 teacher ads for catalog briefs
@@ -35,7 +35,7 @@ from engine.copy_rules import edit_similarity, filter_reasons, looks_truncated, 
 from engine.creative import CopyVariant
 from engine.errors import ModelError
 from engine.inference import stock_phrases
-from engine.inference.copywriter import (
+from engine.inference.copywriter.writer import (
     FACT_TOKENS,
     FACTS_FORMAT,
     FORMAT_KEY,
@@ -1008,7 +1008,7 @@ def grounded_texts(
 
 def load_knowledge(path: Path) -> list[dict[str, Any]]:
     """The product knowledge table from the catalog (kind, category, product, benefits; tab-separated)."""
-    from engine.inference.copy_corpus import load_catalog
+    from engine.inference.training.copy_corpus import load_catalog
 
     return [
         {"product": p.product, "kind": p.kind, "category": p.category, "benefits": list(p.benefits)}
@@ -1594,11 +1594,11 @@ def main(argv: list[str]) -> int:
     if args.command == "corpus":
         return build_corpus(args)
     if args.command == "ads":
-        from engine.inference.copy_corpus import build_ads
+        from engine.inference.training.copy_corpus import build_ads
 
         return build_ads(args)
     if args.command == "import":
-        from engine.inference.copy_corpus import import_written
+        from engine.inference.training.copy_corpus import import_written
 
         return import_written(args)
     if args.command == "knowledge":
