@@ -19,7 +19,7 @@ import torch
 
 from engine.brief import Brief
 from engine.inference.compose import compose_creative, palette_for
-from engine.inference.copywriter.writer import Copywriter
+from engine.inference.copywriter import Copywriter
 from engine.inference.device import resolve_device
 from engine.inference.visual import VisualModel
 from engine.settings import Settings

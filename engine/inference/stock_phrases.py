@@ -54,8 +54,8 @@ def build(args: argparse.Namespace) -> int:
 
     from engine.brief import Brief
     from engine.copy_rules import copy_text
+    from engine.inference.copywriter import Copywriter
     from engine.inference.training.copy_corpus import load_catalog
-    from engine.inference.copywriter.writer import Copywriter
 
     model_dir = Path(args.model)
     if not (model_dir / "config.json").exists():

@@ -24,7 +24,7 @@ from engine.errors import UserError
 from engine.inference.biggan import PREFIX as BIGGAN_PREFIX
 from engine.inference.biggan import BigGANVisualModel
 from engine.inference.compose import compose_creative, contact_sheet, palette_for
-from engine.inference.copywriter.writer import Copywriter
+from engine.inference.copywriter import Copywriter
 from engine.inference.device import resolve_device, resolve_dtype
 from engine.inference.visual import VisualModel
 from engine.settings import Settings
