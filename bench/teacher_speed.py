@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from engine.inference.training import copy_corpus as cc  # noqa: E402
+from engine.inference.training.catalog import load_catalog  # noqa: E402
 from engine.inference.training.teacher import Teacher, find_teacher  # noqa: E402
 
 
@@ -75,11 +76,13 @@ def llama_cpp_speed(prompt_tokens: int, decode: int, threads: int) -> dict[str, 
 
 
 def ads_speed(teacher: Teacher, n: int, batch: int, seed: int) -> dict[str, Any]:
-    briefs = cc.make_ad_briefs(cc.load_catalog(), n, seed)
+    briefs = cc.make_ad_briefs(load_catalog(), n, seed)
     rng = random.Random(seed)
     rejected: Counter[str] = Counter()
     t0 = time.perf_counter()
-    kept = sum(len(cc.teach_ads(teacher, briefs[i : i + batch], rng, seed, rejected)) for i in range(0, n, batch))
+    kept = sum(
+        len(cc.teach_ads(teacher, briefs[i : i + batch], rng, seed, rejected)) for i in range(0, n, batch)
+    )
     dt = time.perf_counter() - t0
     return {
         "batch": batch,

@@ -12,9 +12,10 @@ import pytest
 
 from engine.brief import Brief
 from engine.copy_rules import cta_problem, repeated_word
-from engine.inference.training import copy_corpus as cc
 from engine.inference.copywriter.prompts import ANGLES, generic_prompt, render_prompt
 from engine.inference.product_knowledge import Embedder, Grounding, ProductKnowledge
+from engine.inference.training import copy_corpus as cc
+from engine.inference.training.catalog import KINDS, heldout_products, load_catalog
 from engine.inference.training.copy_dataset import grounded_texts, row_is_heldout
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,10 +43,10 @@ def test_brief_product_phrase_drops_a_leading_article() -> None:
 
 
 def test_catalog_has_benefits_and_never_a_heldout_product() -> None:
-    catalog = cc.load_catalog()
+    catalog = load_catalog()
     assert len(catalog) >= 2000
-    assert all(p.kind in cc.KINDS and len(p.benefits) == 3 for p in catalog)
-    held = cc.heldout_products()
+    assert all(p.kind in KINDS and len(p.benefits) == 3 for p in catalog)
+    held = heldout_products()
     assert "ukulele" in held and len(held) >= 40
     names = {p.product.lower() for p in catalog} | {
         Brief(product=p.product).product_phrase.lower() for p in catalog
@@ -54,7 +55,7 @@ def test_catalog_has_benefits_and_never_a_heldout_product() -> None:
 
 
 def test_ad_briefs_are_stable_and_cover_every_product_before_repeating() -> None:
-    products = cc.load_catalog()[:50]
+    products = load_catalog()[:50]
     a = cc.make_ad_briefs(products, 120, seed=3)
     assert [b.product for b in a] == [b.product for b in cc.make_ad_briefs(products, 120, seed=3)]
     assert len({b.product for b in a[:50]}) == 50  # one pass over all products first

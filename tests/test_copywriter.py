@@ -13,7 +13,12 @@ from engine.creative import CopyVariant
 from engine.errors import ModelError
 from engine.inference.copywriter import Copywriter
 from engine.inference.copywriter.placeholders import delexicalise, fill_copy
-from engine.inference.copywriter.prompts import length_label, parse_completion, render_prompt, uses_placeholders
+from engine.inference.copywriter.prompts import (
+    length_label,
+    parse_completion,
+    render_prompt,
+    uses_placeholders,
+)
 from engine.neutralize import has_mention_or_markup
 from engine.settings import HOUSE_COPY_MODEL
 

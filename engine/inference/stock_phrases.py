@@ -55,7 +55,7 @@ def build(args: argparse.Namespace) -> int:
     from engine.brief import Brief
     from engine.copy_rules import copy_text
     from engine.inference.copywriter import Copywriter
-    from engine.inference.training.copy_corpus import load_catalog
+    from engine.inference.training.catalog import load_catalog
 
     model_dir = Path(args.model)
     if not (model_dir / "config.json").exists():

@@ -28,7 +28,7 @@ from engine.inference.copywriter.prompts import (
     render_prompt,
 )
 from engine.inference.product_knowledge import Grounding
-from engine.inference.training.copy_corpus import load_catalog
+from engine.inference.training.catalog import load_catalog
 from engine.inference.training.copy_data import AUDIENCES, KEYWORDS, PRODUCTS
 
 
