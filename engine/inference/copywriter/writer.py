@@ -1,8 +1,8 @@
 """The copywriter: any causal LM (the house GPT-2 by default) writes headline, body and call to action.
 
-The model sees a fixed plain-text prompt (see :func:`render_prompt`) and completes the three fields. House
+The model sees a fixed plain-text prompt (see :func:`.prompts.render_prompt`) and completes the three fields. House
 models name the product by placeholder (``PRODUCT``/``ITEM``) and, from version 4 (``grounded-v4``), each
-grounding benefit by its label (``FACT1``..``FACT3``); :func:`fill_copy` writes them out.
+grounding benefit by its label (``FACT1``..``FACT3``); :func:`.placeholders.fill_copy` writes them out.
 Many candidates are sampled in one batched ``generate`` call, neutralised, filtered with
 :mod:`engine.copy_rules`, scored (model likelihood + keyword coverage) and picked greedily with a
 diversity penalty, so the variants a marketer sees are valid and not near-duplicates.
