@@ -23,16 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from qualitylib import BRIEFS, load_briefs, reference_path  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from engine.inference.train_copy import (  # noqa: E402
-    EXAMPLES,
-    MAX_NEW_TOKENS,
-    SYSTEM,
-    Teacher,
+from engine.inference.training.copy_corpus_v2 import (  # noqa: E402
     TeacherBrief,
-    _accept,
-    _start,
+    accept_copy,
+    headline_start,
     user_message,
 )
+from engine.inference.training.copy_data import EXAMPLES, MAX_NEW_TOKENS, SYSTEM  # noqa: E402
+from engine.inference.training.teacher import Teacher  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
                 tb = TeacherBrief(
                     0, b.category, br.product, br.audience, br.tone, br.length, list(br.keywords)
                 )
-                starts.append(_start(tb, rng, 0.6))
+                starts.append(headline_start(tb, rng, 0.6))
             max_new = max(MAX_NEW_TOKENS[b.brief.length] for b in chunk)
             texts = teacher.chat(convs, max_new, a.seed * 7919 + attempt * 1_000 + i, starts)
             for b, text, ex in zip(chunk, texts, examples, strict=True):
-                copy = _accept(text, b.brief, ex)
+                copy = accept_copy(text, b.brief, ex)
                 if copy is not None and len(kept[b.id]) < a.per_brief:
                     kept[b.id].append({"headline": copy.headline, "body": copy.body, "cta": copy.cta})
     a.out.parent.mkdir(parents=True, exist_ok=True)

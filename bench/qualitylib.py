@@ -268,7 +268,7 @@ class FluencyJudge:
     def __init__(self, threads: int = 0) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from engine.inference.train_copy import find_teacher
+        from engine.inference.training.teacher import find_teacher
 
         if threads:
             torch.set_num_threads(threads)
@@ -451,7 +451,7 @@ def real_images_by_source(
 ) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
     """:func:`real_images` plus the image set each image comes from (``emoji_sources.SOURCES``)."""
     from engine.inference.emoji_sources import DEFAULT_SOURCES, renderings
-    from engine.inference.train_visual import _premultiplied
+    from engine.inference.training.visual_data import _premultiplied
 
     xs: list[np.ndarray] = []
     ys: list[int] = []
@@ -486,7 +486,7 @@ def split_groups(
 
 def pil_to_tensor(images: list[Any]) -> torch.Tensor:
     """Generated RGBA PIL images -> the classifier's input (same crop/centre/premultiply as real images)."""
-    from engine.inference.train_visual import _premultiplied
+    from engine.inference.training.visual_data import _premultiplied
 
     return torch.from_numpy(np.stack([_premultiplied(im, 64) for im in images]))
 

@@ -6,7 +6,7 @@
 
 Raw mode times a prefill of ``--prompt-tokens`` tokens per row (a corpus prompt with its worked example
 is about 250) and ``--decode`` sampled tokens after it, per batch size, model load excluded. Ads mode
-runs the corpus pipeline itself (engine/inference/copy_corpus.py: prompt, field labels, acceptance
+runs the corpus pipeline itself (engine/inference/training/copy_corpus.py: prompt, field labels, acceptance
 filter) on the first ``--ads`` catalog briefs. Prints a table and writes bench/results/teacher_speed.json.
 """
 
@@ -18,6 +18,7 @@ import platform
 import random
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from engine.inference import copy_corpus as cc  # noqa: E402
-from engine.inference.train_copy import Teacher, find_teacher  # noqa: E402
+from engine.inference.training import copy_corpus as cc  # noqa: E402
+from engine.inference.training.catalog import load_catalog  # noqa: E402
+from engine.inference.training.teacher import Teacher, find_teacher  # noqa: E402
 
 
 def raw_speed(teacher: Teacher, batch: int, prompt_tokens: int, decode: int) -> dict[str, Any]:
@@ -74,11 +76,13 @@ def llama_cpp_speed(prompt_tokens: int, decode: int, threads: int) -> dict[str, 
 
 
 def ads_speed(teacher: Teacher, n: int, batch: int, seed: int) -> dict[str, Any]:
-    briefs = cc.make_ad_briefs(cc.load_catalog(), n, seed)
+    briefs = cc.make_ad_briefs(load_catalog(), n, seed)
     rng = random.Random(seed)
-    cc.REJECTED.clear()
+    rejected: Counter[str] = Counter()
     t0 = time.perf_counter()
-    kept = sum(len(cc.teach_ads(teacher, briefs[i : i + batch], rng, seed)) for i in range(0, n, batch))
+    kept = sum(
+        len(cc.teach_ads(teacher, briefs[i : i + batch], rng, seed, rejected)) for i in range(0, n, batch)
+    )
     dt = time.perf_counter() - t0
     return {
         "batch": batch,
@@ -87,7 +91,7 @@ def ads_speed(teacher: Teacher, n: int, batch: int, seed: int) -> dict[str, Any]
         "seconds": round(dt, 1),
         "briefs_per_min": round(n / dt * 60, 1),
         "kept_per_min": round(kept / dt * 60, 1),
-        "rejections": dict(cc.REJECTED.most_common(8)),
+        "rejections": dict(rejected.most_common(8)),
     }
 
 

@@ -6,8 +6,9 @@ bench/quality.py. For each setting: judge NLL gap, repetition, near-duplicates, 
 
     .venv/bin/python bench/tune_decoding.py --briefs 24
 
-Writes bench/results/decoding.json. The chosen values live in engine/inference/copywriter.py
-(TEMPERATURE, TOP_P, MIN_CANDIDATES, CANDIDATES_PER_VARIANT).
+Writes bench/results/decoding.json. The chosen values live in engine/inference/copywriter/tuning.py
+(TEMPERATURE, TOP_P, MIN_CANDIDATES, CANDIDATES_PER_VARIANT); a setting is tried by setting the names on
+the modules that read them (copywriter/writer.py and copywriter/decoding.py).
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from qualitylib import BenchBrief, CopyTally, FluencyJudge, judge_prefix, judge_text  # noqa: E402
 
-import engine.inference.copywriter as cwm  # noqa: E402
 from engine.brief import Brief  # noqa: E402
-from engine.inference.copywriter import length_label  # noqa: E402
+from engine.inference.copywriter import Copywriter, decoding, writer  # noqa: E402
+from engine.inference.copywriter.prompts import length_label  # noqa: E402
 from engine.inference.creative.types import CopyVariant  # noqa: E402
-from engine.inference.train_copy import is_heldout, load_rows  # noqa: E402
+from engine.inference.training.copy_dataset import is_heldout, load_rows  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 
 SETTINGS = [
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     val = validation_set(Path(a.corpus), a.heldout, a.briefs)
     if not val:
         raise SystemExit(f"no held-out rows in {a.corpus}")
-    cw = cwm.Copywriter.load(a.model or Settings().copy_model, torch.device("cpu"), torch.float32)
+    cw = Copywriter.load(a.model or Settings().copy_model, torch.device("cpu"), torch.float32)
     judge = FluencyJudge()
     ref = judge.nll([(judge_prefix(b.brief), judge_text(c)) for b, refs in val for c in refs])
     ref_nll = float(np.mean([x for x, _ in ref]))
@@ -86,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for setting in json.loads(a.settings) if a.settings else SETTINGS:
         for k, v in setting.items():
-            setattr(cwm, k, v)
+            for module in (writer, decoding):  # where the copywriter reads its tuning at run time
+                if hasattr(module, k):
+                    setattr(module, k, v)
         tally = CopyTally()
         items = []
         t = time.perf_counter()

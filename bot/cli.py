@@ -200,10 +200,10 @@ def cmd_generate(a: argparse.Namespace) -> int:
 
 def cmd_train(a: argparse.Namespace) -> int:
     if a.what == "copy":
-        from engine.inference import train_copy  # noqa: PLC0415
+        from engine.inference.training import copy_cli as train_copy  # noqa: PLC0415
 
         return train_copy.main(a.args)
-    from engine.inference import train_visual  # noqa: PLC0415
+    from engine.inference.training import visual as train_visual  # noqa: PLC0415
 
     return train_visual.main(a.args)
 

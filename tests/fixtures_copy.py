@@ -4,7 +4,7 @@
 grounded ``copy_corpus_v3.jsonl``) and the knowledge rows of the slice's products, copies the real
 GPT-2 BPE files from the house model directory, and trains a GPT-2 with a 32-wide, 2-layer body for
 150 steps on CPU (a few seconds: the softmax is trained over the slice's own output vocabulary, see
-``train_copy.Vocab``); the result reads the grounded prompt and ships a small knowledge table. A
+``copy_model.Vocab``); the result reads the grounded prompt and ships a small knowledge table. A
 quarter of the slice's bodies start with a Slack/Discord mass mention, so the tiny model really emits
 markup and the tests can check that the copywriter defuses it.
 """
@@ -41,7 +41,7 @@ def corpus_slice(n: int = SLICE_ROWS, path: Path = CORPUS) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def tiny_copy_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from engine.inference import train_copy
+    from engine.inference.training import copy_cli as train_copy
 
     root = tmp_path_factory.mktemp("tiny_copy")
     tok_dir = root / "tokenizer"

@@ -3,7 +3,7 @@
 ``tiny_emoji_dir`` lays out a miniature ``emoji-datasource-google`` package (``emoji.json`` and
 ``img/google/64/*.png``) whose images are real emoji drawn from the Noto Color Emoji font that
 Debian's ``fonts-noto-color-emoji`` installs. ``tiny_visual_checkpoint`` runs
-``engine.inference.train_visual.main`` on it for a few steps at 32x32 and exports the generator.
+``engine.inference.training.visual.main`` on it for a few steps at 32x32 and exports the generator.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ TINY_TRAIN_ARGS = [
 @pytest.fixture(scope="session")
 def tiny_visual_checkpoint(tiny_emoji_dir: Path, tiny_visual_workdir: Path) -> Path:
     """A real (tiny) generator checkpoint: 3 concepts, 32x32 RGBA, trained 40 steps. Takes a few seconds."""
-    from engine.inference.train_visual import main
+    from engine.inference.training.visual import main
 
     out = tiny_visual_workdir / "export" / "generator.pt"
     rc = main(

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from engine.brief import Brief
-from engine.inference import copy_corpus as cc
-from engine.inference.copywriter import ANGLES, generic_prompt, render_prompt
+from engine.inference.copywriter.prompts import ANGLES, generic_prompt, render_prompt
 from engine.inference.creative.copy_rules import cta_problem, repeated_word
 from engine.inference.product_knowledge import Embedder, Grounding, ProductKnowledge
-from engine.inference.train_copy import grounded_texts, row_is_heldout
+from engine.inference.training import copy_corpus as cc
+from engine.inference.training.catalog import KINDS, heldout_products, load_catalog
+from engine.inference.training.copy_dataset import grounded_texts, row_is_heldout
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,10 +43,10 @@ def test_brief_product_phrase_drops_a_leading_article() -> None:
 
 
 def test_catalog_has_benefits_and_never_a_heldout_product() -> None:
-    catalog = cc.load_catalog()
+    catalog = load_catalog()
     assert len(catalog) >= 2000
-    assert all(p.kind in cc.KINDS and len(p.benefits) == 3 for p in catalog)
-    held = cc.heldout_products()
+    assert all(p.kind in KINDS and len(p.benefits) == 3 for p in catalog)
+    held = heldout_products()
     assert "ukulele" in held and len(held) >= 40
     names = {p.product.lower() for p in catalog} | {
         Brief(product=p.product).product_phrase.lower() for p in catalog
@@ -54,7 +55,7 @@ def test_catalog_has_benefits_and_never_a_heldout_product() -> None:
 
 
 def test_ad_briefs_are_stable_and_cover_every_product_before_repeating() -> None:
-    products = cc.load_catalog()[:50]
+    products = load_catalog()[:50]
     a = cc.make_ad_briefs(products, 120, seed=3)
     assert [b.product for b in a] == [b.product for b in cc.make_ad_briefs(products, 120, seed=3)]
     assert len({b.product for b in a[:50]}) == 50  # one pass over all products first
@@ -79,16 +80,16 @@ def test_accept_ad_keeps_grounded_ads_and_says_why_others_fail() -> None:
     b = _brief()
     ok = " Cast Iron Skillet, Seared Right\nBody: Even heat for a perfect sear, every single night.\nCTA: Shop the Skillet\n"
     assert cc.accept_ad(ok, b, "Other") is not None
-    cc.REJECTED.clear()
+    rejected: Counter[str] = Counter()
     generic = (
         " Cast Iron Skillet for Everyone\nBody: A bespoke, lovely choice for every occasion.\nCTA: Shop Now\n"
     )
-    assert cc.accept_ad(generic, b, "Other") is None and cc.REJECTED["uses no benefit"] == 1
+    assert cc.accept_ad(generic, b, "Other", rejected) is None and rejected["uses no benefit"] == 1
     stutter = " Cast Iron Skillet\nBody: Even heat, even heat searing, perfect perfect.\nCTA: Shop Now\n"
-    assert cc.accept_ad(stutter, b, "Other") is None and cc.REJECTED["stutter"] == 1
+    assert cc.accept_ad(stutter, b, "Other", rejected) is None and rejected["stutter"] == 1
     bad_cta = " Cast Iron Skillet\nBody: Even heat for a perfect sear.\nCTA: Delicious Skillet\n"
-    assert cc.accept_ad(bad_cta, b, "Other") is None
-    assert any(k.startswith("cta does not start with a verb") for k in cc.REJECTED)
+    assert cc.accept_ad(bad_cta, b, "Other", rejected) is None
+    assert any(k.startswith("cta does not start with a verb") for k in rejected)
 
 
 def _grounded_row(i: int, product: str = "cast iron skillet") -> dict[str, object]:
@@ -200,7 +201,7 @@ def test_corpus_rows_are_grounded_and_pass_their_own_rules() -> None:
 
 def test_knowledge_command_refreshes_a_grounded_model(tmp_path: Path) -> None:
     from engine.errors import ModelError
-    from engine.inference.train_copy import main as train_main
+    from engine.inference.training.copy_cli import main as train_main
 
     model = tmp_path / "model"
     model.mkdir()

@@ -9,10 +9,9 @@ import torch
 
 from engine.brief import Brief
 from engine.errors import ModelError
-from engine.inference.copywriter import (
-    Copywriter,
-    delexicalise,
-    fill_copy,
+from engine.inference.copywriter import Copywriter
+from engine.inference.copywriter.placeholders import delexicalise, fill_copy
+from engine.inference.copywriter.prompts import (
     length_label,
     parse_completion,
     render_prompt,
@@ -233,7 +232,7 @@ def test_lexicon_ships_with_the_model_and_rejects_made_up_words(tiny_copy_model_
 
 
 def test_picking_prefers_distinct_ctas() -> None:
-    from engine.inference.copywriter import _pick_diverse
+    from engine.inference.copywriter.ranking import pick_diverse
 
     cands = [
         CopyVariant(
@@ -246,7 +245,7 @@ def test_picking_prefers_distinct_ctas() -> None:
             "Your Daily Coffee Ritual", "Small farms, big flavour, every month.", "Start Sipping", 0.5
         ),
     ]
-    picked = _pick_diverse(cands, 2)
+    picked = pick_diverse(cands, 2)
     assert [c.cta for c in picked] == ["Discover the Collection", "Start Sipping"]
 
 
@@ -309,7 +308,8 @@ def test_a_plain_hub_gpt2_gets_the_few_shot_prompt(tmp_path: Path) -> None:
 def test_fact_slots_label_the_benefits_and_are_filled_back() -> None:
     """Format grounded-v4: the prompt labels each benefit FACT1.., the model writes the label, the
     copywriter writes the benefit (capitalised at a sentence start, the article made to agree)."""
-    from engine.inference.copywriter import FACTS_FORMAT, delexicalise_facts, unfilled
+    from engine.inference.copywriter.placeholders import delexicalise_facts, unfilled
+    from engine.inference.copywriter.prompts import FACTS_FORMAT
     from engine.inference.product_knowledge import Grounding
 
     assert FACTS_FORMAT == "grounded-v4"
@@ -339,8 +339,8 @@ def test_fact_slot_training_text_uses_the_prompt_order() -> None:
     them (shuffled per example); filled back, the completion is the ad as written."""
     import json
 
-    from engine.inference.copywriter import generic_prompt
-    from engine.inference.train_copy import grounded_texts
+    from engine.inference.copywriter.prompts import generic_prompt
+    from engine.inference.training.copy_dataset import grounded_texts
 
     row = {"id": 1, "seed": 2, "kind": "goods", "category": "cookware", "product": "cast iron skillet",
            "benefits": ["even heat for perfect searing", "oven-safe to 500 degrees"], "audience": "", "keywords": [],
@@ -367,7 +367,7 @@ def test_copy_boost_finishes_a_started_fact_and_offers_plausible_ones() -> None:
     """The decode-time copy mechanism of grounded-v3 models, on hand-made logits: only in the body field,
     a started fact's next token is put above the favourite, a fact's first token is raised to tie with the
     favourite only where the model gives it some probability, and a fact already written is left alone."""
-    from engine.inference.copywriter import COPY_LEAD, COPY_START_P
+    from engine.inference.copywriter.tuning import COPY_LEAD, COPY_START_P
 
     vocab = 12
     facts = [[5, 6, 7], [8, 9]]
@@ -391,7 +391,7 @@ def test_copy_boost_finishes_a_started_fact_and_offers_plausible_ones() -> None:
 
 
 def test_a_fact_label_is_written_at_most_once_per_field() -> None:
-    from engine.inference.copywriter import _block_used_labels
+    from engine.inference.copywriter.decoding import _block_used_labels
 
     heads, middles, lasts = {10, 11}, {20}, [31, 32, 33]  # "F"/" F", "ACT", "1"/"2"/"3"
     written = [
@@ -422,7 +422,7 @@ def test_grounding_drops_a_fact_that_repeats_another() -> None:
 
 
 def test_plural_products_get_plural_grammar() -> None:
-    from engine.inference.copywriter import agree, is_plural
+    from engine.inference.copywriter.placeholders import agree, is_plural
 
     phones = Brief.create("noise-cancelling headphones")
     assert agree("This noise-cancelling headphones has plush cushions.", phones) == (
@@ -438,7 +438,8 @@ def test_plural_products_get_plural_grammar() -> None:
 
 
 def test_a_vague_head_noun_is_named_in_full_on_the_button() -> None:
-    from engine.inference.copywriter import _RUN_ON, fill_copy
+    from engine.inference.copywriter.candidates import _RUN_ON
+    from engine.inference.copywriter.placeholders import fill_copy
 
     app = Brief.create("budgeting app")
     assert fill_copy(CopyVariant("PRODUCT", "Our PRODUCT helps.", "Download the ITEM"), app).cta == (

@@ -132,7 +132,7 @@ def test_training_continues_from_a_shipped_generator_and_discriminator(
     import logging
 
     from engine.inference.gan import load_generator_checkpoint
-    from engine.inference.train_visual import main
+    from engine.inference.training.visual import main
     from tests.fixtures_visual import TINY_CONCEPTS, TINY_TRAIN_ARGS
 
     start = int(load_generator_checkpoint(tiny_visual_checkpoint).meta["steps"])
@@ -146,7 +146,7 @@ def test_training_continues_from_a_shipped_generator_and_discriminator(
         ",".join(TINY_CONCEPTS),
     ]
     args += TINY_TRAIN_ARGS
-    with caplog.at_level(logging.INFO, logger="engine.inference.train_visual"):
+    with caplog.at_level(logging.INFO, logger="engine.inference.training.visual"):
         rc = main(
             [
                 *args,

@@ -13,7 +13,7 @@ from engine.errors import ModelError
 from engine.inference.creative.concepts import CONCEPTS
 from engine.inference.creative.types import VisualRecord
 from engine.inference.gan import GANConfig, Generator, load_generator_checkpoint, save_generator
-from engine.inference.train_visual import main
+from engine.inference.training.visual import main
 from engine.inference.visual import HeroArt, VisualModel
 from engine.settings import HOUSE_VISUAL_MODEL
 from tests.fixtures_visual import TINY_CONCEPTS, TINY_TRAIN_ARGS

@@ -53,9 +53,9 @@ def build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from engine.brief import Brief
-    from engine.inference.copy_corpus import load_catalog
     from engine.inference.copywriter import Copywriter
     from engine.inference.creative.copy_rules import copy_text
+    from engine.inference.training.catalog import load_catalog
 
     model_dir = Path(args.model)
     if not (model_dir / "config.json").exists():

@@ -1,6 +1,6 @@
 """The grounded distillation corpus: a product catalog with benefits, and teacher ads grounded on it.
 
-1. **Catalog** (``train_data/catalog.tsv``, written for this project; tab-separated ``kind``,
+1. **Catalog** (:mod:`.catalog`; ``train_data/catalog.tsv``, written for this project; tab-separated ``kind``,
    ``category``, ``product``, ``benefits`` with benefits separated by ``;``): a few thousand everyday
    products and services, each with three concrete benefits. It is also the product knowledge table
    the house model ships (``knowledge.jsonl``). The held-out benchmark products
@@ -12,7 +12,7 @@
    names the product, uses a given benefit, does not repeat a content word within a field and has a
    verb-led call to action of at most five words.
 
-The teacher is SmolLM2-135M-Instruct (:class:`engine.inference.train_copy.Teacher`).
+The teacher is SmolLM2-135M-Instruct (:class:`engine.inference.training.teacher.Teacher`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.brief import TONES, Brief
-from engine.inference.copywriter import ANGLES, parse_completion
+from engine.inference.copywriter.prompts import ANGLES, parse_completion
 from engine.inference.creative.copy_rules import (
     content_words,
     cta_problem,
@@ -36,90 +36,19 @@ from engine.inference.creative.copy_rules import (
     words,
 )
 from engine.inference.creative.types import CopyVariant
-from engine.inference.train_copy import _tidy as tidy_teacher_copy
-from engine.inference.train_copy import _title
+from engine.inference.training.catalog import Product, load_catalog
+from engine.inference.training.copy_corpus_data import (
+    AD_EXAMPLE_BRIEFS,
+    AD_SYSTEM,
+    AUDIENCES,
+    CTA_VERBS,
+    LENGTH_HINT,
+    MAX_NEW_TOKENS,
+)
+from engine.inference.training.teacher import tidy_teacher_copy, title_case
 from engine.neutralize import neutralize
 
-CATALOG = Path("train_data/catalog.tsv")
 ADS = Path("train_data/copy_corpus_v3.jsonl")
-KINDS = ("goods", "fashion", "food", "services", "apps", "events", "b2b")
-
-AUDIENCES: dict[str, list[str]] = {
-    "general": [
-        "busy parents", "college students", "remote workers", "first-time home buyers", "retirees",
-        "young professionals", "new parents", "pet owners", "city commuters", "weekend hikers",
-        "gamers", "home cooks", "coffee lovers", "eco-conscious shoppers", "teenagers", "travelers",
-        "small apartment renters", "fitness fans", "music lovers", "creative freelancers", "night owls",
-        "early risers", "book lovers", "gardeners", "students", "families", "seniors", "foodies",
-        "runners", "beginners", "gift shoppers", "dog owners", "cat owners", "homeowners", "campers",
-        "cyclists", "artists", "new drivers", "couples", "kids",
-    ],
-    "b2b": [
-        "small business owners", "startup founders", "HR managers", "IT teams", "marketing teams",
-        "restaurant owners", "shop owners", "finance teams", "agencies", "operations managers",
-        "sales teams", "clinics", "schools", "nonprofits", "warehouse managers", "hotel managers",
-    ],
-}  # fmt: skip
-
-# Call-to-action verbs that suit each kind of product; each teacher brief asks for one of them.
-CTA_VERBS: dict[str, list[str]] = {
-    "goods": ["Shop", "Get", "Order", "Buy", "Try", "Grab", "Discover", "Upgrade", "Find", "Explore"],
-    "fashion": ["Shop", "Find", "Discover", "Get", "Order", "Try", "Explore", "Browse"],
-    "food": ["Order", "Taste", "Try", "Grab", "Shop", "Savor", "Get", "Pre-order"],
-    "services": ["Book", "Schedule", "Call", "Request", "Get", "Try", "Reserve", "Claim"],
-    "apps": ["Download", "Try", "Start", "Get", "Join", "Install", "Sign up"],
-    "events": ["Get", "Buy", "Book", "Join", "Reserve", "Register", "Save"],
-    "b2b": ["Book", "Request", "Start", "Try", "Get", "Schedule", "See", "Compare"],
-}
-
-LENGTH_HINT = {
-    "short": "Keep the body to one short sentence (under 80 characters).",
-    "medium": "Keep the body to one or two sentences (under 150 characters).",
-    "long": "Write a body of two or three sentences (under 230 characters).",
-}
-MAX_NEW_TOKENS = {"short": 48, "medium": 64, "long": 88}
-
-# --------------------------------------------------------------------------------------------------
-# Catalog
-
-
-@dataclass(frozen=True)
-class Product:
-    kind: str
-    category: str
-    product: str
-    benefits: tuple[str, ...] = ()
-
-
-def heldout_products(path: Path = Path("bench/briefs/heldout.jsonl")) -> set[str]:
-    """Product lines and product phrases of the held-out benchmark set, lower case."""
-    out: set[str] = set()
-    if not path.exists():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line) if line.strip() else {}
-        if "product" in row:
-            out.add(row["product"].lower())
-            out.add(Brief(product=row["product"]).product_phrase.lower())
-    return out
-
-
-def load_catalog(path: Path = CATALOG) -> list[Product]:
-    """The catalog, deduplicated, without any held-out benchmark product."""
-    held = heldout_products()
-    seen: set[str] = set()
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = [p.strip() for p in line.split("\t")]
-        if len(parts) not in (3, 4) or parts[0] not in KINDS or not parts[2]:
-            continue
-        key = parts[2].lower()
-        if key in seen or key in held or Brief(product=parts[2]).product_phrase.lower() in held:
-            continue
-        seen.add(key)
-        benefits = tuple(b.strip() for b in parts[3].split(";") if b.strip()) if len(parts) == 4 else ()
-        out.append(Product(parts[0], parts[1], parts[2], benefits))
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -192,54 +121,7 @@ def make_ad_briefs(products: list[Product], n: int, seed: int) -> list[AdBrief]:
     return out
 
 
-AD_SYSTEM = (
-    "You are an expert advertising copywriter. You answer with a Headline line, a Body line and a CTA "
-    "line. The copy is specific to the product and uses its benefits."
-)
-AD_EXAMPLES: list[tuple[AdBrief, str]] = [
-    (
-        AdBrief(0, "goods", "drinkware", "reusable coffee cup", ["leak-proof lid", "keeps coffee hot for hours"],
-                "commuters", "friendly", "short", "everyday use", "Get"),
-        "Headline: Your Morning Coffee, Zero Waste\nBody: A leak-proof lid and coffee that stays hot from the "
-        "train to your desk.\nCTA: Get Your Cup",
-    ),
-    (
-        AdBrief(0, "services", "fitness", "climbing gym", ["routes for every level", "open late every night"],
-                "college students", "bold", "medium", "a first visit", "Book"),
-        "Headline: Climb Higher Than Your Excuses\nBody: Over 200 routes for every level, open late every "
-        "night. Your first climb at our gym is on us.\nCTA: Book a Free Climb",
-    ),
-    (
-        AdBrief(0, "b2b", "hr software", "payroll software", ["automatic tax filing", "pays staff on time"],
-                "small business owners", "professional", "medium", "saving time", "Book"),
-        "Headline: Payroll Done in Minutes, Not Days\nBody: Automatic tax filing and staff paid on time, "
-        "every time, so you can run your business.\nCTA: Book a Free Demo",
-    ),
-    (
-        AdBrief(0, "goods", "pet supplies", "dog bed", ["washable cover", "orthopedic memory foam"],
-                "pet owners", "playful", "short", "comfort", "Treat"),
-        "Headline: The Dog Bed Worth Leaving the Sofa For\nBody: Orthopedic memory foam under a washable "
-        "cover, big enough for dramatic stretching.\nCTA: Treat Your Pup",
-    ),
-    (
-        AdBrief(0, "events", "music event", "summer music festival", ["forty bands on three stages"], "",
-                "urgent", "long", "a limited offer", "Buy"),
-        "Headline: Early Bird Festival Tickets End Friday\nBody: Three days, forty bands on three stages, one "
-        "unforgettable summer. Lock in the lowest price before it is gone.\nCTA: Buy Festival Tickets",
-    ),
-    (
-        AdBrief(0, "food", "coffee", "cold brew coffee", ["smooth and low in acid", "brewed for 18 hours"],
-                "early risers", "calm", "medium", "taste", "Taste"),
-        "Headline: Cold Brew, Slowly Made\nBody: Brewed for 18 hours, smooth and low in acid. Pour it over "
-        "ice and let the morning wait.\nCTA: Taste the Difference",
-    ),
-    (
-        AdBrief(0, "apps", "wellness app", "meditation app", ["guided breathing", "sleep stories"],
-                "busy parents", "calm", "short", "a moment for yourself", "Start"),
-        "Headline: Ten Quiet Minutes, Just for You\nBody: Guided breathing and sleep stories that fit "
-        "between school runs.\nCTA: Start Breathing Today",
-    ),
-]  # fmt: skip
+AD_EXAMPLES: list[tuple[AdBrief, str]] = [(AdBrief(0, *brief), answer) for brief, answer in AD_EXAMPLE_BRIEFS]
 
 
 def ad_message(b: AdBrief) -> str:
@@ -260,8 +142,6 @@ def ad_message(b: AdBrief) -> str:
 
 
 HEADLINE_STARTS = (" {P}", " The {P}", " Your {P}", " {P}:", " Our {P}", " Meet the {P}")
-
-REJECTED: Counter[str] = Counter()
 
 
 def _tidy(copy: CopyVariant) -> CopyVariant:
@@ -291,21 +171,29 @@ def ad_reasons(copy: CopyVariant, b: AdBrief) -> list[str]:
     return reasons
 
 
-def accept_ad(text: str, b: AdBrief, example_headline: str) -> CopyVariant | None:
+def accept_ad(
+    text: str, b: AdBrief, example_headline: str, rejected: Counter[str] | None = None
+) -> CopyVariant | None:
+    """The teacher's answer as a corpus ad (tidied), or None when :func:`ad_reasons` finds a problem or it
+    copies the worked example's headline; ``rejected`` counts the reasons."""
+    rejected = Counter() if rejected is None else rejected
     copy, complete = parse_completion(text)
     if not complete:
-        REJECTED["incomplete"] += 1
+        rejected["incomplete"] += 1
         return None
     copy = _tidy(CopyVariant(neutralize(copy.headline), neutralize(copy.body), neutralize(copy.cta)))
     reasons = ad_reasons(copy, b)
     if edit_similarity(copy.headline, example_headline) > 0.6:
         reasons.append("copied the example")
-    REJECTED.update(reasons)
+    rejected.update(reasons)
     return None if reasons else copy
 
 
-def teach_ads(teacher: Any, batch: list[AdBrief], rng: random.Random, seed: int) -> list[dict[str, Any]]:
-    """One ad per brief (one batched teacher call); the rows that pass :func:`accept_ad`."""
+def teach_ads(
+    teacher: Any, batch: list[AdBrief], rng: random.Random, seed: int, rejected: Counter[str] | None = None
+) -> list[dict[str, Any]]:
+    """One ad per brief (one batched teacher call); the rows that pass :func:`accept_ad` (``rejected``
+    counts why the others did not)."""
     convs, examples, starts = [], [], []
     for b in batch:
         ex, answer = rng.choice([e for e in AD_EXAMPLES if e[0].product != b.product])
@@ -321,7 +209,7 @@ def teach_ads(teacher: Any, batch: list[AdBrief], rng: random.Random, seed: int)
         phrase = Brief(product=b.product).product_phrase
         start = ""
         if rng.random() < 0.7:  # the small teacher often forgets the product's name otherwise
-            start = rng.choice(HEADLINE_STARTS).format(P=_title(phrase) if rng.random() < 0.7 else phrase)
+            start = rng.choice(HEADLINE_STARTS).format(P=title_case(phrase) if rng.random() < 0.7 else phrase)
         starts.append(start)
     budget = max(MAX_NEW_TOKENS[b.length] for b in batch)
     texts = teacher.chat(
@@ -329,7 +217,7 @@ def teach_ads(teacher: Any, batch: list[AdBrief], rng: random.Random, seed: int)
     )
     rows = []
     for b, text, example in zip(batch, texts, examples, strict=True):
-        copy = accept_ad(text, b, example)
+        copy = accept_ad(text, b, example, rejected)
         if copy is None:
             continue
         rows.append(ad_row(b, seed, copy, "smollm2"))
@@ -376,9 +264,8 @@ def build_ads(args: Any) -> int:
     import time
 
     import torch
-    from tqdm import tqdm
 
-    from engine.inference.train_copy import Teacher
+    from engine.inference.training.teacher import Teacher
 
     out = Path(args.out)
     done = {int(r["id"]) for r in read_jsonl(out) if int(r.get("seed", -1)) == args.seed}
@@ -391,23 +278,9 @@ def build_ads(args: Any) -> int:
         return 0
     teacher = Teacher(torch.bfloat16 if args.dtype == "bf16" else torch.float32)
     rng = random.Random(args.seed * 7 + start)
-    deadline = time.monotonic() + args.minutes * 60 if args.minutes else float("inf")
-    kept = 0
+    rejected: Counter[str] = Counter()
     started = time.monotonic()
-    briefs_done = 0
-    bar = tqdm(total=len(todo), desc="ads", unit="brief")
-    todo.sort(key=lambda b: (b.id // (args.batch * 8), b.length))  # similar lengths share a batch
-    for i in range(0, len(todo), args.batch):
-        if time.monotonic() > deadline:
-            break
-        batch = todo[i : i + args.batch]
-        rows = teach_ads(teacher, batch, rng, args.seed)
-        append_jsonl(out, rows)
-        kept += len(rows)
-        briefs_done += len(batch)
-        bar.update(len(batch))
-        bar.set_postfix(kept=kept)
-    bar.close()
+    kept, briefs_done = _teach_all(args, teacher, todo, rng, rejected)
     minutes = (time.monotonic() - started) / 60
     record = {
         "seed": args.seed,
@@ -419,7 +292,7 @@ def build_ads(args: Any) -> int:
         "minutes": round(minutes, 2),
         "briefs_per_min": round(briefs_done / max(minutes, 1e-9), 1),
         "kept_per_min": round(kept / max(minutes, 1e-9), 1),
-        "rejections": dict(REJECTED.most_common(10)),
+        "rejections": dict(rejected.most_common(10)),
     }
     if args.log:
         append_jsonl(Path(args.log), [record])
@@ -428,6 +301,34 @@ def build_ads(args: Any) -> int:
         f"{args.batch}, {args.dtype}) -> {out}; rejections: {record['rejections']}"
     )
     return 0
+
+
+def _teach_all(
+    args: Any, teacher: Any, todo: list[AdBrief], rng: random.Random, rejected: Counter[str]
+) -> tuple[int, int]:
+    """Teach the briefs batch by batch until done or ``--minutes`` pass, appending each batch's rows to
+    ``--out``: (rows kept, briefs done)."""
+    import time
+
+    from tqdm import tqdm
+
+    deadline = time.monotonic() + args.minutes * 60 if args.minutes else float("inf")
+    kept = 0
+    briefs_done = 0
+    bar = tqdm(total=len(todo), desc="ads", unit="brief")
+    todo.sort(key=lambda b: (b.id // (args.batch * 8), b.length))  # similar lengths share a batch
+    for i in range(0, len(todo), args.batch):
+        if time.monotonic() > deadline:
+            break
+        batch = todo[i : i + args.batch]
+        rows = teach_ads(teacher, batch, rng, args.seed, rejected)
+        append_jsonl(Path(args.out), rows)
+        kept += len(rows)
+        briefs_done += len(batch)
+        bar.update(len(batch))
+        bar.set_postfix(kept=kept)
+    bar.close()
+    return kept, briefs_done
 
 
 def import_written(args: Any) -> int:

@@ -1,0 +1,340 @@
+"""Decoding: the copywriter's own sampling loop over a causal LM with its KV cache (batched, seeded,
+top-k/top-p), with decode-time rules a small model needs: no content word twice in a field, a copy
+mechanism for grounding facts (version 3) and each FACT label at most once per field (version 4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from engine.brief import Brief
+from engine.inference.copywriter.prompts import FACT_TOKENS
+from engine.inference.copywriter.tuning import (
+    BODY_FIELD,
+    COPY_CONTINUE_P,
+    COPY_LEAD,
+    COPY_START_P,
+    TEMPERATURE,
+    TOP_K,
+    TOP_P,
+)
+from engine.inference.creative.copy_rules import content_words
+from engine.inference.product_knowledge import Grounding
+
+
+@dataclass
+class _Rows:
+    """Per-row state of one decoding batch."""
+
+    used: torch.Tensor  # (k, vocab) tokens already sampled in the row's current field
+    done: torch.Tensor  # (k,) rows that wrote end-of-text
+    written: list[list[int]]  # generated tokens per row (copy boost, labels)
+    fields: list[int]  # which field (line) each row is writing
+    field_starts: list[int]  # where in ``written`` that line began
+    out: list[torch.Tensor]  # the sampled tokens, one (k,) tensor per step
+    prev: torch.Tensor | None = None  # the token each row sampled last
+
+    @classmethod
+    def start(cls, bias: torch.Tensor, k: int, device: torch.device) -> _Rows:
+        return cls(
+            used=torch.zeros_like(bias, dtype=torch.bool),
+            done=torch.zeros(k, dtype=torch.bool, device=device),
+            written=[[] for _ in range(k)],
+            fields=[0] * k,
+            field_starts=[0] * k,
+            out=[],
+        )
+
+
+class DecodingMixin:
+    """The sampling half of :class:`~engine.inference.copywriter.writer.Copywriter` (it sets these)."""
+
+    model: Any
+    tokenizer: Any
+    fact_slots: bool
+    _logit_bias: torch.Tensor | None
+    _content_starts: torch.Tensor | None
+    _word_starts: torch.Tensor
+    _newlines: torch.Tensor | None
+    _labels: tuple[set[int], set[int], list[int]] | None
+    _cache_arg: str
+    _last_only: dict[str, int]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _generate(
+        self,
+        prompts: list[str],
+        max_new: int,
+        seed: int,
+        temperature: float = TEMPERATURE,
+        facts: list[list[int]] | None = None,
+    ) -> list[str]:
+        """Sample one completion per prompt (prompts may repeat) as a single batch.
+
+        A small loop over the model with its KV cache instead of ``model.generate``: prompts are
+        left-padded with explicit position ids, sampling draws from the top ``TOP_K`` tokens (sorting the
+        full 50k vocabulary at every step dominated CPU time), and a content word (a word-start token of
+        four or more letters) cannot be sampled twice within one field: in-field repetition is blocked
+        while decoding rather than filtered after. A seeded ``torch.Generator`` on the model's device
+        makes the output a pure function of (model, prompts, seed). ``facts`` (token sequences of the
+        grounding benefits and keywords) are copied into the body by :meth:`_copy_boost`."""
+        tok = self.tokenizer
+        encoded, ids, mask, max_new = self._left_padded(prompts, max_new)
+        k = len(prompts)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(seed)
+        eos = tok.eos_token_id
+        bias = self._bias(encoded).to(self.device)  # (k, vocab)
+        starts = self._content_word_starts(bias.shape[-1])
+        newline = self._newline_ids()
+        rows = _Rows.start(bias, k, self.device)
+        if self.fact_slots and self._labels is None:
+            self._labels = self._label_tokens()
+        labels = self._labels if self.fact_slots else None
+        track = bool(facts) or labels is not None
+        past = None
+        step, pos = ids, positions
+        with torch.inference_mode():
+            for _ in range(max_new):
+                res = self.model(
+                    input_ids=step,
+                    attention_mask=mask,
+                    position_ids=pos,
+                    use_cache=True,
+                    **{self._cache_arg: past},
+                    **self._last_only,
+                )
+                past = getattr(res, self._cache_arg, None)
+                logits = self._next_logits(
+                    res.logits[:, -1, :].float(), bias, starts, rows, temperature, facts, labels
+                )
+                nxt = _sample_top_p(logits, TOP_P, TOP_K, gen)
+                nxt = torch.where(rows.done, torch.full_like(nxt, eos), nxt)
+                rows.prev = nxt
+                rows.out.append(nxt)
+                rows.done |= nxt == eos
+                if bool(rows.done.all()):
+                    break
+                self._record(rows, nxt, newline, track)
+                step = nxt[:, None]
+                pos = pos[:, -1:] + 1
+                mask = torch.cat([mask, torch.ones((k, 1), dtype=mask.dtype, device=self.device)], dim=1)
+        if not rows.out:
+            return [""] * k
+        return tok.batch_decode(torch.stack(rows.out, dim=1).cpu(), skip_special_tokens=True)
+
+    def _left_padded(
+        self, prompts: list[str], max_new: int
+    ) -> tuple[list[list[int]], torch.Tensor, torch.Tensor, int]:
+        """The prompts' token ids (cut to leave room for ``max_new`` tokens), left-padded into one batch
+        on the model's device with its attention mask, and ``max_new`` capped by the model's context."""
+        tok = self.tokenizer
+        limit = int(
+            getattr(self.model.config, "n_positions", 0)
+            or getattr(self.model.config, "max_position_embeddings", 0)
+            or 1024
+        )
+        encoded = [tok(p)["input_ids"][-max(8, limit - max_new) :] for p in prompts]
+        width = max(len(e) for e in encoded)
+        max_new = max(1, min(max_new, limit - width))
+        k = len(prompts)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        ids = torch.full((k, width), pad, dtype=torch.long)
+        mask = torch.zeros((k, width), dtype=torch.long)
+        for i, e in enumerate(encoded):
+            ids[i, width - len(e) :] = torch.tensor(e)
+            mask[i, width - len(e) :] = 1
+        return encoded, ids.to(self.device), mask.to(self.device), max_new
+
+    def _next_logits(
+        self,
+        logits: torch.Tensor,
+        bias: torch.Tensor,
+        starts: torch.Tensor,
+        rows: _Rows,
+        temperature: float,
+        facts: list[list[int]] | None,
+        labels: tuple[set[int], set[int], list[int]] | None,
+    ) -> torch.Tensor:
+        """The last position's logits turned into what the next token is sampled from: the row's bias, no
+        content word twice in a field nor any word twice in a row, temperature, copy boost, label block."""
+        logits = logits[:, : bias.shape[-1]] + bias
+        logits = logits.masked_fill(rows.used & starts, float("-inf"))
+        if rows.prev is not None:  # the same word twice in a row ("hr hr hr ...") is never copy
+            prev = rows.prev
+            again = self._word_starts[prev]
+            logits[torch.arange(len(prev), device=self.device)[again], prev[again]] = float("-inf")
+        logp = torch.log_softmax(logits, dim=-1) if facts else None
+        logits = logits / temperature
+        if facts and logp is not None:
+            self._copy_boost(logits, logp, facts, rows.written, rows.fields, rows.field_starts)
+        if labels is not None:
+            _block_used_labels(logits, labels, rows.written, rows.field_starts)
+        return logits
+
+    def _record(self, rows: _Rows, nxt: torch.Tensor, newline: torch.Tensor, track: bool) -> None:
+        """Note the sampled tokens: per row what it wrote and where its current field began (``track``),
+        and which content words the field has used (a line break starts a fresh field)."""
+        if track:
+            newlines = torch.isin(nxt, newline).tolist()
+            for i, t in enumerate(nxt.tolist()):
+                rows.written[i].append(t)
+                if newlines[i]:
+                    rows.fields[i] += 1
+                    rows.field_starts[i] = len(rows.written[i])
+        rows.used[torch.arange(len(nxt), device=self.device), nxt] = True
+        rows.used[torch.isin(nxt, newline)] = False  # a new field starts fresh
+
+    def _label_tokens(self) -> tuple[set[int], set[int], list[int]] | None:
+        """How the tokenizer spells a FACT label: (first tokens, middle tokens, one last token per label),
+        e.g. ({"F", "ĠF"}, {"ACT"}, ["1", "2", "3"]) for GPT-2; None when the labels do not split that way."""
+        heads, middles, lasts = set(), set(), []
+        for label in FACT_TOKENS:
+            for text in (" " + label, label):
+                ids = self.tokenizer(text)["input_ids"]
+                if len(ids) != 3:
+                    return None
+                heads.add(ids[0])
+                middles.add(ids[1])
+            lasts.append(ids[2])
+        return heads, middles, lasts
+
+    def _fact_tokens(self, brief: Brief, grounding: Grounding) -> list[list[int]]:
+        """Token sequences of the facts the body may copy: each grounding benefit and brief keyword as it
+        would follow a space mid-sentence (" even heat for perfect searing"); duplicates and one-token
+        stop words left out."""
+        seqs: list[list[int]] = []
+        for fact in dict.fromkeys((*brief.keywords, *grounding.benefits)):
+            fact = " ".join(fact.split()).strip(" .;,")
+            if not fact or not content_words(fact):
+                continue
+            ids = self.tokenizer(" " + fact)["input_ids"]
+            if ids and ids not in seqs:
+                seqs.append(ids)
+        return seqs
+
+    @staticmethod
+    def _copy_boost(
+        logits: torch.Tensor,
+        logp: torch.Tensor,
+        facts: list[list[int]],
+        written: list[list[int]],
+        fields: list[int],
+        field_starts: list[int],
+    ) -> None:
+        """A copy mechanism for a small model that has not learnt to copy its prompt reliably, applied in
+        the body field only. ``logits`` are the temperature-scaled logits the next token is sampled from
+        (changed in place); ``logp`` the model's own log-probabilities at temperature 1. A fact not yet
+        written whose first token the model gives at least COPY_START_P is raised to tie with the
+        favourite; the next token of a fact the body is in the middle of is put COPY_LEAD above it unless
+        the model gives it under COPY_CONTINUE_P. Where a fact fits stays the model's decision."""
+        start_min, cont_min = math.log(COPY_START_P), math.log(COPY_CONTINUE_P)
+        for i, (toks, field, start) in enumerate(zip(written, fields, field_starts, strict=True)):
+            if field != BODY_FIELD:
+                continue
+            body = toks[start:]
+            top = float(logits[i].max())
+            for fact in facts:
+                if _contains(body, fact):
+                    continue
+                m = _open_prefix(body, fact)
+                if m:
+                    t, floor, lead = fact[m], cont_min, COPY_LEAD
+                else:
+                    t, floor, lead = fact[0], start_min, 0.0
+                if float(logp[i, t]) >= floor:
+                    logits[i, t] = max(float(logits[i, t]), top + lead)
+
+    def _bias(self, prompts: list[list[int]]) -> torch.Tensor:
+        """Per row: 0 for tokens the model may produce, -inf for its generation config's
+        ``suppress_tokens``, except tokens of that row's own prompt (a benefit or keyword word the
+        model may copy even if no training completion used it)."""
+        vocab = int(getattr(self.model.config, "vocab_size", 0) or len(self.tokenizer))
+        if self._logit_bias is None or self._logit_bias.shape[0] != vocab:
+            bias = torch.zeros(vocab)
+            suppressed = [
+                t for t in (getattr(self.model.generation_config, "suppress_tokens", None) or []) if t < vocab
+            ]
+            if suppressed:
+                bias[torch.tensor(suppressed)] = float("-inf")
+            self._logit_bias = bias
+        rows = self._logit_bias.expand(len(prompts), -1).clone()
+        for i, p in enumerate(prompts):
+            allowed = torch.tensor([t for t in p if t < vocab], dtype=torch.long)
+            if len(allowed):
+                rows[i, allowed] = 0.0
+        return rows
+
+    def _content_word_starts(self, vocab: int) -> torch.Tensor:
+        """Tokens that start a content word (" quality", " Perfect"): four or more letters, not light.
+        Read off the byte-level (``Ġ``) or SentencePiece (``▁``) spelling of each vocabulary entry."""
+        if self._content_starts is None or self._content_starts.shape[0] != vocab:
+            flags = torch.zeros(vocab, dtype=torch.bool)
+            words_ = torch.zeros(vocab, dtype=torch.bool)
+            for token, i in self.tokenizer.get_vocab().items():
+                if i < vocab and token[:1] in ("Ġ", "▁") and token[1:].isalpha():
+                    flags[i] = content_words(token[1:]) == [token[1:].lower()]
+                    words_[i] = True
+            self._content_starts = flags.to(self.device)
+            self._word_starts = words_.to(self.device)
+        return self._content_starts
+
+    def _newline_ids(self) -> torch.Tensor:
+        """Tokens that contain a line break (``Ċ`` in byte-level BPE): a new field starts after them."""
+        if self._newlines is None:
+            ids = [i for t, i in self.tokenizer.get_vocab().items() if "Ċ" in t or "\n" in t or t == "<0x0A>"]
+            self._newlines = torch.tensor(ids or [-1], dtype=torch.long, device=self.device)
+        return self._newlines
+
+
+def _block_used_labels(
+    logits: torch.Tensor,
+    labels: tuple[set[int], set[int], list[int]],
+    written: list[list[int]],
+    field_starts: list[int],
+) -> None:
+    """Each FACT label at most once per field, and only real labels (in place): after a label's first two
+    tokens only the last token of a label not yet written in this field may follow; once all labels are
+    written in the field, no label may start (its first token is masked)."""
+    heads, middles, lasts = labels
+    for i, (toks, start) in enumerate(zip(written, field_starts, strict=True)):
+        field = toks[start:]
+        used = {field[j + 2] for j in range(len(field) - 2) if field[j] in heads and field[j + 1] in middles}
+        free = [t for t in lasts if t not in used]
+        if not free:  # every label written in this field: no label may start
+            for t in heads:
+                logits[i, t] = float("-inf")
+        if free and len(field) >= 2 and field[-1] in middles and field[-2] in heads:
+            keep = logits[i, free].clone()
+            logits[i] = float("-inf")
+            logits[i, free] = keep
+
+
+def _contains(seq: list[int], part: list[int]) -> bool:
+    n = len(part)
+    return any(seq[j : j + n] == part for j in range(len(seq) - n + 1))
+
+
+def _open_prefix(seq: list[int], fact: list[int]) -> int:
+    """The length of the longest proper prefix of ``fact`` that ``seq`` ends with (0 when none)."""
+    for m in range(min(len(fact) - 1, len(seq)), 0, -1):
+        if seq[-m:] == fact[:m]:
+            return m
+    return 0
+
+
+def _sample_top_p(logits: torch.Tensor, top_p: float, top_k: int, gen: torch.Generator) -> torch.Tensor:
+    """One token per row from the smallest top-k prefix whose probability reaches ``top_p``."""
+    values, index = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1)
+    probs = torch.softmax(values, dim=-1)
+    probs = probs * ((probs.cumsum(-1) - probs) < top_p)
+    choice = torch.multinomial(probs, 1, generator=gen)
+    return index.gather(-1, choice).squeeze(-1)
