@@ -4,7 +4,7 @@ the concept classifier (visual judge) and the feature-space Fréchet distance.
 Kept apart from the product (``engine/``): nothing here is used to generate or rank copy or images,
 so the benchmark does not grade the models with their own tools. One overlap, stated where it is
 reported: the relevance judge and the copywriter's product lookup both use all-MiniLM-L6-v2 (the
-lookup picks benefits for products missing from the knowledge table; it never ranks copy). Unit tests: tests/test_qualitylib.py.
+lookup picks benefits for products missing from the knowledge table; it never ranks copy). Unit tests: tests/inference/test_qualitylib.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One vocabulary, read once: every tone, size and strength word the reply parser accepts reaches the
 worker as a resolved job parameter (through :mod:`engine.planning`), and every tone it can reach changes
-what the worker makes (the palette here; the copy model's input in tests/test_copywriter.py; colours in
-tests/test_compose.py). No torch."""
+what the worker makes (the palette here; the copy model's input in tests/inference/test_copywriter.py; colours in
+tests/inference/test_compose.py). No torch."""
 
 from __future__ import annotations
 

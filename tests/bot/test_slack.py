@@ -159,7 +159,7 @@ def test_settings_pick_the_mode_and_hide_secrets(caplog: pytest.LogCaptureFixtur
 def test_manifest_asks_for_exactly_what_the_adapter_uses() -> None:
     import yaml
 
-    m = yaml.safe_load((Path(__file__).resolve().parent.parent / "deploy/slack/manifest.yml").read_text())
+    m = yaml.safe_load((Path(__file__).resolve().parents[2] / "deploy/slack/manifest.yml").read_text())
     assert [c["command"] for c in m["features"]["slash_commands"]] == ["/campaign"]
     assert set(m["oauth_config"]["scopes"]["bot"]) == {
         "commands", "chat:write", "files:write", "reactions:read", "reactions:write",
@@ -299,7 +299,7 @@ async def test_adapter_posts_uploads_edits_and_survives_429s(fake: FakeSlack) ->
     await adapter.add_reactions("C0GENERAL", thread, mid, ["1️⃣"])  # a retry after partial success
     assert posts[1].reactions == {"one": [fake.BOT_USER], "two": [fake.BOT_USER]}
     # status edits: one chat.update each; the engine spaces them by the adapter's min_edit_interval
-    # (tests/test_delivery.py shows the pacing)
+    # (tests/engine/test_delivery.py shows the pacing)
     assert adapter.min_edit_interval == adapter.settings.edit_interval > 0
     for pct in (50, 100):
         await adapter.edit("C0GENERAL", thread, mid, f"⚙️ Round 1: copy ({pct}%)")

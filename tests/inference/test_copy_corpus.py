@@ -18,7 +18,7 @@ from engine.inference.training import copy_corpus as cc
 from engine.inference.training.catalog import KINDS, heldout_products, load_catalog
 from engine.inference.training.copy_dataset import grounded_texts, row_is_heldout
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_calls_to_action_are_verb_led_and_short() -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot.discord_commands import command_text
 from sqlalchemy import select
 
 from bot.app import open_engine
 from bot.discord_adapter import DiscordAdapter, DiscordSettings, configured
+from bot.discord_commands import command_text
 from bot.runner import serve
 from bot.supervisor import WorkerSupervisor
 from engine.commands import parse_command
