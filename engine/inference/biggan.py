@@ -88,7 +88,7 @@ class BigGANVisualModel:
         """``BigGAN.from_pretrained(id_or_path)``; :class:`ModelError` with a clear message if impossible."""
         source = str(id_or_path)
         try:
-            from pytorch_pretrained_biggan import BigGAN  # type: ignore[import-not-found]
+            from pytorch_pretrained_biggan import BigGAN
         except ImportError as err:
             raise ModelError(
                 f"The BigGAN visual model needs the package pytorch-pretrained-biggan ({err}). "

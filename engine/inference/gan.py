@@ -56,7 +56,8 @@ class ConditionalBatchNorm2d(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.embed(y).chunk(2, dim=1)
-        return self.bn(x) * gamma[:, :, None, None] + beta[:, :, None, None]
+        out: torch.Tensor = self.bn(x) * gamma[:, :, None, None] + beta[:, :, None, None]
+        return out
 
 
 class GBlock(nn.Module):
@@ -68,7 +69,8 @@ class GBlock(nn.Module):
         self.conv = nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.relu(self.bn(x, y)))
+        out: torch.Tensor = self.conv(F.relu(self.bn(x, y)))
+        return out
 
 
 class Generator(nn.Module):
@@ -118,7 +120,8 @@ class Discriminator(nn.Module):
         for conv in self.convs:
             h = F.leaky_relu(conv(h), 0.2)
         h = h.sum(dim=(2, 3))
-        return self.fc(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
+        out: torch.Tensor = self.fc(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
+        return out
 
 
 def sample_latents(seeds: list[int], z_dim: int) -> torch.Tensor:

