@@ -113,6 +113,29 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, batch: int = 256) -> torch
         return torch.cat([model(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
+def _split(y: torch.Tensor, groups: list[str], args: argparse.Namespace) -> tuple[list[int], list[int], str]:
+    """Train and test indices, split by emoji; with --val, a part of the train emoji stands in for the
+    test set (tuning never looks at the held-out emoji)."""
+    train_idx, test_idx = split_groups(y, groups, args.heldout, args.seed)
+    if args.val <= 0:
+        return train_idx, test_idx, "held-out"
+    sub_tr, sub_val = split_groups(y[train_idx], [groups[i] for i in train_idx], args.val, args.seed + 1)
+    return [train_idx[i] for i in sub_tr], [train_idx[i] for i in sub_val], "val"
+
+
+def _config(args: argparse.Namespace) -> dict:
+    if args.arch == "cnn":
+        return {"arch": "cnn", "width": args.width}
+    return {
+        "arch": "resnet",
+        "width": args.width,
+        "blocks": args.blocks,
+        "inputs": args.inputs,
+        "dropout": args.dropout,
+        "tta": bool(args.tta),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--emoji-dir", default=".cache/emoji/package")
@@ -152,28 +175,13 @@ def main(argv: list[str] | None = None) -> int:
 
     concepts = list(CONCEPTS)
     x, y, groups, origin = real_images_by_source(ensure_emoji(Path(args.emoji_dir)), concepts, args.sources)
-    train_idx, test_idx = split_groups(y, groups, args.heldout, args.seed)
-    split_name = "held-out"
-    if args.val > 0:  # tuning: the held-out emoji are not looked at; a part of the train emoji stands in
-        sub_tr, sub_val = split_groups(y[train_idx], [groups[i] for i in train_idx], args.val, args.seed + 1)
-        train_idx, test_idx = [train_idx[i] for i in sub_tr], [train_idx[i] for i in sub_val]
-        split_name = "val"
+    train_idx, test_idx, split_name = _split(y, groups, args)
     xtr, ytr = x[train_idx], y[train_idx]
     xte, yte = x[test_idx], y[test_idx]
     test_origin = [origin[i] for i in test_idx]
     print(f"{len(x)} images, {len(concepts)} concepts: {len(xtr)} train, {len(xte)} {split_name} (by emoji)")
 
-    if args.arch == "cnn":
-        config: dict = {"arch": "cnn", "width": args.width}
-    else:
-        config = {
-            "arch": "resnet",
-            "width": args.width,
-            "blocks": args.blocks,
-            "inputs": args.inputs,
-            "dropout": args.dropout,
-            "tta": bool(args.tta),
-        }
+    config = _config(args)
     model = build_classifier(len(concepts), config)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
     steps = args.epochs * ((len(xtr) + args.batch - 1) // args.batch)

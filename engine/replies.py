@@ -98,6 +98,14 @@ def _is_pleasantry(text: str) -> bool:
     return bool(words) and all(w in _PLEASANTRIES for w in words)
 
 
+def _first(patterns: list[re.Pattern[str]], text: str) -> re.Match[str] | None:
+    """The first pattern's match in ``text`` (patterns are tried in order), or None."""
+    for pat in patterns:
+        if m := pat.search(text):
+            return m
+    return None
+
+
 def _blank(text: str, m: re.Match[str]) -> str:
     return text[: m.start()] + " " + text[m.end() :]
 
@@ -211,6 +219,18 @@ class _Reader:
 
     def phrases(self, text: str) -> str:
         """Match phrase patterns; return what is left of the clause for the cue words."""
+        rest = self._which_round(text)
+        if rest is None:
+            return ""
+        text = rest
+        if not self.recognised and re.fullmatch(r"\s*#?\s*[0-9]{1,6}\s*", text):
+            self.set_like(_num(text.strip(" #")))  # a bare "2" picks card 2, like the 2️⃣ reaction
+            return ""
+        text = self._how_many(text)
+        return self._words_to_use_or_avoid(text)
+
+    def _which_round(self, text: str) -> str | None:
+        """Card ids, "undo", "back to round N", "more like K"; None when the clause was only an undo."""
         cur = self.current
         m = _CARD.search(text)
         if m:
@@ -221,46 +241,34 @@ class _Reader:
             text = _blank(text, m)
         if _UNDO.fullmatch(text.strip()):
             self.set_round(cur.round - 1)
-            return ""
-        for pat in _BACK:
-            m = pat.search(text)
-            if m:
-                g = m.group(1).lower()
-                self.set_round(1 if g in ("start", "beginning", "original") else _num(g))
-                text = _blank(text, m)
-                break
-        for pat in _LIKE:
-            m = pat.search(text)
-            if m:
-                self.set_like(_num(m.group(1)))
-                text = _blank(text, m)
-                break
-        if not self.recognised and re.fullmatch(r"\s*#?\s*[0-9]{1,6}\s*", text):
-            self.set_like(_num(text.strip(" #")))  # a bare "2" picks card 2, like the 2️⃣ reaction
-            return ""
-        for pat in _VARIANTS:
-            m = pat.search(text)
-            if m:
-                self.set_variants(_num(m.group(1)))
-                text = _blank(text, m)
-                break
-        else:
-            if m := _MORE_VARIANTS.search(text):
-                self.set_variants(min(MAX_VARIANTS, cur.variants + 2))
-                text = _blank(text, m)
-            elif m := _FEWER_VARIANTS.search(text):
-                self.set_variants(max(1, cur.variants - 2))
-                text = _blank(text, m)
-        for pat in _AVOID:
-            m = pat.search(text)
-            if m:
-                self.add_list("avoid", m.group(1))
-                return text[: m.start()]
-        for pat in _MENTION:
-            m = pat.search(text)
-            if m:
-                self.add_list("keywords", m.group(1))
-                return text[: m.start()]
+            return None
+        if m := _first(_BACK, text):
+            g = m.group(1).lower()
+            self.set_round(1 if g in ("start", "beginning", "original") else _num(g))
+            text = _blank(text, m)
+        if m := _first(_LIKE, text):
+            self.set_like(_num(m.group(1)))
+            text = _blank(text, m)
+        return text
+
+    def _how_many(self, text: str) -> str:
+        """ "6 variants", "more options", "fewer cards"."""
+        if m := _first(_VARIANTS, text):
+            self.set_variants(_num(m.group(1)))
+        elif m := _MORE_VARIANTS.search(text):
+            self.set_variants(min(MAX_VARIANTS, self.current.variants + 2))
+        elif m := _FEWER_VARIANTS.search(text):
+            self.set_variants(max(1, self.current.variants - 2))
+        return _blank(text, m) if m else text
+
+    def _words_to_use_or_avoid(self, text: str) -> str:
+        """ "avoid X", "mention X" (the rest of the clause is the value, so nothing after it is read)."""
+        if m := _first(_AVOID, text):
+            self.add_list("avoid", m.group(1))
+            return text[: m.start()]
+        if m := _first(_MENTION, text):
+            self.add_list("keywords", m.group(1))
+            return text[: m.start()]
         m = _SOFT_MENTION.search(text)
         if m and (m.group(1).startswith("\x01") or not self.has_cue(m.group(1))):
             self.add_list("keywords", m.group(1))

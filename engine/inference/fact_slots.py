@@ -239,6 +239,23 @@ def fit_facts(fields: list[str], facts: tuple[str, ...] | list[str]) -> FittedFa
     return FittedFacts(tuple(out), assigned, misfits, mended)
 
 
+def _mend_article(before_article: str, label: str, kind: str) -> str | None:
+    """A label after "a"/"an" that takes no article: the text up to the article, mended; None if no mend."""
+    prev = _WORD_BEFORE.search(before_article)
+    before = prev.group(1).lower() if prev is not None else ""
+    if kind == NOUN and before in _BEFORE_NOUN | _COPULA | {
+        "and"
+    }:  # "has a fast charging" -> "has fast charging"
+        return before_article + label
+    if (
+        kind == ADJ and prev is not None and before in ("has", "have", "is", "are")
+    ):  # "has a leak-proof" -> "is leak-proof"
+        verb = "is" if before in ("has", "is") else "are"
+        verb = verb[:1].upper() + verb[1:] if prev.group(1)[:1].isupper() else verb
+        return before_article[: prev.start(1)] + verb + " " + label
+    return None
+
+
 def _mend(head: str, label: str, slot: str | None, kind: str, fact: str) -> tuple[str, bool] | None:
     """``head`` (the text before the label) and the label, mended so the benefit fits, and whether the
     mend reads as written (a stock phrase such as "can enjoy FACT" does not: it still counts as a misfit
@@ -272,19 +289,8 @@ def _mend(head: str, label: str, slot: str | None, kind: str, fact: str) -> tupl
         # "has two batteries included" -> "comes with two batteries included"
         verb = "come" if low in ("have", "are") else "comes"
         return (head if slot == "subject" else head[:start]) + w(verb) + " with " + label, True
-    if slot == "article":
-        prev = _WORD_BEFORE.search(head[:start])
-        before = prev.group(1).lower() if prev is not None else ""
-        if kind == NOUN and before in _BEFORE_NOUN | _COPULA | {
-            "and"
-        }:  # "has a fast charging" -> "has fast charging"
-            return head[:start] + label, True
-        if (
-            kind == ADJ and prev is not None and before in ("has", "have", "is", "are")
-        ):  # "has a leak-proof" -> "is leak-proof"
-            verb = "is" if before in ("has", "is") else "are"
-            verb = verb[:1].upper() + verb[1:] if prev.group(1)[:1].isupper() else verb
-            return head[: prev.start(1)] + verb + " " + label, True
+    if slot == "article" and (mended := _mend_article(head[:start], label, kind)) is not None:
+        return mended, True
     if slot == "object" and kind == VERB and low in ("has", "have"):  # "has drives ..." -> "drives ..."
         return head[:start] + label, True
     if slot == "object" and kind == ADJ and low in ("has", "have", "offers", "offer"):

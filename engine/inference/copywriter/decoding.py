@@ -66,7 +66,8 @@ class DecodingMixin:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        device: torch.device = next(self.model.parameters()).device
+        return device
 
     def _generate(
         self,
@@ -129,7 +130,8 @@ class DecodingMixin:
                 mask = torch.cat([mask, torch.ones((k, 1), dtype=mask.dtype, device=self.device)], dim=1)
         if not rows.out:
             return [""] * k
-        return tok.batch_decode(torch.stack(rows.out, dim=1).cpu(), skip_special_tokens=True)
+        texts: list[str] = tok.batch_decode(torch.stack(rows.out, dim=1).cpu(), skip_special_tokens=True)
+        return texts
 
     def _left_padded(
         self, prompts: list[str], max_new: int

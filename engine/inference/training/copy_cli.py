@@ -110,7 +110,9 @@ def _add_knowledge(sub: Any) -> None:
 
 
 def _add_fit(sub: Any) -> argparse.ArgumentParser:
-    f = sub.add_parser("fit", help="train the house GPT-2 on the corpus (resumable with --resume)")
+    f: argparse.ArgumentParser = sub.add_parser(
+        "fit", help="train the house GPT-2 on the corpus (resumable with --resume)"
+    )
     f.add_argument(
         "--corpus",
         nargs="+",

@@ -171,9 +171,9 @@ def start(args: argparse.Namespace, ckpt_path: Path) -> FitState:
 def lr_at(args: argparse.Namespace, s: int) -> float:
     """Linear warm-up, then cosine decay to a tenth of ``--lr`` at ``--steps``."""
     if s < args.warmup:
-        return args.lr * (s + 1) / args.warmup
+        return float(args.lr * (s + 1) / args.warmup)
     progress = min(1.0, (s - args.warmup) / max(1, args.steps - args.warmup))
-    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return float(args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))))
 
 
 def train_loop(

@@ -92,7 +92,7 @@ class Teacher:
         self.tok.padding_side = "left"
         extra: dict[str, Any] = {}
         try:  # transformers >= 5.2x keeps GGUF weights packed by default: slow on CPU, fp32 only
-            from transformers import GgufConfig  # type: ignore[attr-defined]
+            from transformers import GgufConfig
 
             extra["quantization_config"] = GgufConfig(gguf_file=gguf, dequantize=True)
         except ImportError:

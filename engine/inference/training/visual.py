@@ -353,7 +353,7 @@ def _g_step(args: argparse.Namespace, gan: _GAN, y_all: torch.Tensor, device: to
     loss_g.backward()
     gan.opt_g.step()
     _ema_update(gan.g_ema, gan.g, args.ema if gan.step > 200 else 0.0)
-    return loss_g
+    return torch.as_tensor(loss_g)
 
 
 @torch.no_grad()
