@@ -118,11 +118,7 @@ def _typeset(
 ) -> _Typeset:
     """Fit headline and body above the CTA button inside ``column`` and stack them, centred vertically."""
     col_w, col_h = column[2] - column[0], column[3] - column[1]
-    pad_x, pad_y = round(cta.size * 1.15), round(cta.size * 0.62)
-    button_h = cta.height + 2 * pad_y
-    button_w = min(col_w, max(cta.width + 2 * pad_x, round(col_w * 0.34)))
-    shadow_margin = max(6, round(button_h * 0.18))
-    cta_h = button_h + shadow_margin
+    button_w, button_h, cta_h = _button_size(cta, col_w)
     gap_unit = round(tpl.body_px[0] * 0.9)
     rule_h = max(4, round(canvas_h * (0.005 if tpl.align == "center" else 0.008)))
 
@@ -149,6 +145,43 @@ def _typeset(
         spacing=1.32 if body[1] else 1.3,
     )
     g2 = round(max(gap_unit * 1.6, bd.size * 1.3))
+    return _stack(
+        hl,
+        bd,
+        column=column,
+        align=tpl.align,
+        gaps=(g1, g2),
+        rule_h=rule_h,
+        button=(button_w, button_h),
+        cta_h=cta_h,
+    )
+
+
+def _button_size(cta: _Block, col_w: int) -> tuple[int, int, int]:
+    """(width, height) of the CTA button around its label, and the height it takes with its shadow."""
+    pad_x, pad_y = round(cta.size * 1.15), round(cta.size * 0.62)
+    button_h = cta.height + 2 * pad_y
+    button_w = min(col_w, max(cta.width + 2 * pad_x, round(col_w * 0.34)))
+    shadow_margin = max(6, round(button_h * 0.18))
+    return button_w, button_h, button_h + shadow_margin
+
+
+def _stack(
+    hl: _Block,
+    bd: _Block,
+    *,
+    column: Box,
+    align: str,
+    gaps: tuple[int, int],
+    rule_h: int,
+    button: tuple[int, int],
+    cta_h: int,
+) -> _Typeset:
+    """Headline, accent rule, body and button top to bottom, centred vertically in ``column``. ``gaps``
+    are the preferred gaps around the rule and above the button; when the stack is too tall they shrink
+    to the spare height (a quarter on each side of the rule, the rest above the button)."""
+    col_w, col_h = column[2] - column[0], column[3] - column[1]
+    g1, g2 = gaps
     total = hl.height + 2 * g1 + rule_h + bd.height + g2 + cta_h
     if total > col_h:  # squeeze the gaps before anything else
         spare = max(0, col_h - (hl.height + rule_h + bd.height + cta_h))
@@ -159,15 +192,16 @@ def _typeset(
     headline_region = (column[0], y, column[2], y + hl.height)
     y = headline_region[3] + g1
     rule_w = round(col_w * 0.09)
-    rx0 = column[0] if tpl.align == "left" else (column[0] + column[2]) // 2 - rule_w // 2
+    rx0 = column[0] if align == "left" else (column[0] + column[2]) // 2 - rule_w // 2
     rule = (rx0, y, rx0 + rule_w, y + rule_h)
     y += rule_h + g1
     body_region = (column[0], y, column[2], y + bd.height)
     y = body_region[3] + g2
     cta_region = (column[0], y, column[2], y + cta_h)
-    bx0 = column[0] if tpl.align == "left" else (column[0] + column[2]) // 2 - button_w // 2
-    button = (bx0, y, bx0 + button_w, y + button_h)
-    return _Typeset(hl, bd, headline_region, body_region, cta_region, button, rule)
+    button_w, button_h = button
+    bx0 = column[0] if align == "left" else (column[0] + column[2]) // 2 - button_w // 2
+    button_box = (bx0, y, bx0 + button_w, y + button_h)
+    return _Typeset(hl, bd, headline_region, body_region, cta_region, button_box, rule)
 
 
 def compose_creative(
