@@ -28,7 +28,7 @@ from engine.inference.compose.sheet import contact_sheet
 from engine.inference.copywriter import Copywriter
 from engine.inference.creative.types import CopyVariant, VisualRecord
 from engine.inference.device import resolve_device, resolve_dtype
-from engine.inference.visual import VisualModel
+from engine.inference.visual import HeroArt, VisualModel
 from engine.settings import Settings
 from engine.steering import Steering
 
@@ -247,12 +247,7 @@ class Studio:
         latent neighbourhood, same size and palette unless ``steering`` changes them. ``brief`` is the
         next brief with any edits applied (default: the parent's); ``note`` is the instruction as typed,
         only recorded."""
-        if not 1 <= choice <= len(parent.variants):
-            raise UserError(
-                f"Round {parent.number} has variants 1-{len(parent.variants)}; "
-                f"try --refine {min(len(parent.variants), 1)}."
-            )
-        chosen = parent.variants[choice - 1]
+        chosen = _chosen_variant(parent, choice)
         n = variants or len(parent.variants)
         size = size or parent.size
         _check_round_args(n, size)
@@ -261,15 +256,8 @@ class Studio:
         number = parent.number + 1
         seed = refine_seed(parent.seed, number) if seed is None else seed
         timings: dict[str, float] = {}
-        t0 = time.perf_counter()
-        progress("rewriting copy", 0.05)
-        copies = self.copywriter(brief.language).rewrite(brief, chosen.copy, n, seed, steer.length_step)
-        _apply_cta(copies, cta)
-        timings["copy_s"] = time.perf_counter() - t0
-        progress("refining visuals", 0.45)
-        t1 = time.perf_counter()
-        heroes = self.visual.refine(chosen.visual, visual_seeds(seed, len(copies), number), steer.strength)
-        timings["visual_s"] = time.perf_counter() - t1
+        copies = self._rewrite_copy(brief, chosen.copy, n, seed, steer, cta, progress, timings)
+        heroes = self._refine_visuals(chosen.visual, len(copies), seed, number, steer, progress, timings)
         hint = steer.colour or chosen.colour_hint
         out = [
             Variant(
@@ -298,6 +286,42 @@ class Studio:
         self._compose(rnd, progress, timings)
         return rnd
 
+    def _rewrite_copy(
+        self,
+        brief: Brief,
+        chosen: CopyVariant,
+        n: int,
+        seed: int,
+        steer: Steering,
+        cta: str | None,
+        progress: Progress,
+        timings: dict[str, float],
+    ) -> list[CopyVariant]:
+        """A refine round's copy: ``n`` rewrites of the chosen copy (``cta`` fixed if given), timed."""
+        t0 = time.perf_counter()
+        progress("rewriting copy", 0.05)
+        copies = self.copywriter(brief.language).rewrite(brief, chosen, n, seed, steer.length_step)
+        _apply_cta(copies, cta)
+        timings["copy_s"] = time.perf_counter() - t0
+        return copies
+
+    def _refine_visuals(
+        self,
+        chosen: VisualRecord,
+        n: int,
+        seed: int,
+        number: int,
+        steer: Steering,
+        progress: Progress,
+        timings: dict[str, float],
+    ) -> list[HeroArt]:
+        """A refine round's heroes: ``n`` images near the chosen one (round ``number``'s seeds), timed."""
+        progress("refining visuals", 0.45)
+        t1 = time.perf_counter()
+        heroes = self.visual.refine(chosen, visual_seeds(seed, n, number), steer.strength)
+        timings["visual_s"] = time.perf_counter() - t1
+        return heroes
+
     def redraw(self, rnd: Round) -> Round:
         """Recompose every card of a stored round from its records (bit-for-bit on the same hardware)."""
         for v in rnd.variants:
@@ -324,6 +348,16 @@ class Studio:
         timings["compose_s"] = time.perf_counter() - t
         rnd.timings.update(timings)
         progress("done", 1.0)
+
+
+def _chosen_variant(parent: Round, choice: int) -> Variant:
+    """Variant ``choice`` (1-based) of ``parent``; a :class:`UserError` naming the valid range otherwise."""
+    if not 1 <= choice <= len(parent.variants):
+        raise UserError(
+            f"Round {parent.number} has variants 1-{len(parent.variants)}; "
+            f"try --refine {min(len(parent.variants), 1)}."
+        )
+    return parent.variants[choice - 1]
 
 
 def _apply_cta(copies: list[CopyVariant], cta: str | None) -> None:

@@ -6,6 +6,7 @@ Every palette leaves its text colours readable on its backgrounds (WCAG >= 4.5 w
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -147,66 +148,101 @@ _TONALITY: dict[str, tuple[float | None, float, float | None]] = {
 # fmt: on
 
 
+_HINT_KEYS = ("bg_top", "bg_bottom", "accent", "stage", "cta_fill")  # the colours hints may change
+_BACKDROP = ("bg_top", "bg_bottom", "stage")  # the backgrounds and the stage behind the hero
+
+_Colours = dict[str, RGB]
+
+
+def _adjust_each(colours: _Colours, keys: tuple[str, ...], **how: float) -> None:
+    for k in keys:
+        colours[k] = _adjust(colours[k], **how)
+
+
+def _hue_hint(colours: _Colours, word: str) -> None:
+    """A named hue: the backgrounds (the bottom a little further round) and the stage take it."""
+    hue = _HUES[word]
+    for k in ("bg_top", "bg_bottom"):
+        colours[k] = _shift_hue(colours[k], hue, min_sat=0.45)
+    colours["bg_bottom"] = _shift_hue(colours["bg_bottom"], by_deg=12)
+    colours["stage"] = _shift_hue(colours["stage"], hue, min_sat=0.35)
+
+
+def _temperature_hint(colours: _Colours, word: str) -> None:
+    """Warmer or cooler: every colour turned 35% of the way towards orange (30°) or blue (210°)."""
+    target = 30.0 if word == "warmer" else 210.0
+    for k in _HINT_KEYS:
+        colours[k] = _toward_hue(colours[k], target, 0.35)
+
+
+def _tonality_hint(colours: _Colours, word: str) -> None:
+    """A :data:`_TONALITY` word: set the backdrop's lightness and saturation (mono greys the CTA too)."""
+    lum, sat, stage = _TONALITY[word]
+    for k in _BACKDROP:
+        want = stage if k == "stage" else lum
+        h, cur, s_ = _hls(colours[k])
+        if want is not None and k == "bg_bottom":
+            want = want - 0.05 if want > 0.5 else want + 0.05
+        if word == "pastel":  # light but tinted; a grey or white takes the accent's hue
+            h = _hls(colours["accent"])[0] if s_ < 0.05 else h
+            s_ = min(max(s_, 0.5), 0.75)
+        else:
+            s_ *= sat
+        colours[k] = _from_hls(h, cur if want is None else want, s_)
+    if word == "mono":
+        colours["accent"] = _adjust(colours["accent"], ds=0.0)
+        colours["cta_fill"] = _adjust(colours["cta_fill"], ds=0.0)
+
+
+def _neon_hint(colours: _Colours, word: str) -> None:
+    """Dark backgrounds, an electric accent and CTA."""
+    for k in _BACKDROP:
+        h, _, s_ = _hls(colours[k])
+        colours[k] = _from_hls(h, 0.1 if k != "stage" else 0.16, min(1.0, s_ * 1.2))
+    for k in ("accent", "cta_fill"):
+        h, _, _ = _hls(colours[k])
+        colours[k] = _from_hls(h, 0.55, 1.0)
+
+
+def _brown_hint(colours: _Colours, word: str) -> None:
+    """The backdrop turned a muted brown, no lighter than it was (at most 0.42, the stage 0.5)."""
+    for k in _BACKDROP:
+        h, cur, _ = _hls(colours[k])
+        colours[k] = _from_hls(28 / 360.0, min(cur, 0.42) if k != "stage" else min(cur, 0.5), 0.45)
+
+
+# Hint words (after _HINT_ALIASES) other than hues and tonalities -> how they change the colours.
+_HINT_STEPS: dict[str, Callable[[_Colours, str], None]] = {
+    "warmer": _temperature_hint,
+    "cooler": _temperature_hint,
+    "darker": lambda c, _w: _adjust_each(c, _BACKDROP, dl=-0.16),
+    "lighter": lambda c, _w: _adjust_each(c, _BACKDROP, dl=+0.14),
+    "softer": lambda c, _w: _adjust_each(c, _HINT_KEYS, ds=0.55),
+    "vivider": lambda c, _w: _adjust_each(c, _HINT_KEYS, ds=1.5),
+    "brighter": lambda c, _w: _adjust_each(c, _BACKDROP, dl=+0.1, ds=1.35),  # lighter and more saturated
+    "neon": _neon_hint,
+    "brown": _brown_hint,
+}
+
+
+def _hint_step(word: str) -> Callable[[_Colours, str], None] | None:
+    if word in _HUES:
+        return _hue_hint
+    if word in _TONALITY:
+        return _tonality_hint
+    return _HINT_STEPS.get(word)
+
+
 def _apply_hint(p: Palette, hint: str) -> Palette:
-    bg_keys = ("bg_top", "bg_bottom", "accent", "stage", "cta_fill")
-    colours: dict[str, RGB] = {k: getattr(p, k) for k in bg_keys}
+    """``p`` refined by each colour word of ``hint`` in turn (unknown words ignored), text kept readable."""
+    colours: _Colours = {k: getattr(p, k) for k in _HINT_KEYS}
     applied: list[str] = []
     for raw in re.findall(r"[a-z]+", hint.lower()):
         word = _HINT_ALIASES.get(raw, raw)
-        if word in _HUES:
-            hue = _HUES[word]
-            for k in ("bg_top", "bg_bottom"):
-                colours[k] = _shift_hue(colours[k], hue, min_sat=0.45)
-            colours["bg_bottom"] = _shift_hue(colours["bg_bottom"], by_deg=12)
-            colours["stage"] = _shift_hue(colours["stage"], hue, min_sat=0.35)
-        elif word in ("warmer", "cooler"):
-            target = 30.0 if word == "warmer" else 210.0
-            for k in bg_keys:
-                colours[k] = _toward_hue(colours[k], target, 0.35)
-        elif word == "darker":
-            for k in ("bg_top", "bg_bottom", "stage"):
-                colours[k] = _adjust(colours[k], dl=-0.16)
-        elif word == "lighter":
-            for k in ("bg_top", "bg_bottom", "stage"):
-                colours[k] = _adjust(colours[k], dl=+0.14)
-        elif word == "softer":
-            for k in bg_keys:
-                colours[k] = _adjust(colours[k], ds=0.55)
-        elif word == "vivider":
-            for k in bg_keys:
-                colours[k] = _adjust(colours[k], ds=1.5)
-        elif word == "brighter":  # lighter and more saturated
-            for k in ("bg_top", "bg_bottom", "stage"):
-                colours[k] = _adjust(colours[k], dl=+0.1, ds=1.35)
-        elif word in _TONALITY:
-            lum, sat, stage = _TONALITY[word]
-            for k in ("bg_top", "bg_bottom", "stage"):
-                want = stage if k == "stage" else lum
-                h, cur, s_ = _hls(colours[k])
-                if want is not None and k == "bg_bottom":
-                    want = want - 0.05 if want > 0.5 else want + 0.05
-                if word == "pastel":  # light but tinted; a grey or white takes the accent's hue
-                    h = _hls(colours["accent"])[0] if s_ < 0.05 else h
-                    s_ = min(max(s_, 0.5), 0.75)
-                else:
-                    s_ *= sat
-                colours[k] = _from_hls(h, cur if want is None else want, s_)
-            if word == "mono":
-                colours["accent"] = _adjust(colours["accent"], ds=0.0)
-                colours["cta_fill"] = _adjust(colours["cta_fill"], ds=0.0)
-        elif word == "neon":  # dark backgrounds, an electric accent
-            for k in ("bg_top", "bg_bottom", "stage"):
-                h, _, s_ = _hls(colours[k])
-                colours[k] = _from_hls(h, 0.1 if k != "stage" else 0.16, min(1.0, s_ * 1.2))
-            for k in ("accent", "cta_fill"):
-                h, _, _ = _hls(colours[k])
-                colours[k] = _from_hls(h, 0.55, 1.0)
-        elif word == "brown":
-            for k in ("bg_top", "bg_bottom", "stage"):
-                h, cur, _ = _hls(colours[k])
-                colours[k] = _from_hls(28 / 360.0, min(cur, 0.42) if k != "stage" else min(cur, 0.5), 0.45)
-        else:
+        step = _hint_step(word)
+        if step is None:
             continue
+        step(colours, word)
         applied.append(word)
     if not applied:
         return p

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import ImageDraw, ImageFont
@@ -160,33 +161,46 @@ def _fit(
         else:
             high = mid - 1
     if best is None:
-        b = attempt(lo)
-        limit = max_lines or 10**6
-        while b.lines and (b.height > height or len(b.lines) > limit):
-            kept = b.lines[:-1]
-            if not kept:
-                break
-            last = kept[-1]
-            while last and _ink_width(b.font, last + ELLIPSIS) > width:
-                last = last[:-1]
-            kept[-1] = last.rstrip() + ELLIPSIS
-            b = _measure(kept, b.font, b.size, spacing, True)
-        b.truncated = True
-        return b
+        return _cut_to_fit(attempt(lo), width=width, height=height, max_lines=max_lines, spacing=spacing)
     if balance and len(best.lines) > 1:
-        # Balanced lines: the narrowest width that still gives the same number of lines.
-        n = len(best.lines)
-        low_w, high_w = width // 2, width
-        while high_w - low_w > 4:
-            mid_w = (low_w + high_w) // 2
-            cand = attempt(best.size, mid_w)
-            if len(cand.lines) <= n and not cand.truncated:
-                high_w = mid_w
-            else:
-                low_w = mid_w
-        cand = attempt(best.size, high_w)
-        if ok(cand) and len(cand.lines) == n:
-            best = cand
+        best = _balanced(best, attempt, ok, width)
+    return best
+
+
+def _cut_to_fit(b: _Block, *, width: int, height: int, max_lines: int | None, spacing: float) -> _Block:
+    """``b`` (set at the minimum size) with the lines past ``height`` or ``max_lines`` dropped and the
+    last kept line ending in an ellipsis; always marked truncated."""
+    limit = max_lines or 10**6
+    while b.lines and (b.height > height or len(b.lines) > limit):
+        kept = b.lines[:-1]
+        if not kept:
+            break
+        last = kept[-1]
+        while last and _ink_width(b.font, last + ELLIPSIS) > width:
+            last = last[:-1]
+        kept[-1] = last.rstrip() + ELLIPSIS
+        b = _measure(kept, b.font, b.size, spacing, True)
+    b.truncated = True
+    return b
+
+
+def _balanced(
+    best: _Block, attempt: Callable[[int, int], _Block], ok: Callable[[_Block], bool], width: int
+) -> _Block:
+    """Balanced lines: ``best`` rewrapped at the narrowest width that still gives as many lines (to
+    within 4 px), if that still fits; otherwise ``best``."""
+    n = len(best.lines)
+    low_w, high_w = width // 2, width
+    while high_w - low_w > 4:
+        mid_w = (low_w + high_w) // 2
+        cand = attempt(best.size, mid_w)
+        if len(cand.lines) <= n and not cand.truncated:
+            high_w = mid_w
+        else:
+            low_w = mid_w
+    cand = attempt(best.size, high_w)
+    if ok(cand) and len(cand.lines) == n:
+        return cand
     return best
 
 

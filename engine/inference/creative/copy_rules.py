@@ -3,7 +3,8 @@ the corpus builder and the quality benchmark.
 
 Every check takes a :class:`~engine.inference.creative.types.CopyVariant` (or plain text) and a
 :class:`~engine.brief.Brief` and is deterministic, so a benchmark can report the same numbers the
-copywriter optimises.
+copywriter optimises. The word lists the rules use live in :mod:`engine.inference.creative.copy_words`
+(re-exported here: ``CTA_VERBS``, ``CTA_GENERIC``).
 """
 
 from __future__ import annotations
@@ -14,72 +15,20 @@ from difflib import SequenceMatcher
 
 from engine.brief import Brief
 from engine.inference.creative.concepts import stem
+from engine.inference.creative.copy_words import (
+    _CTA_DETERMINERS,
+    _CTA_OPEN_ADJECTIVES,
+    _DANGLING,
+    _LIGHT_WORDS,
+    CTA_GENERIC,
+    CTA_VERBS,
+)
 from engine.inference.creative.types import CopyVariant
 from engine.neutralize import has_mention_or_markup, neutralize
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SENTENCE_END = re.compile(r"[.!?…]['\")\]”’]*$")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+")
-# Words a finished phrase does not end on (articles, conjunctions, prepositions, possessives).
-_DANGLING = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "nor",
-        "so",
-        "to",
-        "of",
-        "for",
-        "with",
-        "from",
-        "by",
-        "in",
-        "on",
-        "at",
-        "into",
-        "onto",
-        "as",
-        "than",
-        "that",
-        "which",
-        "who",
-        "whose",
-        "your",
-        "our",
-        "my",
-        "their",
-        "its",
-        "his",
-        "her",
-        "this",
-        "these",
-        "those",
-        "every",
-        "each",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "will",
-        "can",
-        "very",
-        "more",
-        "most",
-        "less",
-        "about",
-        "like",
-        "via",
-        "if",
-        "when",
-        "while",
-        "because",
-    ]
-)
 
 
 def words(text: str) -> list[str]:
@@ -95,41 +44,6 @@ def repeated_ngram(text: str, n: int = 3) -> bool:
     """True if some word n-gram occurs more than once in ``text`` (a sign of a looping generation)."""
     grams = ngrams(words(text), n)
     return len(grams) != len(set(grams))
-
-
-_LIGHT_WORDS = frozenset(
-    [
-        "that",
-        "this",
-        "with",
-        "your",
-        "from",
-        "have",
-        "will",
-        "more",
-        "than",
-        "them",
-        "they",
-        "their",
-        "into",
-        "just",
-        "what",
-        "when",
-        "where",
-        "which",
-        "every",
-        "each",
-        "very",
-        "much",
-        "also",
-        "only",
-        "been",
-        "being",
-        "were",
-        "make",
-        "made",
-    ]
-)
 
 
 def repeated_word(text: str) -> bool:
@@ -151,155 +65,7 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if len(w) >= 4 and w not in _LIGHT_WORDS]
 
 
-# Verbs a call to action may start with: a button says what the reader does next.
-CTA_VERBS = frozenset(
-    [
-        "add",
-        "adopt",
-        "apply",
-        "ask",
-        "attend",
-        "become",
-        "begin",
-        "book",
-        "bring",
-        "browse",
-        "build",
-        "buy",
-        "call",
-        "catch",
-        "challenge",
-        "chat",
-        "check",
-        "choose",
-        "claim",
-        "come",
-        "compare",
-        "configure",
-        "connect",
-        "contact",
-        "create",
-        "dance",
-        "design",
-        "discover",
-        "dive",
-        "donate",
-        "download",
-        "drink",
-        "eat",
-        "enjoy",
-        "enroll",
-        "experience",
-        "explore",
-        "feel",
-        "find",
-        "fix",
-        "follow",
-        "gear",
-        "get",
-        "give",
-        "go",
-        "grab",
-        "hear",
-        "help",
-        "hire",
-        "install",
-        "invest",
-        "join",
-        "learn",
-        "let",
-        "listen",
-        "live",
-        "lock",
-        "make",
-        "meet",
-        "move",
-        "order",
-        "pick",
-        "plan",
-        "play",
-        "pre-order",
-        "preorder",
-        "protect",
-        "reach",
-        "read",
-        "refresh",
-        "register",
-        "renew",
-        "rent",
-        "request",
-        "reserve",
-        "ride",
-        "rsvp",
-        "run",
-        "save",
-        "savor",
-        "schedule",
-        "secure",
-        "see",
-        "select",
-        "send",
-        "shop",
-        "sign",
-        "sip",
-        "skip",
-        "sleep",
-        "spend",
-        "start",
-        "stay",
-        "step",
-        "stream",
-        "subscribe",
-        "support",
-        "switch",
-        "take",
-        "talk",
-        "taste",
-        "test",
-        "tour",
-        "train",
-        "travel",
-        "treat",
-        "try",
-        "unlock",
-        "upgrade",
-        "visit",
-        "walk",
-        "watch",
-        "wear",
-        "win",
-        "work",
-        "write",
-    ]
-)
 CTA_MAX_WORDS = 5
-
-
-# A call to action cannot end on a determiner, nor on an adjective right after one, the noun left off
-# ("Get Your Perfect", "Discover the Ultimate"); "Make Mornings Perfect" and "Try Something New" are fine.
-_CTA_DETERMINERS = frozenset(["the", "a", "an", "your", "our", "my", "their", "this", "every"])
-_CTA_OPEN_ADJECTIVES = frozenset(
-    [
-        "top",
-        "ultimate",
-        "best",
-        "art",
-        "perfect",
-        "new",
-        "first",
-        "own",
-        "favorite",
-        "favourite",
-        "next",
-        "great",
-        "latest",
-        "finest",
-        "ideal",
-        "special",
-        "dream",
-        "whole",
-    ]
-)
 
 
 def cta_problem(cta: str) -> str | None:
@@ -322,24 +88,6 @@ def cta_problem(cta: str) -> str | None:
     ):
         return f"ends on '{ws[-1]}'"
     return None
-
-
-# What a button may offer besides the product itself: the corpus's most frequent call-to-action objects
-# that are not a product ("Book a tasting", "Get a quote", "Claim your spot").
-_CTA_GENERIC_WORDS = """
-    about account appointment assessment attend audit available batch before best better book booked
-    booking bundle call card case check class collection color colour consult consultation copy
-    coverage crew custom date deal deals demo design detail dinner download drive drop early edition
-    entry estimate every family favorite favourite first fitting flavor flavour free fresh from gift
-    help here home inspection install lesson line list local look love lunch membership menu month more
-    near new next night now offer online option order ours pack package pair party pass pickup pilot
-    place plan planning price pricing project proposal quick quote race range rate report reserve
-    review ride right room routine sale sample savings search season seat service session setup shoot
-    shop shopping site size slot spot start started stay store story strategy style subscription table
-    taste tasting team test their them this ticket tickets time today together tomorrow tonight tour
-    trial trip visit walk walkthrough week weekend whole with work your yours
-"""
-CTA_GENERIC = frozenset(_CTA_GENERIC_WORDS.split())
 
 
 def cta_strays(cta: str, about: Iterable[str]) -> list[str]:
