@@ -147,7 +147,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
     brief = _validate_generate(a)
     from tqdm import tqdm  # noqa: PLC0415
 
-    from engine.inference.studio import Studio, read_round, write_round  # noqa: PLC0415
+    from engine.inference.record import read_round, write_round  # noqa: PLC0415
+    from engine.inference.studio import Studio  # noqa: PLC0415
 
     bar = tqdm(total=100, disable=a.no_progress, bar_format="{l_bar}{bar}| {elapsed}", file=sys.stderr)
 

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from engine.inference.creative.concepts import stem
-from engine.inference.creative.copy_rules import CTA_VERBS
+from engine.inference.creative.copy_words import CTA_VERBS
 
 FACT_RE = re.compile(r"\bFACT([1-3])\b")
 

@@ -18,7 +18,8 @@ import torch
 from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
 from engine.errors import CampaignbotError, UserError
-from engine.inference.studio import Round, Studio, write_round
+from engine.inference.record import Round, write_round
+from engine.inference.studio import Studio
 from engine.jobs import Cancelled, Job, JobSpec, RoundResult, VariantResult
 from engine.queue import JobConsumer
 from engine.settings import Settings

@@ -81,9 +81,10 @@ async def h(
     engine = await open_engine(settings, [chat])
     worker = WorkerSupervisor(tmp_path, env=env, stop_timeout=10)
     await worker.start()
-    yield Harness(engine, chat, worker, settings, env)
+    harness = Harness(engine, chat, worker, settings, env)
+    yield harness
     await worker.stop()
-    await engine.close()
+    await harness.engine.close()  # a test may have replaced the engine (a restart)
 
 
 async def test_campaign_from_command_to_delivered_round(h: Harness) -> None:
