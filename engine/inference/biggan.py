@@ -32,7 +32,7 @@ from PIL import Image
 
 from engine.errors import ModelError
 from engine.inference.creative.types import VisualRecord
-from engine.inference.visual import REFINE_STRENGTHS, HeroArt
+from engine.inference.visual import REFINE_STRENGTHS, HeroArt, stored_latent
 
 logger = logging.getLogger(__name__)
 
@@ -240,11 +240,5 @@ class BigGANVisualModel:
         return HeroArt(self._draw([record.concept], z[None])[0], record)
 
     def _parent_latent(self, record: VisualRecord) -> torch.Tensor:
-        if record.latent:
-            if len(record.latent) != self.z_dim:
-                raise ModelError(
-                    f"The stored latent has {len(record.latent)} values; this visual model "
-                    f"expects {self.z_dim}. Was it made with another model?"
-                )
-            return torch.tensor(record.latent, dtype=torch.float32)
-        return self._latents([record.seed])[0]
+        z = stored_latent(record, self.z_dim)
+        return z if z is not None else self._latents([record.seed])[0]

@@ -61,6 +61,19 @@ class HeroArt:
     record: VisualRecord
 
 
+def stored_latent(record: VisualRecord, z_dim: int) -> torch.Tensor | None:
+    """The latent a record stored (None for a record that keeps only its seed); a latent of another
+    size means the record was made with another model, which is a clear error, not a silent redraw."""
+    if not record.latent:
+        return None
+    if len(record.latent) != z_dim:
+        raise ModelError(
+            f"The stored latent has {len(record.latent)} values; this visual model "
+            f"expects {z_dim}. Was it made with another model?"
+        )
+    return torch.tensor(record.latent, dtype=torch.float32)
+
+
 class VisualModel:
     """A loaded generator with its concept list. Create with :meth:`load`."""
 
@@ -255,11 +268,5 @@ class VisualModel:
         return HeroArt(self._draw([record.concept], z[None])[0], record)
 
     def _parent_latent(self, record: VisualRecord) -> torch.Tensor:
-        if record.latent:
-            if len(record.latent) != self.z_dim:
-                raise ModelError(
-                    f"The stored latent has {len(record.latent)} values; this visual model "
-                    f"expects {self.z_dim}. Was it made with another model?"
-                )
-            return torch.tensor(record.latent, dtype=torch.float32)
-        return sample_latents([record.seed], self.z_dim)[0]
+        z = stored_latent(record, self.z_dim)
+        return z if z is not None else sample_latents([record.seed], self.z_dim)[0]
