@@ -86,6 +86,8 @@ def view_for(buttons: list[Button]) -> discord.ui.View | None:
 
 
 def campaign_group(adapter: DiscordAdapter) -> app_commands.Group:
+    """The ``/campaign`` group. Long on purpose: it is a declaration, one small decorated function per
+    subcommand, and discord.py reads each one's signature (typed, described options) where it is defined."""
     group = app_commands.Group(name="campaign", description="Ad copy and visuals, refined in a thread")
     tone_choices = [app_commands.Choice(name=t, value=t) for t in TONES]
     size_choices = [app_commands.Choice(name=s, value=s) for s in SIZES]
