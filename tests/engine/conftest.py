@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import text
 
 from engine.artifacts import LocalArtifacts
 from engine.engine import Engine
@@ -99,10 +100,24 @@ class Studio:
         return job
 
 
-@pytest.fixture
-async def studio(tmp_path: Path) -> AsyncIterator[Studio]:
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+async def _fresh_postgres() -> str:
+    eng = make_engine(PG_URL)
+    async with eng.begin() as c:
+        await c.execute(text("DROP SCHEMA public CASCADE"))
+        await c.execute(text("CREATE SCHEMA public"))
+    await eng.dispose()
+    return PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def studio(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Studio]:
+    """The same engine flows on both stores: every repository query runs on SQLite and PostgreSQL (a
+    backend that is not reachable fails loudly; it never skips)."""
     settings = Settings(data_dir=tmp_path, status_edit_interval=0, _env_file=None)  # type: ignore[call-arg]
-    url = database_url(settings.data_dir, None)
+    url = database_url(settings.data_dir, None) if request.param == "sqlite" else await _fresh_postgres()
     await upgrade_async(url)
     chat = RecordingAdapter()
     queue = FakeQueue()
