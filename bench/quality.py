@@ -345,7 +345,7 @@ def memorisation(
         "nearest_training_p05": float(np.quantile(nn_gen.numpy(), 0.05)),
         "real_same_concept_other_emoji_median": med_real,
         "ratio": med_gen / max(1e-9, med_real),
-        "picture": str(picture.relative_to(ROOT)) if picture is not None else None,
+        "picture": str(picture.resolve().relative_to(ROOT)) if picture is not None else None,
     }
 
 
