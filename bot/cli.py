@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from engine import redact
 from engine.brief import MAX_VARIANTS, SIZES, TONES, Brief, suggest
 from engine.errors import CampaignbotError, UserError
 from engine.steering import steer_from_text
@@ -232,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if a.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are noise here
+    redact.install()  # every handler masks tokens, secrets and webhook URLs, at every level
     if a.command is None:
         parser.print_help()
         return 2

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class WorkerSupervisor:
         log_dir = self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         log = open(log_dir / "worker.log", "ab")  # noqa: SIM115 - handed to the child
-        env = {**os.environ, **self.env, "CAMPAIGNBOT_DATA_DIR": str(self.data_dir)}
+        env = {**worker_env(os.environ), **self.env, "CAMPAIGNBOT_DATA_DIR": str(self.data_dir)}
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -98,3 +99,12 @@ class WorkerSupervisor:
                 await self._task
             except asyncio.CancelledError:
                 pass
+
+
+# The worker never talks to a chat platform: it does not get their tokens.
+_PLATFORM_PREFIXES = ("SLACK_", "DISCORD_")
+
+
+def worker_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment the worker process gets: everything but the chat platforms' settings and secrets."""
+    return {k: v for k, v in environ.items() if not k.upper().startswith(_PLATFORM_PREFIXES)}

@@ -8,7 +8,7 @@ from difflib import get_close_matches
 from typing import Any
 
 from engine.errors import UserError
-from engine.neutralize import neutralize
+from engine.neutralize import neutralize, require_encodable
 
 TONES: tuple[str, ...] = ("playful", "bold", "premium", "friendly", "urgent", "calm", "professional")
 SIZES: dict[str, tuple[int, int]] = {"square": (1080, 1080), "landscape": (1200, 628), "story": (1080, 1920)}
@@ -84,6 +84,11 @@ class Brief:
         avoid: str | tuple[str, ...] | list[str] = (),
     ) -> Brief:
         """Validate and normalise user input; raise :class:`UserError` with an example on bad values."""
+        for text, what in ((product, "The brief"), (audience, "The audience")):
+            require_encodable(text or "", what)
+        for words in (keywords, avoid):
+            for item in [words] if isinstance(words, str) else words:
+                require_encodable(item, "A keyword")
         product = " ".join(neutralize(product or "").split())
         if not product:
             raise UserError('The brief is empty. Describe the product, e.g. "smart watch for runners".')

@@ -36,7 +36,7 @@ from engine.brief import (
 from engine.errors import UserError
 from engine.help import EXAMPLE, FLAG_EXAMPLES, FLAGS, SUBCOMMANDS, help_text, topic_name
 from engine.ids import parse_campaign_ref
-from engine.neutralize import neutralize
+from engine.neutralize import neutralize, require_encodable
 
 # --------------------------------------------------------------------------------------------------
 # Commands
@@ -247,7 +247,7 @@ def parse_command(text: str) -> Command:
     """Parse what follows ``/campaign``. Raises :class:`UserError` (only) with a friendly message."""
     if not isinstance(text, str):
         raise UserError(f"Type what to advertise, e.g. {EXAMPLE}. See /campaign help.")
-    tokens = _tokens(text)
+    tokens = _tokens(require_encodable(text, "That command"))
     if not tokens:
         raise UserError(f"Tell me what to advertise, e.g. {EXAMPLE}. For every option, type /campaign help.")
     if any(t.lower() in ("--help", "-h") for t in tokens):

@@ -4,6 +4,7 @@ posted into the campaign's thread."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from engine.store.repo import Repo
 
 
 def write_zip(out: Path, folders: list[tuple[int, Path]], prefix: str) -> None:
-    """Zip each round's folder under ``<prefix>/round-N/``; written beside and renamed, never half a zip."""
-    tmp = out.with_suffix(".tmp")
+    """Zip each round's folder under ``<prefix>/round-N/``; written beside and renamed, never half a zip.
+    The temporary name is unique, so two exports of one campaign at once both finish."""
+    tmp = out.with_name(f"{out.stem}.{uuid.uuid4().hex}.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for number, folder in folders:
             for f in sorted(folder.iterdir()):

@@ -15,6 +15,22 @@ _AT_WORD = re.compile(r"@(?=\w)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def require_encodable(text: str, what: str = "The text") -> str:
+    """``text`` unchanged, or a :class:`~engine.errors.UserError` when it cannot be stored or posted: a
+    lone surrogate (half of an emoji, from a broken paste or a bad client) is not valid Unicode text and
+    would fail later, far from the person who typed it (a journal write, copy.json, a poison job)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        from engine.errors import UserError  # noqa: PLC0415 - errors imports nothing of ours; keep this module leaf
+
+        raise UserError(
+            f"{what} has a broken character in it (often half of an emoji from a copy and paste). "
+            "Please type it again."
+        ) from None
+    return text
+
+
 def _ref_to_text(m: re.Match[str]) -> str:
     inner = m.group(1)
     word = re.sub(r"[^\w\s.-]", "", inner.split("|")[-1]).strip()

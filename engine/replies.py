@@ -33,7 +33,7 @@ from engine.edits import (
     ReplyIntent,
 )
 from engine.errors import UserError
-from engine.neutralize import neutralize
+from engine.neutralize import neutralize, require_encodable
 from engine.reply_reader import Reader, number
 from engine.vocabulary import (
     _AND,
@@ -85,7 +85,7 @@ def parse_reply(
     )
     if not isinstance(text, str):
         return NotUnderstood()
-    text = neutralize(text)  # also strips control characters, so \x01 is ours alone
+    text = neutralize(require_encodable(text, "That reply"))  # also strips control characters: \x01 is ours
     if len(text) > MAX_REPLY_CHARS:
         return NotUnderstood(
             "That reply is too long to read as an instruction. Keep it short, e.g. `shorter, bluer, more like 2`."

@@ -127,8 +127,10 @@ async def attachment(request: web.Request) -> web.StreamResponse:
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
+    # Browsers always send Origin on a WebSocket handshake: none, or another site's, is refused (a page
+    # on another site, or a script, must not drive someone's local playground).
     origin = request.headers.get("Origin")
-    if origin and urlsplit(origin).netloc != request.host:
+    if not origin or urlsplit(origin).netloc != request.host:
         raise web.HTTPForbidden(text="WebSocket from another site refused.")
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30)
     await ws.prepare(request)

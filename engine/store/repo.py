@@ -4,12 +4,13 @@ rows a finished job adds) takes a plain function that builds the rows, so the ru
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from engine.store.db import sessionmaker
@@ -26,6 +27,7 @@ from engine.store.models import (
 )
 
 Row = Round | Outbox | Card | MessageRef
+ROUND_CAS_TRIES = 8  # concurrent events on one campaign: each takes the next round number in turn
 
 
 @dataclass
@@ -135,17 +137,22 @@ class Repo:
 
     async def add_round(self, campaign_id: int, plan: Callable[[int], NewRows]) -> int:
         """Add the campaign's next round: ``plan(number)`` builds its rows with the number taken inside the
-        transaction (the unique (campaign, number) key turns a concurrent duplicate into an error)."""
-        async with self.sessions() as s, s.begin():
-            number = (
-                int(
-                    await s.scalar(select(func.max(Round.number)).where(Round.campaign_id == campaign_id))
-                    or 0
-                )
-                + 1
-            )
-            s.add_all(plan(number).add)
-        return number
+        transaction. Compare-and-set: when another event took that number first (a unique key refuses
+        the insert, or SQLite refuses a write on a stale snapshot), the number is taken again and
+        ``plan`` called again, so two replies at once make two rounds."""
+        for attempt in range(ROUND_CAS_TRIES):
+            try:
+                async with self.sessions() as s, s.begin():
+                    q = select(func.max(Round.number)).where(Round.campaign_id == campaign_id)
+                    number = int(await s.scalar(q) or 0) + 1
+                    s.add_all(plan(number).add)
+                return number
+            except (IntegrityError, OperationalError) as exc:
+                retryable = isinstance(exc, IntegrityError) or "locked" in str(exc).lower()
+                if not retryable or attempt == ROUND_CAS_TRIES - 1:
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def round_started(self, job_id: str) -> None:
         """A worker took the round's job: the round is running (once; a finished round stays finished)."""

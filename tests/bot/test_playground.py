@@ -32,8 +32,14 @@ class Site:
     engine: Engine
     data: Path
 
+    async def socket(self) -> aiohttp.ClientWebSocketResponse:
+        """A WebSocket as the page opens it: the browser sends the page's own Origin."""
+        return await self.client.ws_connect(
+            "/ws", headers={"Origin": f"http://{self.client.host}:{self.client.port}"}
+        )
+
     async def page(self, name: str) -> Tab:
-        ws = await self.client.ws_connect("/ws")
+        ws = await self.socket()
         tab = Tab(ws, self)
         await tab.send(type="hello", user=name)
         welcome = await tab.expect("welcome")
@@ -200,7 +206,7 @@ async def test_oversize_and_malformed_input_is_refused_clearly(site: Site) -> No
     assert "1 to 40" in (await alice.expect("error"))["text"]
     assert await site.engine.queue.depth() == 0
     # a socket that has not said who it is may not act
-    anon = await site.client.ws_connect("/ws")
+    anon = await site.socket()
     await anon.send_json({"type": "command", "text": "/campaign watch"})
     assert "name" in (await anon.receive_json(timeout=5))["text"]
     # a frame over the size limit closes the socket with "message too big"
@@ -259,9 +265,10 @@ async def test_other_sites_and_host_names_are_refused(site: Site) -> None:
     with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
         await site.client.ws_connect("/ws", headers={"Origin": "http://evil.example"})
     assert exc.value.status == 403
-    ok = await site.client.ws_connect(
-        "/ws", headers={"Origin": f"http://{site.client.host}:{site.client.port}"}
-    )
+    with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+        await site.client.ws_connect("/ws")  # no Origin at all: not a page of this playground
+    assert exc.value.status == 403
+    ok = await site.socket()
     await ok.close()
 
 

@@ -190,3 +190,38 @@ async def test_posts_keep_artifact_names_not_host_paths(studio: Studio) -> None:
     async with studio.engine.repo.sessions() as s:
         files = [o.message["file"] for o in (await s.execute(select(Outbox))).scalars() if o.message["file"]]
     assert files and all(not f.startswith("/") for f in files), files
+
+
+async def test_two_replies_at_once_make_two_rounds(studio: Studio) -> None:
+    """Each reply takes the next round number (compare-and-set); none is lost and the users hear of both."""
+    import asyncio
+
+    t = await _first_round(studio)
+    await asyncio.gather(studio.reply("shorter", thread=t), studio.reply("bolder", thread=t))
+    rounds = {j.spec.round_number: j.spec for j in studio.queue.jobs.values()}
+    assert sorted(rounds) == [1, 2, 3]
+    assert {rounds[2].instruction, rounds[3].instruction} == {"shorter", "bolder"}
+    await studio.pump()
+    echoes = [m.text for m in studio.chat.thread(t) if m.text.startswith("Got it:")]
+    assert len(echoes) == 2
+
+
+async def test_two_exports_at_once_both_finish(studio: Studio) -> None:
+    import asyncio
+
+    t = await _first_round(studio)
+    camp = await studio.engine.repo.campaign(1)
+    assert camp is not None
+    a, b = await asyncio.gather(studio.engine._export(camp), studio.engine._export(camp))
+    assert a == b and a.exists() and not list(a.parent.glob("*.tmp"))
+    await studio.pump()
+    assert any(m.text.startswith("📦 Export of C1") for m in studio.chat.thread(t))
+
+
+async def test_a_broken_character_gets_a_friendly_answer(studio: Studio) -> None:
+    reply = await studio.command("smart watch \ud800 for runners")
+    assert reply and "broken character" in reply and not studio.queue.jobs
+    t = await _first_round(studio)
+    await studio.reply("shorter \udc00", thread=t)
+    await studio.pump()
+    assert "C1-R2" not in studio.queue.jobs

@@ -1,0 +1,87 @@
+"""Secrets never reach a log line, at any level: a logging filter that rewrites each record's text
+(message, arguments, traceback) with tokens, signing secrets and webhook / response URLs masked.
+
+Installed on every handler of the root logger by the composition root (``bot.cli``), so records of
+third-party loggers (discord.py logs interaction webhook URLs at DEBUG, slack_sdk logs envelopes with
+``response_url``) are masked too. Known secret values from the environment are masked wherever they
+appear; token shapes are masked even when the value is not known (a token of another app).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+MASK = "[redacted]"
+# Environment variables whose values are secrets (whatever their shape).
+SECRET_ENV = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_CLIENT_SECRET",
+    "DISCORD_TOKEN",
+    "CAMPAIGNBOT_DATABASE_URL",
+)
+_PATTERNS = [
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"),  # Slack bot / user / refresh tokens
+    re.compile(r"\bxapp-[0-9]-[A-Za-z0-9-]{8,}"),  # Slack app-level (Socket Mode) tokens
+    re.compile(r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"),  # Discord bot tokens
+    # Discord webhook and interaction callback URLs carry their token in the path
+    re.compile(
+        r"(https?://[^\s\"'/]*discord(?:app)?\.com/api/(?:v\d+/)?(?:webhooks|interactions)/\d+/)[^\s\"'?]+"
+    ),
+    re.compile(r"https?://hooks\.slack\.com/[^\s\"']+"),  # Slack response_url and incoming webhooks
+    re.compile(r"(?i)(\bBot |\bBearer )[A-Za-z0-9._-]{20,}"),  # Authorization headers
+    re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/\s]+:)[^@\s]+(@)"),  # a password in a database URL
+]
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    for value in secrets:
+        if value and len(value) >= 6:
+            text = text.replace(value, MASK)
+    for pat in _PATTERNS:
+        text = pat.sub(
+            lambda m: (
+                (m.group(1) if m.lastindex else "") + MASK + (m.group(2) if (m.lastindex or 0) >= 2 else "")
+            ),
+            text,
+        )
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in every record that passes (it never drops a record)."""
+
+    def __init__(self, secrets: tuple[str, ...] | None = None) -> None:
+        super().__init__()
+        self.secrets = secrets if secrets is not None else env_secrets()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep the record as logging would show it
+            message = str(record.msg)
+        record.msg, record.args = redact(message, self.secrets), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.secrets)
+        return True
+
+
+def env_secrets() -> tuple[str, ...]:
+    return tuple(v for k in SECRET_ENV if (v := os.environ.get(k)))
+
+
+def install(logger: logging.Logger | None = None) -> RedactingFilter:
+    """Put one :class:`RedactingFilter` on every handler of ``logger`` (the root logger by default)."""
+    root = logger or logging.getLogger()
+    f = RedactingFilter()
+    for handler in root.handlers:
+        if not any(isinstance(x, RedactingFilter) for x in handler.filters):
+            handler.addFilter(f)
+    return f
