@@ -16,12 +16,14 @@ message's id.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import discord
 import yarl
@@ -32,7 +34,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.discord_commands import CardButton, campaign_group, clip, markdown, view_for
 from engine.adapter import OutMessage
 from engine.engine import Engine
-from engine.errors import PlatformError
+from engine.errors import PermanentPlatformError, PlatformError
 from engine.events import ButtonEvent, CommandEvent, ReactionEvent, Reply, ReplyEvent, Where
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,25 @@ PLATFORM = "discord"
 NO_MENTIONS = discord.AllowedMentions.none()
 MAX_CONTENT = 2000
 READY_TIMEOUT = 15.0
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _permanent_errors(call: Callable[_P, Coroutine[Any, Any, _R]]) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    """403 (a missing permission, e.g. Create Public Threads) and 404 (a deleted channel or message) are
+    refusals no retry can mend: :class:`PermanentPlatformError` for the engine's outbox. Retrying them
+    would also count toward Discord's invalid-request limit."""
+
+    @functools.wraps(call)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await call(*args, **kwargs)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise PermanentPlatformError(f"Discord refused ({exc.status}): {exc.text or exc}") from exc
+
+    return wrapper
 
 
 class DiscordNotConnected(PlatformError):
@@ -312,6 +333,7 @@ class DiscordAdapter:
             kwargs["view"] = view
         return kwargs
 
+    @_permanent_errors
     async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
         await self._wait_ready()
         msg = await self._target(channel, None).send(**self._render(root))
@@ -322,11 +344,13 @@ class DiscordAdapter:
         self._parents[int(data["id"])] = int(channel)
         return str(msg.id), str(data["id"])
 
+    @_permanent_errors
     async def post(self, channel: str, thread: str | None, message: OutMessage) -> str:
         await self._wait_ready()
         msg = await self._target(channel, thread).send(**self._render(message))
         return str(msg.id)
 
+    @_permanent_errors
     async def edit(self, channel: str, thread: str | None, message_id: str, text: str) -> None:
         await self._wait_ready()
         partial = self._target(channel, thread).get_partial_message(int(message_id))
@@ -334,6 +358,7 @@ class DiscordAdapter:
             content=clip(discord.utils.escape_markdown(text), MAX_CONTENT), allowed_mentions=NO_MENTIONS
         )
 
+    @_permanent_errors
     async def add_reactions(
         self, channel: str, thread: str | None, message_id: str, emojis: list[str]
     ) -> None:
@@ -342,6 +367,7 @@ class DiscordAdapter:
         for e in emojis:
             await partial.add_reaction(e)
 
+    @_permanent_errors
     async def tell(self, channel: str, thread: str | None, user: str, text: str) -> None:
         """Discord has no ephemeral messages outside interactions: a reply naming the user (no ping)."""
         await self._wait_ready()

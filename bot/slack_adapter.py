@@ -16,10 +16,11 @@ rate-limit retry handler, below the engine's outbox, so nothing is lost or poste
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,10 +39,45 @@ from bot.slack_blocks import (
 )
 from engine.adapter import OutMessage
 from engine.engine import Engine
-from engine.errors import UserError
+from engine.errors import PermanentPlatformError, UserError
 from engine.events import ButtonEvent, CommandEvent, Event, ReactionEvent, ReplyEvent, Where
 
 logger = logging.getLogger(__name__)
+
+# Slack API errors that no retry can mend: the message is given up at once (one log line) and the
+# campaign's later messages still go out. Anything else is retried (rate limits, outages, timeouts).
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "message_not_found",
+        "cant_update_message",
+        "thread_not_found",
+        "user_not_in_channel",
+        "restricted_action",
+        "missing_scope",
+    }
+)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _permanent_errors(call: Callable[_P, Coroutine[Any, Any, _R]]) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    """Turn Slack's permanent refusals into :class:`PermanentPlatformError` for the engine's outbox."""
+
+    @functools.wraps(call)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await call(*args, **kwargs)
+        except SlackApiError as exc:
+            code = exc.response.get("error")
+            if code in PERMANENT_ERRORS:
+                raise PermanentPlatformError(f"Slack refused: {code}") from exc
+            raise
+
+    return wrapper
+
 
 DEFAULT_API_URL = "https://slack.com/api/"
 SLOW_ACK = "Working on it…"
@@ -152,6 +188,7 @@ class SlackAdapter:
         return cls(settings) if settings else None
 
     # -- outbound: ChatAdapter --------------------------------------------------------------------------
+    @_permanent_errors
     async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
         resp = await self.client.chat_postMessage(
             channel=channel, text=fallback_text(root), blocks=message_blocks(root), unfurl_links=False
@@ -159,6 +196,7 @@ class SlackAdapter:
         ts = str(resp["ts"])
         return ts, ts
 
+    @_permanent_errors
     async def post(self, channel: str, thread: str | None, message: OutMessage) -> str:
         key = None
         if message.file is not None:
@@ -188,12 +226,14 @@ class SlackAdapter:
             self._uploaded.pop(key, None)
         return str(resp["ts"])
 
+    @_permanent_errors
     async def edit(self, channel: str, thread: str | None, message_id: str, text: str) -> None:
         """Edit a status line (the engine spaces edits by :attr:`min_edit_interval`)."""
         await self.client.chat_update(
             channel=channel, ts=message_id, text=escape(text)[:3000], blocks=status_blocks(text)
         )
 
+    @_permanent_errors
     async def add_reactions(
         self, channel: str, thread: str | None, message_id: str, emojis: list[str]
     ) -> None:
@@ -204,6 +244,7 @@ class SlackAdapter:
                 if exc.response.get("error") != "already_reacted":  # a retry after a partial success
                     raise
 
+    @_permanent_errors
     async def tell(self, channel: str, thread: str | None, user: str, text: str) -> None:
         await self.client.chat_postEphemeral(
             channel=channel, user=user, thread_ts=thread, text=escape(text)[:3000], blocks=status_blocks(text)

@@ -12,7 +12,7 @@ from engine.adapter import Button, ChatAdapter, OutMessage
 from engine.emoji import NUMBER_EMOJI
 from engine.ids import card_id
 from engine.jobs import Job, JobState, RoundResult
-from engine.outbox import OutboxSender, Posts
+from engine.outbox import OutboxSender, Posts, is_permanent_error
 from engine.queue import JobProducer
 from engine.rounds import Rounds
 from engine.settings import Settings
@@ -201,6 +201,10 @@ class Delivery:
         try:
             await adapter.edit(camp.channel, camp.thread, status.message_id, text)
         except Exception as exc:
+            if is_permanent_error(exc):  # e.g. the status message was deleted: nothing left to edit
+                logger.warning("status line of %s cannot be edited any more: %s", job.id, exc)
+                st.seq, st.at = job.progress_seq, now()
+                return True
             logger.warning("status edit for %s failed: %s", job.id, exc)
             st.failed_at = now()
             return False

@@ -31,3 +31,9 @@ class PlatformError(CampaignbotError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class PermanentPlatformError(PlatformError):
+    """The platform refused for good (the channel is gone, the bot is not in it, a message was deleted,
+    a permission is missing): retrying cannot help. Delivery gives such a message up at once, logs one
+    line for the operator, and the campaign's later messages still go out."""

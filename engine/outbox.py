@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from engine.adapter import Button, ChatAdapter, OutMessage
 from engine.artifacts import LocalArtifacts
-from engine.errors import PlatformError
+from engine.errors import PermanentPlatformError, PlatformError
 from engine.store.models import Campaign, MessageRef, Outbox, now
 from engine.store.repo import Repo
 
@@ -34,6 +34,11 @@ def is_platform_error(exc: BaseException) -> bool:
     if isinstance(exc, (PlatformError, OSError, TimeoutError, DBAPIError)):
         return True
     return any(type(exc).__module__.split(".")[0] == m for m in _PLATFORM_MODULES)
+
+
+def is_permanent_error(exc: BaseException) -> bool:
+    """True for a failure no retry can mend: the platform said so, or a file to upload is gone."""
+    return isinstance(exc, (PermanentPlatformError, FileNotFoundError))
 
 
 def message_to_dict(m: OutMessage, artifacts: LocalArtifacts) -> dict[str, Any]:
@@ -145,6 +150,10 @@ class OutboxSender:
         """Record a failed try and when to try again; True if the message was given up."""
         attempts = row.attempts + 1
         give_up = False
+        if is_permanent_error(exc):
+            logger.warning("posting %s failed for good, not retried: %s", row.key, exc)
+            await self.repo.outbox_failed(row.seq, attempts, f"{type(exc).__name__}: {exc}", gave_up=True)
+            return True
         if is_platform_error(exc):
             delay = min(60.0, 0.5 * 2**attempts)
             if isinstance(exc, PlatformError) and exc.retry_after:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.app import open_engine
 from engine.adapter import OutMessage
 from engine.engine import Engine
-from engine.errors import PlatformError
+from engine.errors import PermanentPlatformError, PlatformError
 from engine.events import CommandEvent, Where
 from engine.outbox import BUG_ATTEMPTS, is_platform_error
 from engine.settings import Settings
@@ -138,3 +138,36 @@ async def test_status_edits_keep_to_the_platform_pace_and_the_last_text_lands(
     clock[0] += 1.5
     assert await eng.delivery._edit_status(job, "✅ Round 1 is ready", force=True)
     assert status.current == "✅ Round 1 is ready"
+
+
+async def test_a_permanent_refusal_is_given_up_at_once_and_later_posts_still_flow(
+    engine: tuple[Engine, FlakyAdapter], caplog: pytest.LogCaptureFixture
+) -> None:
+    """channel_not_found, a 403, a deleted file: one try, one log line, and the campaign goes on."""
+    eng, chat = engine
+    chat.error = PermanentPlatformError("Slack refused: not_in_channel")
+    await eng.handle(CommandEvent(HERE, "alice", "/campaign smart watch for runners", user_name="Alice"))
+    with caplog.at_level(logging.WARNING, logger="engine.outbox"):
+        await _pump(eng, 1)
+    (status,) = [r for r in await _rows(eng) if r.kind == "status"]
+    assert status.gave_up and status.attempts == 1 and "not_in_channel" in (status.error or "")
+    assert sum("failed for good" in r.getMessage() for r in caplog.records) == 1
+    tries = chat.tries
+    chat.error = None
+    await _pump(eng, 3)
+    assert chat.tries == tries  # never retried
+    # the campaign is not blocked: a later message of it is posted
+    camp = await eng.repo.campaign(1)
+    assert camp is not None
+    await eng.rounds.note(camp, "later", "a later note")
+    await _pump(eng, 1)
+    assert any(m.text == "a later note" for m in chat.messages.values())
+
+
+def test_a_missing_file_is_permanent() -> None:
+    from engine.outbox import is_permanent_error
+
+    assert is_permanent_error(FileNotFoundError("images/C1/round-1/variant-1.png"))
+    assert is_permanent_error(PermanentPlatformError("gone"))
+    assert not is_permanent_error(PlatformError("rate limited", retry_after=1))
+    assert not is_permanent_error(ConnectionError("reset"))

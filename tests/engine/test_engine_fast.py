@@ -225,3 +225,17 @@ async def test_a_broken_character_gets_a_friendly_answer(studio: Studio) -> None
     await studio.reply("shorter \udc00", thread=t)
     await studio.pump()
     assert "C1-R2" not in studio.queue.jobs
+
+
+async def test_a_deleted_status_line_does_not_keep_the_job_unhandled(studio: Studio) -> None:
+    """Editing a status message that was deleted fails for good: the round is still delivered and its
+    job handled, instead of an edit retried every few seconds forever."""
+    from engine.errors import PermanentPlatformError
+
+    async def gone(channel: str, thread: str | None, message_id: str, text: str) -> None:
+        raise PermanentPlatformError("Slack refused: message_not_found")
+
+    studio.chat.edit = gone  # type: ignore[method-assign]
+    t = await _first_round(studio)
+    assert len(studio.chat.cards(t)) == 2
+    assert all(j.handled for j in studio.queue.jobs.values())
