@@ -9,9 +9,12 @@ artifact store; it never builds its own database or names a queue implementation
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import DBAPIError
 
 from engine import messages as say
 from engine import views
@@ -92,22 +95,34 @@ class Engine:
     # -- ack path -----------------------------------------------------------------------------------------
     async def handle(self, event: Event) -> Reply | None:
         """Handle one event quickly (database writes only). Returns what to show the user right away."""
-        if event.event_id and not await self.repo.first_time(f"{event.where.platform}:{event.event_id}"):
-            logger.info("duplicate event %s ignored", event.event_id)
-            return None
+        key = f"{event.where.platform}:{event.event_id}" if event.event_id else ""
         try:
-            if isinstance(event, CommandEvent):
-                return await self._command(event)
-            if isinstance(event, ReactionEvent):
-                return await self._reaction(event)
-            if isinstance(event, ReplyEvent):
-                return await self._reply(event)
-            if isinstance(event, ButtonEvent):
-                return await self._button(event)
+            if key and not await self.repo.first_time(key):
+                logger.info("duplicate event %s ignored", event.event_id)
+                return None
+            return await self._dispatch(event)
         except UserError as exc:
             return Reply(str(exc))
+        except DBAPIError as exc:
+            # The database is locked or away: answer now (the platform waits 3 s at most) and forget the
+            # event, so the platform's redelivery, or the person trying again, is handled.
+            logger.warning("event %s not handled, the database is busy: %s", event.event_id or "-", exc)
+            if key:
+                with contextlib.suppress(DBAPIError):
+                    await self.repo.forget_event(key)
+            return Reply(say.BUSY)
         finally:
             self.delivery.wake.set()
+
+    async def _dispatch(self, event: Event) -> Reply | None:
+        if isinstance(event, CommandEvent):
+            return await self._command(event)
+        if isinstance(event, ReactionEvent):
+            return await self._reaction(event)
+        if isinstance(event, ReplyEvent):
+            return await self._reply(event)
+        if isinstance(event, ButtonEvent):
+            return await self._button(event)
         return None
 
     async def _command(self, ev: CommandEvent) -> Reply:

@@ -25,6 +25,7 @@ def duration(seconds: int | None) -> str:
 
 # -- answers shown at once (ephemeral where the platform allows) -------------------------------------------
 UNKNOWN_COMMAND = "That command is not known. Try /campaign help."
+BUSY = "The studio is busy for a moment and could not take that. Please try again in a few seconds."
 
 
 def working_on_it(campaign_id: int, variants: int, position: int) -> str:

@@ -57,6 +57,11 @@ class Repo:
         except IntegrityError:
             return False
 
+    async def forget_event(self, key: str) -> None:
+        """Un-see one event (its handling failed before it took effect), so a redelivery is handled."""
+        async with self.sessions() as s, s.begin():
+            await s.execute(delete(SeenEvent).where(SeenEvent.key == key[:160]))
+
     async def forget_events(self, older_than: float) -> None:
         async with self.sessions() as s, s.begin():
             await s.execute(delete(SeenEvent).where(SeenEvent.seen_at < older_than))

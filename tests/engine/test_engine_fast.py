@@ -239,3 +239,23 @@ async def test_a_deleted_status_line_does_not_keep_the_job_unhandled(studio: Stu
     t = await _first_round(studio)
     assert len(studio.chat.cards(t)) == 2
     assert all(j.handled for j in studio.queue.jobs.values())
+
+
+async def test_a_busy_database_gets_an_answer_and_the_redelivery_is_handled(studio: Studio) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    real = studio.engine.repo.create_campaign
+    calls = 0
+
+    async def locked(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        raise OperationalError("INSERT INTO campaigns ...", {}, Exception("database is locked"))
+
+    studio.engine.repo.create_campaign = locked  # type: ignore[method-assign]
+    reply = await studio.command("smart watch", event_id="E9")
+    assert reply and "busy" in reply and calls == 1 and not studio.queue.jobs
+    studio.engine.repo.create_campaign = real  # type: ignore[method-assign]
+    # the platform delivers the same event again: it is not ignored as a duplicate
+    reply = await studio.command("smart watch", event_id="E9")
+    assert reply and "Working on it" in reply and len(studio.queue.jobs) == 1
