@@ -7,13 +7,16 @@ typed result back through the queue. It talks to the engine only through the que
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import socket
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import torch
+from sqlalchemy.exc import DBAPIError
 
 from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
@@ -26,6 +29,10 @@ from engine.settings import Settings
 from engine.steering import Steering
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+QUEUE_RETRY_MAX_S = 10.0  # back-off cap while the database is locked or away
+QUEUE_RETRIES_WHEN_STOPPING = 3  # a stopping worker gives up on the database after this many tries
 
 
 class _Stopping(Exception):  # noqa: N818
@@ -126,7 +133,24 @@ class InferenceWorker:
         self.jobs_done = 0
 
     async def _beat(self, state: str) -> None:
-        await self.queue.heartbeat(self.name, state, device=str(self.studio.device), pid=os.getpid())
+        await self._retry(
+            "heartbeat",
+            lambda: self.queue.heartbeat(self.name, state, device=str(self.studio.device), pid=os.getpid()),
+        )
+
+    async def _retry(self, what: str, call: Callable[[], Awaitable[_T]]) -> _T:
+        """``call()``, again with back-off while the database is locked or away: the worker waits it out
+        (a finished round is not lost, the process does not die and reload its models)."""
+        for attempt in itertools.count():
+            try:
+                return await call()
+            except (DBAPIError, OSError) as exc:
+                if self.stop.is_set() and attempt >= QUEUE_RETRIES_WHEN_STOPPING:
+                    raise
+                delay = min(QUEUE_RETRY_MAX_S, 0.5 * 2**attempt)
+                logger.warning("worker %s: %s failed (%s); retrying in %.1f s", self.name, what, exc, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def run(self, *, burst: bool = False) -> int:
         """Serve jobs until stopped (or, with ``burst``, until the queue is empty)."""
@@ -143,7 +167,7 @@ class InferenceWorker:
         await self._beat("ready")
         try:
             while not self.stop.is_set():
-                job = await self.queue.claim(self.name, self.lease_s)
+                job = await self._retry("claim", lambda: self.queue.claim(self.name, self.lease_s))
                 if job is None:
                     if burst:
                         break
@@ -171,17 +195,21 @@ class InferenceWorker:
             if self.stop.is_set():
                 raise _Stopping()
             state["stage"], state["pct"] = stage, int(frac * 100)
-            ok = asyncio.run_coroutine_threadsafe(
-                self.queue.progress(job.id, self.name, stage, state["pct"], self.lease_s), loop
-            ).result(timeout=60)
+            report = self._retry(
+                "progress", lambda: self.queue.progress(job.id, self.name, stage, state["pct"], self.lease_s)
+            )
+            ok = asyncio.run_coroutine_threadsafe(report, loop).result(timeout=120)
             if not ok:
                 raise Cancelled()
 
         async def heartbeat() -> None:
             while True:
                 await asyncio.sleep(max(0.2, self.lease_s / 3))
-                if not await self.queue.progress(
-                    job.id, self.name, str(state["stage"]), int(state["pct"]), self.lease_s
+                if not await self._retry(
+                    "heartbeat",
+                    lambda: self.queue.progress(
+                        job.id, self.name, str(state["stage"]), int(state["pct"]), self.lease_s
+                    ),
                 ):
                     return
 
@@ -191,7 +219,7 @@ class InferenceWorker:
             folder = self.artifacts.round_dir(spec.campaign_id, spec.round_number)
             await asyncio.to_thread(write_round, rnd, self.artifacts.path(folder))
             result = round_result(rnd, folder)
-            if await self.queue.complete(job.id, self.name, result):
+            if await self._retry("complete", lambda: self.queue.complete(job.id, self.name, result)):
                 self.jobs_done += 1
                 logger.info("job %s: done in %s", job.id, {k: round(v, 2) for k, v in rnd.timings.items()})
             else:
@@ -199,17 +227,20 @@ class InferenceWorker:
         except Cancelled:
             logger.info("job %s: cancelled", job.id)
         except _Stopping:
-            await self.queue.release(job.id, self.name)
+            await self._retry("release", lambda: self.queue.release(job.id, self.name))
             logger.info("job %s: given back to the queue (worker stopping)", job.id)
         except UserError as exc:
-            await self.queue.fail(job.id, self.name, str(exc))
+            message = str(exc)
+            await self._retry("fail", lambda: self.queue.fail(job.id, self.name, message))
             logger.info("job %s: user error: %s", job.id, exc, extra=log)
         except CampaignbotError as exc:
-            await self.queue.fail(job.id, self.name, str(exc))
+            message = str(exc)
+            await self._retry("fail", lambda: self.queue.fail(job.id, self.name, message))
             logger.error("job %s: %s", job.id, exc)
         except Exception as exc:  # a bug or a device error: retried up to the delivery cap
             logger.exception("job %s: failed", job.id)
-            await self.queue.fail(job.id, self.name, f"internal error ({type(exc).__name__})", retry=True)
+            error = f"internal error ({type(exc).__name__})"
+            await self._retry("fail", lambda: self.queue.fail(job.id, self.name, error, retry=True))
         finally:
             hb.cancel()
 
