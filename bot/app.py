@@ -16,7 +16,7 @@ from engine.engine import Engine
 from engine.errors import CampaignbotError
 from engine.queue.sql import SqlJobQueue
 from engine.settings import Settings
-from engine.store.db import database_url, make_engine
+from engine.store.db import database_url, make_engine, sessionmaker
 from engine.store.migrate import upgrade_async
 from engine.store.repo import Repo
 
@@ -42,8 +42,7 @@ async def open_worker_queue(settings: Settings) -> SqlJobQueue:
     url = database_url(settings.data_dir, settings.database_url)
     await upgrade_async(url)
     db = make_engine(url)
-    repo = Repo(db)
-    return SqlJobQueue(repo.sessions, on_close=db.dispose)
+    return SqlJobQueue(sessionmaker(db), on_close=db.dispose)
 
 
 def configured_adapters(settings: Settings, *, playground: bool | None = None) -> list[ChatAdapter]:

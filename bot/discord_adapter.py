@@ -16,14 +16,12 @@ message's id.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import discord
 import yarl
@@ -32,9 +30,10 @@ from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.discord_commands import CardButton, campaign_group, clip, markdown, view_for
+from bot.refusals import permanent_when
 from engine.adapter import OutMessage
 from engine.engine import Engine
-from engine.errors import PermanentPlatformError, PlatformError
+from engine.errors import PlatformError
 from engine.events import ButtonEvent, CommandEvent, ReactionEvent, Reply, ReplyEvent, Where
 
 logger = logging.getLogger(__name__)
@@ -45,23 +44,15 @@ MAX_CONTENT = 2000
 READY_TIMEOUT = 15.0
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _permanent_errors(call: Callable[_P, Coroutine[Any, Any, _R]]) -> Callable[_P, Coroutine[Any, Any, _R]]:
+def _discord_refusal(exc: Exception) -> str | None:
     """403 (a missing permission, e.g. Create Public Threads) and 404 (a deleted channel or message) are
-    refusals no retry can mend: :class:`PermanentPlatformError` for the engine's outbox. Retrying them
-    would also count toward Discord's invalid-request limit."""
+    refusals no retry can mend; retrying them would also count toward Discord's invalid-request limit."""
+    if isinstance(exc, (discord.Forbidden, discord.NotFound)):
+        return f"Discord refused ({exc.status}): {exc.text or exc}"
+    return None
 
-    @functools.wraps(call)
-    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return await call(*args, **kwargs)
-        except (discord.Forbidden, discord.NotFound) as exc:
-            raise PermanentPlatformError(f"Discord refused ({exc.status}): {exc.text or exc}") from exc
 
-    return wrapper
+_permanent_errors = permanent_when(_discord_refusal)
 
 
 class DiscordNotConnected(PlatformError):

@@ -16,11 +16,10 @@ rate-limit retry handler, below the engine's outbox, so nothing is lost or poste
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, Literal, ParamSpec, TypeVar
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +28,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.refusals import permanent_when
 from bot.slack_blocks import (
     emoji_name,
     escape,
@@ -39,7 +39,7 @@ from bot.slack_blocks import (
 )
 from engine.adapter import OutMessage
 from engine.engine import Engine
-from engine.errors import PermanentPlatformError, UserError
+from engine.errors import UserError
 from engine.events import ButtonEvent, CommandEvent, Event, ReactionEvent, ReplyEvent, Where
 
 logger = logging.getLogger(__name__)
@@ -59,24 +59,14 @@ PERMANENT_ERRORS = frozenset(
         "missing_scope",
     }
 )
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 
-def _permanent_errors(call: Callable[_P, Coroutine[Any, Any, _R]]) -> Callable[_P, Coroutine[Any, Any, _R]]:
-    """Turn Slack's permanent refusals into :class:`PermanentPlatformError` for the engine's outbox."""
+def _slack_refusal(exc: Exception) -> str | None:
+    code = exc.response.get("error") if isinstance(exc, SlackApiError) else None
+    return f"Slack refused: {code}" if code in PERMANENT_ERRORS else None
 
-    @functools.wraps(call)
-    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return await call(*args, **kwargs)
-        except SlackApiError as exc:
-            code = exc.response.get("error")
-            if code in PERMANENT_ERRORS:
-                raise PermanentPlatformError(f"Slack refused: {code}") from exc
-            raise
 
-    return wrapper
+_permanent_errors = permanent_when(_slack_refusal)
 
 
 DEFAULT_API_URL = "https://slack.com/api/"

@@ -33,7 +33,7 @@ from engine.jobs import RoundResult
 from engine.outbox import OutboxSender, Posts
 from engine.planning import job_id_for
 from engine.queue import JobProducer
-from engine.replies import BackTo, ExportIntent, HelpIntent, NotUnderstood, Refine, parse_reply
+from engine.replies import BackTo, ExportIntent, HelpIntent, NotUnderstood, Refine, ReplyIntent, parse_reply
 from engine.rounds import Rounds
 from engine.settings import Settings
 from engine.store.models import Campaign, Round, now
@@ -83,7 +83,7 @@ class Engine:
         return dict(ws.data or {}) if ws else {}
 
     async def save_workspace_data(self, platform: str, workspace: str, **data: Any) -> None:
-        await self.repo.save_workspace_settings(platform, workspace, data=data)
+        await self.repo.save_workspace_data(platform, workspace, data)
 
     # -- read-only views ----------------------------------------------------------------------------------
     async def status_text(self, user: str) -> str:
@@ -260,7 +260,7 @@ class Engine:
             )
         return None
 
-    async def _parse(self, text: str, camp: Campaign, base: Round | None) -> Any:
+    async def _parse(self, text: str, camp: Campaign, base: Round | None) -> ReplyIntent:
         """The one place a reply is read: against the round it would build on."""
         brief = Brief.from_dict(base.spec["job"]["brief"] if base else camp.brief)
         spec = base.spec["job"] if base else {}

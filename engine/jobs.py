@@ -87,11 +87,6 @@ class VariantResult:
     palette_index: int | None = None
     colour_hint: str | None = None
 
-    @property
-    def visual_seed(self) -> int | None:
-        seed = self.visual.get("seed")
-        return int(seed) if seed is not None else None
-
 
 @dataclass
 class RoundResult:

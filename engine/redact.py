@@ -23,17 +23,24 @@ SECRET_ENV = (
     "DISCORD_TOKEN",
     "CAMPAIGNBOT_DATABASE_URL",
 )
-_PATTERNS = [
-    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"),  # Slack bot / user / refresh tokens
-    re.compile(r"\bxapp-[0-9]-[A-Za-z0-9-]{8,}"),  # Slack app-level (Socket Mode) tokens
-    re.compile(r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"),  # Discord bot tokens
+# (pattern, replacement): what stays readable around a secret is kept by the replacement's groups.
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"), MASK),  # Slack bot / user / refresh tokens
+    (re.compile(r"\bxapp-[0-9]-[A-Za-z0-9-]{8,}"), MASK),  # Slack app-level (Socket Mode) tokens
+    (
+        re.compile(r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"),
+        MASK,
+    ),  # Discord bot tokens
     # Discord webhook and interaction callback URLs carry their token in the path
-    re.compile(
-        r"(https?://[^\s\"'/]*discord(?:app)?\.com/api/(?:v\d+/)?(?:webhooks|interactions)/\d+/)[^\s\"'?]+"
+    (
+        re.compile(
+            r"(https?://[^\s\"'/]*discord(?:app)?\.com/api/(?:v\d+/)?(?:webhooks|interactions)/\d+/)[^\s\"'?]+"
+        ),
+        rf"\1{MASK}",
     ),
-    re.compile(r"https?://hooks\.slack\.com/[^\s\"']+"),  # Slack response_url and incoming webhooks
-    re.compile(r"(?i)(\bBot |\bBearer )[A-Za-z0-9._-]{20,}"),  # Authorization headers
-    re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/\s]+:)[^@\s]+(@)"),  # a password in a database URL
+    (re.compile(r"https?://hooks\.slack\.com/[^\s\"']+"), MASK),  # Slack response_url and incoming webhooks
+    (re.compile(r"(?i)(\bBot |\bBearer )[A-Za-z0-9._-]{20,}"), rf"\1{MASK}"),  # Authorization headers
+    (re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/\s]+:)[^@\s]+(@)"), rf"\1{MASK}\2"),  # a database password
 ]
 
 
@@ -41,13 +48,8 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     for value in secrets:
         if value and len(value) >= 6:
             text = text.replace(value, MASK)
-    for pat in _PATTERNS:
-        text = pat.sub(
-            lambda m: (
-                (m.group(1) if m.lastindex else "") + MASK + (m.group(2) if (m.lastindex or 0) >= 2 else "")
-            ),
-            text,
-        )
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
     return text
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -69,7 +70,12 @@ class SqlJobQueue:
     """The embedded queue: the ``jobs`` table of the store's database (SQLite by default). Worker
     heartbeats go to the ``workers`` table beside it. Implements :class:`engine.queue.JobQueue`."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, on_close: Any = None):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ):
         self.sessions = sessions
         self._on_close = on_close  # what closes the database, when this queue owns it (a worker's queue)
 

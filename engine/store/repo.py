@@ -93,26 +93,18 @@ class Repo:
         async with self.sessions() as s:
             return await s.get(WorkspaceSettings, (platform, workspace))
 
-    async def save_workspace_settings(
-        self,
-        platform: str,
-        workspace: str,
-        *,
-        who_can_choose: str | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> WorkspaceSettings:
+    async def save_workspace_data(self, platform: str, workspace: str, data: dict[str, Any]) -> None:
+        """Merge ``data`` into a workspace's free-form settings (what an adapter keeps, e.g. a digest)."""
         async with self.sessions() as s, s.begin():
             ws = await s.get(WorkspaceSettings, (platform, workspace))
             if ws is None:
-                ws = WorkspaceSettings(
-                    platform=platform, workspace=workspace, who_can_choose="owner", data={}
+                s.add(
+                    WorkspaceSettings(
+                        platform=platform, workspace=workspace, who_can_choose="owner", data=data
+                    )
                 )
-                s.add(ws)
-            if who_can_choose is not None:
-                ws.who_can_choose = who_can_choose
-            if data is not None:
+            else:
                 ws.data = {**(ws.data or {}), **data}
-        return ws
 
     # -- rounds -------------------------------------------------------------------------------------------
     async def round(self, campaign_id: int, number: int) -> Round | None:
