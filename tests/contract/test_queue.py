@@ -14,9 +14,7 @@ from engine.jobs import JobSpec, JobState, RoundResult, VariantResult
 from engine.queue.sql import SqlJobQueue
 from engine.store import JobRow, make_engine, sessionmaker
 from engine.store.migrate import upgrade_async
-
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-
+from tests.pg import PG_URL
 
 RESULT = RoundResult(
     round={"round": 1, "variants": [{"index": 1}]},

@@ -12,8 +12,7 @@ from sqlalchemy import text
 from engine.store.db import make_engine
 from engine.store.migrate import upgrade_async
 from engine.store.models import Base
-
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+from tests.pg import PG_URL
 
 
 async def _diff(url: str) -> list[object]:

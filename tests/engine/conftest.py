@@ -21,6 +21,7 @@ from engine.store.migrate import upgrade_async
 from engine.store.repo import Repo
 from tests.fakes.queue import FakeQueue
 from tests.fakes.recording import Posted, RecordingAdapter
+from tests.pg import PG_URL
 
 HERE = Where("test", "W1", "C-general")
 
@@ -98,9 +99,6 @@ class Studio:
         )
         assert await self.queue.complete(job.id, "w1", result)
         return job
-
-
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 async def _fresh_postgres() -> str:
