@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.supervisor import WorkerSupervisor
 from engine.adapter import ChatAdapter
 from engine.artifacts import LocalArtifacts
 from engine.engine import Engine
@@ -43,6 +44,12 @@ async def open_worker_queue(settings: Settings) -> SqlJobQueue:
     await upgrade_async(url)
     db = make_engine(url)
     return SqlJobQueue(sessionmaker(db), on_close=db.dispose)
+
+
+def supervised_worker(settings: Settings, engine: Engine) -> WorkerSupervisor:
+    """The inference worker process, restarted when it crashes and recycled (its watchdog reads the engine's
+    database) when its job runs past the timeout."""
+    return WorkerSupervisor(settings.data_dir, settings=settings, queue=SqlJobQueue(engine.repo.sessions))
 
 
 def configured_adapters(settings: Settings, *, playground: bool | None = None) -> list[ChatAdapter]:

@@ -9,7 +9,6 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bot.supervisor import WorkerSupervisor
 from engine.adapter import ChatAdapter
 from engine.engine import Engine
 from engine.settings import Settings
@@ -37,10 +36,10 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
-    from bot.app import open_engine  # noqa: PLC0415 - app imports this module's callers
+    from bot.app import open_engine, supervised_worker  # noqa: PLC0415 - app imports this module's callers
 
     engine = await open_engine(settings, adapters)
-    worker = WorkerSupervisor(settings.data_dir) if start_worker else None
+    worker = supervised_worker(settings, engine) if start_worker else None
     if worker:
         await worker.start()
         logger.info("inference worker started (log: %s)", settings.data_dir / "logs" / "worker.log")

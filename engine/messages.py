@@ -237,3 +237,17 @@ def worker_line(alive: list[tuple[str, str]]) -> str:
     return "Worker: " + (
         ", ".join(f"{state} on {device}" for state, device in alive) if alive else "not running"
     )
+
+
+# -- why a round failed: the reason part of ``outcome("failed", ...)`` ("could not be made: <reason>.") -------
+def job_timed_out(seconds: float) -> str:
+    return (
+        f"it was still not finished after {duration(int(seconds))}, so it was stopped and the studio was "
+        "restarted for the next rounds; fewer variants (--variants 2) make a quicker round"
+    )
+
+
+OUT_OF_MEMORY = (
+    "the studio ran out of memory making it, even in smaller batches; fewer variants (--variants 2) "
+    "need less memory"
+)

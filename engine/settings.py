@@ -49,6 +49,52 @@ class Settings(BaseSettings):
     queue_cap: int = Field(default=20, description="jobs waiting or running at once, all users")
     who_can_choose: str = Field(default="owner", description="owner or anyone: who may pick variants")
     status_edit_interval: float = Field(default=3.0, description="seconds between edits of one status line")
+    job_stall_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="a running job's lease is renewed only while its generation reported progress within this "
+        "many seconds; a stalled generation loses its lease and another worker may take the job",
+    )
+    job_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="a job still running this long after its worker took it is abandoned (failed with a "
+        "notice, not retried) and the worker process is recycled; a CPU round takes a few seconds to a few "
+        "tens of seconds, so five minutes only stops a generation that is hung",
+    )
+    job_cancel_grace_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a worker still busy this long on a job that was cancelled (or taken over) is recycled",
+    )
+    worker_recycle_grace_seconds: float = Field(
+        default=5.0, gt=0, description="a recycled worker gets this long after SIGTERM before SIGKILL"
+    )
+    worker_watch_interval: float = Field(
+        default=1.0, gt=0, description="seconds between the supervisor's checks of its worker's job"
+    )
+    worker_restart_limit: int = Field(
+        default=5,
+        ge=1,
+        description="crashes of the worker within worker_restart_window_seconds after which the supervisor "
+        "stops restarting it (jobs stay queued); recycles after a timeout or a device error do not count",
+    )
+    worker_restart_window_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="the window of worker_restart_limit; a worker that stayed up this long resets the count",
+    )
+    worker_oom_batch: int = Field(
+        default=4,
+        ge=1,
+        description="candidates decoded at once when a round is retried after running out of memory",
+    )
+    worker_log_max_bytes: int = Field(
+        default=10_000_000, ge=1024, description="size at which <data_dir>/logs/worker.log is rotated"
+    )
+    worker_log_backups: int = Field(
+        default=5, ge=0, description="rotated worker logs kept (worker.log.1 ... worker.log.N)"
+    )
 
     def copy_model_for(self, language: str) -> str | None:
         if language == "en":

@@ -61,6 +61,9 @@ class Studio:
         self.dtype = resolve_dtype(dtype or self.settings.dtype, self.device)
         self._copywriters: dict[str, Copywriter] = {}
         self._visual: VisualModel | BigGANVisualModel | None = None
+        # Most copy candidates decoded at once (None: all of a round's in one batch). The worker lowers it to
+        # retry a round that ran out of memory.
+        self.max_batch: int | None = None
 
     # -- models -----------------------------------------------------------------------------------------
     def copywriter(self, language: str) -> Copywriter:
@@ -73,7 +76,9 @@ class Studio:
                     "meanwhile try the brief in English (--lang en)."
                 )
             self._copywriters[language] = Copywriter.load(name, self.device, self.dtype)
-        return self._copywriters[language]
+        cw = self._copywriters[language]
+        cw.max_batch = self.max_batch
+        return cw
 
     @property
     def visual(self) -> VisualModel | BigGANVisualModel:

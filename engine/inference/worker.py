@@ -7,10 +7,10 @@ typed result back through the queue. It talks to the engine only through the que
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 import os
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -18,13 +18,14 @@ from typing import Any, TypeVar
 import torch
 from sqlalchemy.exc import DBAPIError
 
+from engine import messages as say
 from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
-from engine.errors import CampaignbotError, UserError
+from engine.errors import CampaignbotError, JobError, UserError
 from engine.inference.record import Round, write_round
 from engine.inference.studio import Studio
 from engine.jobs import Cancelled, Job, JobSpec, RoundResult, VariantResult
-from engine.queue import JobConsumer
+from engine.queue import EXIT_RECYCLE, JobConsumer, worker_name
 from engine.settings import Settings
 from engine.steering import Steering
 
@@ -33,10 +34,46 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 QUEUE_RETRY_MAX_S = 10.0  # back-off cap while the database is locked or away
 QUEUE_RETRIES_WHEN_STOPPING = 3  # a stopping worker gives up on the database after this many tries
+# Words of errors after which a CUDA context is poisoned: every later kernel in the process fails too.
+_STICKY_DEVICE_ERRORS = (
+    "cuda error",
+    "device-side assert",
+    "illegal memory access",
+    "cublas_status",
+    "cudnn_status",
+    "unspecified launch failure",
+    "misaligned address",
+)
+_OOM_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory")
 
 
 class _Stopping(Exception):  # noqa: N818
     """The worker is shutting down: give the job back."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """The device (CUDA) or the host (a CPU allocation) ran out of memory: worth one smaller-batch try."""
+    if isinstance(exc, torch.OutOfMemoryError | MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(w in str(exc).lower() for w in _OOM_WORDS)
+
+
+def is_sticky_device_error(exc: BaseException) -> bool:
+    """An error that leaves the process's device unusable (a CUDA error, a device-side assert): the job is
+    retried in a fresh process, never in this one."""
+    if is_out_of_memory(exc):
+        return False
+    accelerator_error = getattr(torch, "AcceleratorError", None)
+    if accelerator_error is not None and isinstance(exc, accelerator_error):
+        return True
+    return isinstance(exc, RuntimeError) and any(w in str(exc).lower() for w in _STICKY_DEVICE_ERRORS)
+
+
+def free_device_memory() -> None:
+    """Give back what a failed generation held: Python garbage, then the CUDA caching allocator's blocks."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def run_spec(studio: Studio, spec: JobSpec, progress: Any) -> Round:
@@ -125,8 +162,10 @@ class InferenceWorker:
         self.settings = settings
         self.queue = queue
         self.artifacts = artifacts
-        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.name = name or worker_name()
         self.lease_s = lease_s or settings.job_lease_seconds
+        self.stall_s = settings.job_stall_seconds
+        self.exit_code = 0  # EXIT_RECYCLE once this process should be replaced
         self.poll_s = poll_s
         self.studio = studio or Studio(settings)
         self.stop = asyncio.Event()
@@ -182,19 +221,19 @@ class InferenceWorker:
         finally:
             await self._beat("stopped")
             await self.queue.close()
-        return 0
+        return self.exit_code
 
     async def run_job(self, job: Job) -> None:
         spec = job.spec
         loop = asyncio.get_running_loop()
         log = {"job": job.id, "attempt": job.attempts}
         logger.info("job %s: start (delivery %d)", job.id, job.attempts)
-        state: dict[str, Any] = {"stage": "starting", "pct": 0}
+        state: dict[str, Any] = {"stage": "starting", "pct": 0, "at": time.monotonic()}
 
         def progress(stage: str, frac: float) -> None:
             if self.stop.is_set():
                 raise _Stopping()
-            state["stage"], state["pct"] = stage, int(frac * 100)
+            state["stage"], state["pct"], state["at"] = stage, int(frac * 100), time.monotonic()
             report = self._retry(
                 "progress", lambda: self.queue.progress(job.id, self.name, stage, state["pct"], self.lease_s)
             )
@@ -202,20 +241,9 @@ class InferenceWorker:
             if not ok:
                 raise Cancelled()
 
-        async def heartbeat() -> None:
-            while True:
-                await asyncio.sleep(max(0.2, self.lease_s / 3))
-                if not await self._retry(
-                    "heartbeat",
-                    lambda: self.queue.progress(
-                        job.id, self.name, str(state["stage"]), int(state["pct"]), self.lease_s
-                    ),
-                ):
-                    return
-
-        hb = asyncio.create_task(heartbeat())
+        hb = asyncio.create_task(self._renew_while_progressing(job, state))
         try:
-            rnd = await asyncio.to_thread(run_spec, self.studio, spec, progress)
+            rnd = await self._make_round(job, progress)
             folder = self.artifacts.round_dir(spec.campaign_id, spec.round_number)
             await asyncio.to_thread(write_round, rnd, self.artifacts.path(folder))
             result = round_result(rnd, folder)
@@ -225,7 +253,7 @@ class InferenceWorker:
             else:
                 logger.warning("job %s: finished but no longer ours (cancelled or taken over)", job.id)
         except Cancelled:
-            logger.info("job %s: cancelled", job.id)
+            logger.info("job %s: cancelled (or taken over by another worker)", job.id)
         except _Stopping:
             await self._retry("release", lambda: self.queue.release(job.id, self.name))
             logger.info("job %s: given back to the queue (worker stopping)", job.id)
@@ -238,11 +266,78 @@ class InferenceWorker:
             await self._retry("fail", lambda: self.queue.fail(job.id, self.name, message))
             logger.error("job %s: %s", job.id, exc)
         except Exception as exc:  # a bug or a device error: retried up to the delivery cap
-            logger.exception("job %s: failed", job.id)
-            error = f"internal error ({type(exc).__name__})"
-            await self._retry("fail", lambda: self.queue.fail(job.id, self.name, error, retry=True))
+            await self._failed(job, exc)
         finally:
             hb.cancel()
+
+    async def _renew_while_progressing(self, job: Job, state: dict[str, Any]) -> None:
+        """Renew the job's lease while its generation reports progress: a generation silent for longer than
+        ``job_stall_seconds`` is not kept alive, so its lease runs out and another worker may take the job
+        (this one's late ``complete`` is then refused)."""
+        stalled = False
+        while True:
+            await asyncio.sleep(max(0.2, self.lease_s / 3))
+            quiet = time.monotonic() - float(state["at"])
+            if quiet > self.stall_s:
+                if not stalled:
+                    logger.warning(
+                        "job %s: no progress for %.0f s; its lease is no longer renewed", job.id, quiet
+                    )
+                stalled = True
+                continue
+            stalled = False
+            if not await self._retry(
+                "heartbeat",
+                lambda: self.queue.progress(
+                    job.id, self.name, str(state["stage"]), int(state["pct"]), self.lease_s
+                ),
+            ):
+                return
+
+    async def _make_round(self, job: Job, progress: Any) -> Round:
+        """The round of ``job``; after running out of memory, caches are freed and it is tried once more in
+        smaller batches (``worker_oom_batch``); a second time it fails cleanly, with a friendly message."""
+        try:
+            return await asyncio.to_thread(run_spec, self.studio, job.spec, progress)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            logger.warning(
+                "job %s: out of memory (%s); trying once more in batches of %d",
+                job.id,
+                exc,
+                self.settings.worker_oom_batch,
+            )
+        free_device_memory()
+        self.studio.max_batch = self.settings.worker_oom_batch
+        try:
+            return await asyncio.to_thread(run_spec, self.studio, job.spec, progress)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            logger.error("job %s: out of memory again in smaller batches (%s)", job.id, exc)
+            free_device_memory()
+            raise JobError(say.OUT_OF_MEMORY) from exc
+        finally:
+            self.studio.max_batch = None
+
+    async def _failed(self, job: Job, exc: Exception) -> None:
+        """An unexpected error: the job is retried (up to the delivery cap). After a sticky device error the
+        retry happens in a fresh process: this one stops with :data:`EXIT_RECYCLE`."""
+        error = f"internal error ({type(exc).__name__})"
+        sticky = is_sticky_device_error(exc)
+        if sticky:
+            logger.error(
+                "job %s: device error; this worker process stops and a fresh one takes over",
+                job.id,
+                exc_info=exc,
+            )
+        else:
+            logger.error("job %s: failed", job.id, exc_info=exc)
+        await self._retry("fail", lambda: self.queue.fail(job.id, self.name, error, retry=True))
+        if sticky:
+            self.exit_code = EXIT_RECYCLE
+            self.stop.set()
 
 
 def health(settings: Settings) -> int:
@@ -254,4 +349,13 @@ def health(settings: Settings) -> int:
     return 0
 
 
-__all__ = ["InferenceWorker", "health", "health_check", "round_result", "run_spec"]
+__all__ = [
+    "EXIT_RECYCLE",
+    "InferenceWorker",
+    "health",
+    "health_check",
+    "is_out_of_memory",
+    "is_sticky_device_error",
+    "round_result",
+    "run_spec",
+]

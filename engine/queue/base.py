@@ -3,6 +3,9 @@ consumes them. Only the composition root (``bot.app``) names an implementation (
 
 from __future__ import annotations
 
+import os
+import socket
+from dataclasses import dataclass
 from typing import Protocol
 
 from engine.jobs import Job, JobSpec, RoundResult, WorkerInfo
@@ -37,3 +40,33 @@ class JobConsumer(Protocol):
 
 class JobQueue(JobProducer, JobConsumer, Protocol):
     """A queue implementation serves both ends."""
+
+
+# The exit status of a worker process that stops because the process is no good any more (a sticky device
+# error): its supervisor starts a fresh one at once and does not count it as a crash (75 is EX_TEMPFAIL).
+EXIT_RECYCLE = 75
+
+
+def worker_name(pid: int | None = None) -> str:
+    """The name a worker process goes by in the queue: ``{hostname}-{pid}``, so its supervisor, which
+    knows the pid, can find the job it runs."""
+    return f"{socket.gethostname()}-{os.getpid() if pid is None else pid}"
+
+
+@dataclass
+class WorkerWatch:
+    """What a worker's supervisor sees of it through the queue."""
+
+    worker: str
+    state: str  # the worker's last heartbeat: starting ready busy stopped
+    busy_since: float | None  # when it said "busy" (it beats "busy" as it takes a job); None unless busy
+    job_id: str | None = None  # the job running under its name, if any
+    cancel_requested: bool = False
+    last_progress: float | None = None  # when that job last reported progress (or was taken)
+
+
+class JobWatchdog(Protocol):
+    """The supervisor's side: see what its worker runs, abandon a job it will not finish."""
+
+    async def watch(self, worker: str) -> WorkerWatch | None: ...
+    async def abandon(self, job_id: str, worker: str, error: str | None) -> bool: ...

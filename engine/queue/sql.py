@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.jobs import Job, JobSpec, JobState, RoundResult, WorkerInfo
+from engine.queue.base import WorkerWatch
 from engine.store.models import JobRow, Worker, now
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,45 @@ class SqlJobQueue:
         async with self.sessions() as s:
             rows = (await s.execute(select(Worker).order_by(Worker.name))).scalars().all()
         return [WorkerInfo(name=w.name, state=w.state, device=w.device, last_seen=w.last_seen) for w in rows]
+
+    async def watch(self, worker: str) -> WorkerWatch | None:
+        """What ``worker`` is doing: its last heartbeat and the job running under its name (the supervisor's
+        watchdog). None if it never beat."""
+        async with self.sessions() as s:
+            w = await s.get(Worker, worker)
+            if w is None:
+                return None
+            row = (
+                await s.execute(
+                    select(JobRow)
+                    .where(JobRow.state == "running", JobRow.worker == worker)
+                    .order_by(JobRow.updated_at.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        return WorkerWatch(
+            worker=worker,
+            state=w.state,
+            busy_since=w.last_seen if w.state == "busy" else None,
+            job_id=row.id if row else None,
+            cancel_requested=bool(row and row.cancel_requested),
+            last_progress=row.updated_at if row else None,
+        )
+
+    async def abandon(self, job_id: str, worker: str, error: str | None) -> bool:
+        """End a job its worker will not finish (hung, or cancelled and still running): failed with ``error``,
+        not retried, or cancelled when ``error`` is None. False if it is no longer running for ``worker``."""
+        async with self.sessions() as s, s.begin():
+            row = await s.get(JobRow, job_id)
+            if row is None or row.state != "running" or row.worker != worker:
+                return False
+            if error is None:
+                row.state, row.stage = "cancelled", "cancelled"
+            else:
+                row.state, row.stage, row.error = "failed", "failed", error[:2000]
+            row.finished_at = row.updated_at = now()
+            row.progress_seq += 1
+            return True
 
     async def enqueue(self, spec: JobSpec, *, max_attempts: int = 3) -> bool:
         """Add a job; False (and nothing changes) if a job with this id exists already."""

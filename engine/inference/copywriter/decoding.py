@@ -63,11 +63,32 @@ class DecodingMixin:
     _labels: tuple[set[int], set[int], list[int]] | None
     _cache_arg: str
     _last_only: dict[str, int]
+    max_batch: int | None = (
+        None  # most completions decoded at once (None: all in one batch); set by the studio
+    )
 
     @property
     def device(self) -> torch.device:
         device: torch.device = next(self.model.parameters()).device
         return device
+
+    def _generate_batched(
+        self,
+        prompts: list[str],
+        max_new: int,
+        seed: int,
+        temperature: float = TEMPERATURE,
+        facts: list[list[int]] | None = None,
+    ) -> list[str]:
+        """:meth:`_generate` in batches of at most ``max_batch`` completions (less memory at once, e.g. when a
+        round is retried after running out of memory); one batch, as before, when ``max_batch`` is unset."""
+        size = self.max_batch or len(prompts)
+        if len(prompts) <= size:
+            return self._generate(prompts, max_new, seed, temperature, facts)
+        out: list[str] = []
+        for j, start in enumerate(range(0, len(prompts), size)):
+            out += self._generate(prompts[start : start + size], max_new, seed + j * 7919, temperature, facts)
+        return out
 
     def _generate(
         self,

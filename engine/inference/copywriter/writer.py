@@ -262,7 +262,7 @@ class Copywriter(ScoringMixin):
         rows = [(p, c) for p, c in zip(prompts, per, strict=True) for _ in range(c)]
         # the copy boost spells facts out; a version-4 model writes their labels and needs none
         facts = self._fact_tokens(brief, grounding) if self.grounded and not self.fact_slots else []
-        texts = self._generate(
+        texts = self._generate_batched(
             [p for p, _ in rows], min(MAX_NEW_TOKENS, budget // 3 + 16), seed, temperature, facts
         )
         checks = Checks.of(brief, grounding, self.grounded, self.fact_slots, self.lexicon)
