@@ -162,3 +162,31 @@ async def test_ttl_drops_old_queued_jobs(queue: SqlJobQueue) -> None:
     assert [j.id for j in dropped] == ["old"]
     assert (await queue.get("old")).state == "dropped"  # type: ignore[union-attr]
     assert (await queue.get("new")).state == "queued"  # type: ignore[union-attr]
+
+
+async def test_watchdog_sees_the_workers_job_and_abandons_it(queue: SqlJobQueue) -> None:
+    """The supervisor's side: what its worker runs (since when, cancelled or not), and ending a job the
+    worker will not finish: failed without retry, or cancelled; never a job that is another worker's."""
+    assert await queue.watch("w1") is None
+    await queue.enqueue(spec("a"))
+    await queue.enqueue(spec("b"))
+    await queue.heartbeat("w1", "ready", device="cpu", pid=1)
+    w = await queue.watch("w1")
+    assert w is not None and w.state == "ready" and w.busy_since is None and w.job_id is None
+    assert (await queue.claim("w1", 60)) is not None
+    await queue.heartbeat("w1", "busy", device="cpu", pid=1)
+    w = await queue.watch("w1")
+    assert w is not None and w.busy_since is not None and w.job_id == "a" and not w.cancel_requested
+    assert await queue.cancel("a")
+    w = await queue.watch("w1")
+    assert w is not None and w.cancel_requested
+    assert not await queue.abandon("a", "w2", "timed out")  # not w2's job
+    assert await queue.abandon("a", "w1", None)
+    job = await queue.get("a")
+    assert job is not None and job.state == JobState.CANCELLED
+    assert (await queue.claim("w1", 60)) is not None
+    assert await queue.abandon("b", "w1", "it took too long")
+    job = await queue.get("b")
+    assert job is not None and job.state == JobState.FAILED and job.error == "it took too long"
+    assert not await queue.complete("b", "w1", RESULT)  # the stuck worker's late result is refused
+    assert not await queue.abandon("b", "w1", "again")

@@ -472,3 +472,26 @@ def test_every_tone_changes_the_copy(tiny: Copywriter) -> None:
             assert (dists[i] - dists[j]).abs().sum() > 1e-5, (TONES[i], TONES[j])  # same input: equal bits
     written = {tone: tuple(as_tuples(tiny.write(b, 1, seed=4))) for tone, b in briefs.items()}
     assert len(set(written.values())) >= len(TONES) - 2, written
+
+
+@pytest.mark.slow
+def test_a_batch_limit_decodes_the_candidates_in_smaller_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The knob the worker lowers to retry a round that ran out of memory: the same candidates, decoded at
+    most ``max_batch`` at a time, still make valid copy (the studio hands its setting to the copywriter)."""
+    from engine.inference.studio import Studio  # noqa: PLC0415
+    from engine.settings import Settings  # noqa: PLC0415
+
+    studio = Studio(Settings(device="cpu", dtype="fp32", _env_file=None))  # type: ignore[call-arg]
+    studio.max_batch = 5
+    cw = studio.copywriter("en")
+    assert cw.max_batch == 5
+    sizes: list[int] = []
+    generate = cw._generate
+    monkeypatch.setattr(
+        cw, "_generate", lambda prompts, *a, **k: sizes.append(len(prompts)) or generate(prompts, *a, **k)
+    )
+    copies = cw.write(WATCH, 2, seed=0)
+    assert len(copies) == 2 and all(rules.names_product(c, WATCH) for c in copies)
+    assert sizes and max(sizes) <= 5 and len(sizes) >= 5  # 24 candidates a batch before: now 5 at most
+    studio.max_batch = None
+    assert studio.copywriter("en").max_batch is None

@@ -7,44 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
-from PIL import Image
 from sqlalchemy.exc import OperationalError
 
 from engine.artifacts import LocalArtifacts
-from engine.brief import Brief
 from engine.inference import worker as worker_mod
-from engine.inference.creative.types import CopyVariant, VisualRecord
-from engine.inference.record import Round, Variant
 from engine.inference.worker import InferenceWorker
 from engine.jobs import JobSpec, JobState
 from engine.settings import Settings
 from tests.fakes.queue import FakeQueue
-
-
-class StandInStudio:
-    """What the worker needs of a studio, without models: a device and a round per job."""
-
-    device = torch.device("cpu")
-
-    def warm_up(self) -> None:
-        return None
-
-    def first_round(self, brief: Brief, *, variants: int, progress: Any, **_: Any) -> Round:
-        progress("writing copy", 0.3)
-        out = [
-            Variant(
-                index=k,
-                copy=CopyVariant(f"Headline {k}", "Body.", "Start now"),
-                visual=VisualRecord(concept="watch", seed=k),
-                palette_index=0,
-                image=Image.new("RGB", (8, 8)),
-            )
-            for k in range(1, variants + 1)
-        ]
-        rnd = Round(number=1, brief=brief, size="square", seed=1, variants=out)
-        rnd.sheet = Image.new("RGB", (8, 8))
-        return rnd
+from tests.fakes.studio import StandInStudio
 
 
 class LockedQueue(FakeQueue):
