@@ -56,6 +56,15 @@ class Rounds:
     async def _enqueue(self, spec: JobSpec) -> None:
         await self.queue.enqueue(spec, max_attempts=self.settings.job_max_attempts)
 
+    async def _enqueue_written(self, spec: JobSpec) -> None:
+        """Enqueue the job of a round that is written already. The round row is the durable promise: when
+        the queue fails now, the round stays queued and :meth:`recover` (the delivery loop's
+        housekeeping) enqueues it, so the command's answer stands and a retry would make it twice."""
+        try:
+            await self._enqueue(spec)
+        except Exception:
+            logger.warning("job %s not enqueued yet; recovery enqueues it", spec.id, exc_info=True)
+
     async def recover(self) -> None:
         """After a crash (or a queue error) between writing a round and its job, enqueue what is missing:
         a round being made without its job would never finish and would count against its user's limit.
@@ -112,7 +121,7 @@ class Rounds:
 
         counted: list[Active] = []
         camp = await self.repo.create_campaign(camp, plan, self.admission(user, counted))
-        await self._enqueue(made[0])
+        await self._enqueue_written(made[0])
         return camp, made[0], counted[-1].total + 1
 
     async def start(
@@ -163,7 +172,7 @@ class Rounds:
             )
 
         number = await self.repo.add_round(camp.id, plan, self.admission(user))
-        await self._enqueue(made[-1].spec)
+        await self._enqueue_written(made[-1].spec)
         logger.info("campaign %s: round %d queued by %s (%s)", say.cid_str(camp.id), number, user, what)
         return number
 
@@ -199,7 +208,7 @@ class Rounds:
             await self.repo.requeue_round(
                 last.id, spec.id, {"job": spec.to_dict()}, [status], self.admission(user)
             )
-            await self._enqueue(spec)
+            await self._enqueue_written(spec)
             return say.queued_again(camp.id, last.number)
         done = [r for r in rounds if r.result is not None]
         if not done:
