@@ -120,6 +120,7 @@ class Delivery:
             for j in await self.queue.drop_older_than(self.settings.job_ttl_seconds):
                 logger.warning("job %s dropped after waiting past the TTL", j.id)
             await self.repo.forget_events(now() - EVENT_MEMORY_S)
+            await self.rounds.recover()  # a round whose job was never enqueued (a queue error) gets it
         for job in await self.queue.unhandled():
             did |= await self._job(job)
         did |= await close_due_votes(self.repo, self.rounds)

@@ -9,7 +9,6 @@ artifact store; it never builds its own database or names a queue implementation
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from engine.replies import BackTo, ExportIntent, HelpIntent, NotUnderstood, Refi
 from engine.rounds import Rounds
 from engine.settings import Settings
 from engine.store.models import Campaign, Round, now
-from engine.store.repo import Repo
+from engine.store.repo import DuplicateEvent, Repo
 
 logger = logging.getLogger(__name__)
 
@@ -94,22 +93,29 @@ class Engine:
 
     # -- ack path -----------------------------------------------------------------------------------------
     async def handle(self, event: Event) -> Reply | None:
-        """Handle one event quickly (database writes only). Returns what to show the user right away."""
+        """Handle one event quickly (database writes only). Returns what to show the user right away.
+
+        The event is recorded as seen in the same transaction as its effect (:meth:`Repo.handling`): an
+        error before the effect commits leaves it unseen, so the platform's redelivery is handled, and two
+        deliveries at once make one effect. A duplicate costs one primary-key read."""
         key = f"{event.where.platform}:{event.event_id}" if event.event_id else ""
         try:
-            if key and not await self.repo.first_time(key):
+            if key and await self.repo.seen(key):
                 logger.info("duplicate event %s ignored", event.event_id)
                 return None
-            return await self._dispatch(event)
-        except UserError as exc:
-            return Reply(str(exc))
+            async with self.repo.handling(key):
+                try:
+                    return await self._dispatch(event)
+                except UserError as exc:  # an answer: the event is handled (and recorded)
+                    return Reply(str(exc))
+        except DuplicateEvent:
+            logger.info("duplicate event %s ignored (delivered twice at once)", event.event_id)
+            return None
         except DBAPIError as exc:
-            # The database is locked or away: answer now (the platform waits 3 s at most) and forget the
-            # event, so the platform's redelivery, or the person trying again, is handled.
+            # The database is locked or away: answer now (the platform waits 3 s at most). Nothing of the
+            # event committed with its seen mark, so the platform's redelivery, or the person trying
+            # again, is handled.
             logger.warning("event %s not handled, the database is busy: %s", event.event_id or "-", exc)
-            if key:
-                with contextlib.suppress(DBAPIError):
-                    await self.repo.forget_event(key)
             return Reply(say.BUSY)
         finally:
             self.delivery.wake.set()
@@ -148,10 +154,9 @@ class Engine:
 
     async def _new_campaign(self, ev: CommandEvent, cmd: NewCampaign) -> Reply:
         w = ev.where
-        camp, spec = await self.rounds.new_campaign(
+        camp, spec, pos = await self.rounds.new_campaign(
             w.platform, w.workspace, w.channel, ev.user, ev.user_name or ev.user, cmd
         )
-        pos = await self.queue.position(spec.id)
         logger.info(
             "campaign %s created by %s (job %s, position %d)", say.cid_str(camp.id), ev.user, spec.id, pos
         )

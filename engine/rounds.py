@@ -21,7 +21,7 @@ from engine.outbox import Posts
 from engine.queue import JobProducer
 from engine.settings import Settings
 from engine.store.models import Campaign, Round, now
-from engine.store.repo import NewRows, Repo
+from engine.store.repo import Active, Admission, NewRows, Repo
 
 logger = logging.getLogger(__name__)
 
@@ -35,28 +35,50 @@ class Rounds:
         self.queue = queue
         self.posts = posts
 
-    async def check_limits(self, user: str) -> None:
-        mine = await self.queue.active_for_user(user)
-        if mine >= self.settings.max_jobs_per_user:
-            raise UserError(say.too_many_jobs(mine, self.settings.max_jobs_per_user))
-        depth = await self.queue.depth()
-        if depth >= self.settings.queue_cap:
-            raise UserError(say.studio_busy(depth))
+    def check_limits(self, active: Active) -> None:
+        """The limits on rounds being made: ``active`` is counted by the store inside the transaction that
+        would write the new round, with admissions serialised, so concurrent commands cannot overshoot."""
+        if active.mine >= self.settings.max_jobs_per_user:
+            raise UserError(say.too_many_jobs(active.mine, self.settings.max_jobs_per_user))
+        if active.total >= self.settings.queue_cap:
+            raise UserError(say.studio_busy(active.total))
+
+    def admission(self, user: str, seen: list[Active] | None = None) -> Admission:
+        """Admit a round for ``user`` under the limits; what the admission counted goes into ``seen``."""
+
+        def check(active: Active) -> None:
+            self.check_limits(active)
+            if seen is not None:
+                seen.append(active)
+
+        return Admission(user, check)
 
     async def _enqueue(self, spec: JobSpec) -> None:
         await self.queue.enqueue(spec, max_attempts=self.settings.job_max_attempts)
 
+    async def _enqueue_written(self, spec: JobSpec) -> None:
+        """Enqueue the job of a round that is written already. The round row is the durable promise: when
+        the queue fails now, the round stays queued and :meth:`recover` (the delivery loop's
+        housekeeping) enqueues it, so the command's answer stands and a retry would make it twice."""
+        try:
+            await self._enqueue(spec)
+        except Exception:
+            logger.warning("job %s not enqueued yet; recovery enqueues it", spec.id, exc_info=True)
+
     async def recover(self) -> None:
-        """After a crash between writing a round and its job, enqueue what is missing."""
-        for r in await self.repo.rounds_in([JobState.QUEUED]):
+        """After a crash (or a queue error) between writing a round and its job, enqueue what is missing:
+        a round being made without its job would never finish and would count against its user's limit.
+        Run at start and by the delivery loop's housekeeping; enqueue is idempotent (the job id)."""
+        for r in await self.repo.rounds_in([JobState.QUEUED, JobState.RUNNING]):
             if await self.queue.get(r.job_id) is None:
                 logger.warning("round %s had no job; enqueuing it", r.job_id)
                 await self._enqueue(JobSpec.from_dict(r.spec["job"]))
 
     async def new_campaign(
         self, platform: str, workspace: str, channel: str, user: str, user_name: str, cmd: NewCampaign
-    ) -> tuple[Campaign, JobSpec]:
-        await self.check_limits(user)
+    ) -> tuple[Campaign, JobSpec, int]:
+        """Write the campaign, its first round and first posts if the limits admit it; returns them and the
+        queue position the admission counted (1 = starting now), true even when many arrive at once."""
         seed = planning.campaign_seed(cmd.seed, time.time())
         camp = Campaign(
             platform=platform,
@@ -85,6 +107,7 @@ class Rounds:
                     Round(
                         campaign_id=c.id,
                         number=1,
+                        user=user,
                         spec={"job": spec.to_dict()},
                         job_id=spec.id,
                         created_at=now(),
@@ -96,16 +119,16 @@ class Rounds:
                 ]
             )
 
-        camp = await self.repo.create_campaign(camp, plan)
-        await self._enqueue(made[0])
-        return camp, made[0]
+        counted: list[Active] = []
+        camp = await self.repo.create_campaign(camp, plan, self.admission(user, counted))
+        await self._enqueue_written(made[0])
+        return camp, made[0], counted[-1].total + 1
 
     async def start(
         self, camp: Campaign, user: str, *, base: Round, choice: int | None, edits: Edits | None, note: str
     ) -> int:
         """Queue the next round: a refine round from ``choice`` of ``base``, or (no choice) a fresh round
-        from the base round's brief with the edits applied. Returns its number."""
-        await self.check_limits(user)
+        from the base round's brief with the edits applied, if the limits admit it. Returns its number."""
         assert base.result is not None
         parent = JobSpec.from_dict(base.spec["job"])
         lineage = RoundResult.from_dict(base.result).round
@@ -126,6 +149,7 @@ class Rounds:
                         parent_round=base.number,
                         parent_variant=choice,
                         instruction=note or None,
+                        user=user,
                         spec={"job": spec.to_dict()},
                         job_id=spec.id,
                         created_at=now(),
@@ -147,8 +171,8 @@ class Rounds:
                 ]
             )
 
-        number = await self.repo.add_round(camp.id, plan)
-        await self._enqueue(made[-1].spec)
+        number = await self.repo.add_round(camp.id, plan, self.admission(user))
+        await self._enqueue_written(made[-1].spec)
         logger.info("campaign %s: round %d queued by %s (%s)", say.cid_str(camp.id), number, user, what)
         return number
 
@@ -173,7 +197,6 @@ class Rounds:
             raise UserError(say.no_rounds_yet(camp.id))
         last = rounds[-1]
         if last.state in RETRYABLE:
-            await self.check_limits(user)
             spec = planning.retry_spec(JobSpec.from_dict(last.spec["job"]), now())
             status = self.posts.row(
                 camp,
@@ -182,8 +205,10 @@ class Rounds:
                 OutMessage(text=say.queued(last.number, again=True)),
                 round_number=last.number,
             )
-            await self.repo.requeue_round(last.id, spec.id, {"job": spec.to_dict()}, [status])
-            await self._enqueue(spec)
+            await self.repo.requeue_round(
+                last.id, spec.id, {"job": spec.to_dict()}, [status], self.admission(user)
+            )
+            await self._enqueue_written(spec)
             return say.queued_again(camp.id, last.number)
         done = [r for r in rounds if r.result is not None]
         if not done:

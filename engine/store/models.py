@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -52,7 +53,11 @@ class Campaign(Base):
 
 class Round(Base):
     __tablename__ = "rounds"
-    __table_args__ = (UniqueConstraint("campaign_id", "number"),)
+    # admission counts active rounds per user and in total (engine.store.repo.Repo._admit)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "number"),
+        Index("ix_rounds_state_user", "state", "user"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
@@ -61,6 +66,8 @@ class Round(Base):
     instruction: Mapped[str | None] = mapped_column(Text, nullable=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # brief, size, seed, variants, colour hint...
     job_id: Mapped[str] = mapped_column(String(64))
+    # who asked for the round: their limit of rounds being made counts it while it is queued or running
+    user: Mapped[str] = mapped_column(String(64), default="", server_default="")
     state: Mapped[str] = mapped_column(
         String(16), default="queued"
     )  # queued running done failed cancelled dropped

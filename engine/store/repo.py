@@ -5,12 +5,15 @@ rows a finished job adds) takes a plain function that builds the rows, so the ru
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from engine.store.db import sessionmaker
@@ -26,8 +29,45 @@ from engine.store.models import (
     now,
 )
 
+logger = logging.getLogger(__name__)
+
 Row = Round | Outbox | Card | MessageRef
 ROUND_CAS_TRIES = 8  # concurrent events on one campaign: each takes the next round number in turn
+ACTIVE_ROUND_STATES = ("queued", "running")  # a round being made: it counts against the limits
+ADMISSION_LOCK = 0x63616D70  # PostgreSQL advisory lock key that serialises admissions ("camp")
+
+
+class DuplicateEvent(Exception):  # noqa: N818 - a signal, not an error
+    """The event being handled was recorded by another delivery of it first: its effect exists once."""
+
+
+@dataclass
+class _Handling:
+    """The chat event a task is handling: recorded as seen in the first write transaction it makes."""
+
+    repo: Repo
+    key: str
+    recorded: bool = False
+
+
+_HANDLING: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar("handling", default=None)
+
+
+@dataclass(frozen=True)
+class Active:
+    """Rounds being made (queued or running), counted inside an admission: the asker's and everyone's."""
+
+    mine: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A new active round asked for by ``user``. ``check`` (the engine's rule) sees the active rounds
+    counted while admissions are serialised and raises to refuse; then nothing is written."""
+
+    user: str
+    check: Callable[[Active], None]
 
 
 @dataclass
@@ -48,19 +88,62 @@ class Repo:
         await self.db.dispose()
 
     # -- events -------------------------------------------------------------------------------------------
-    async def first_time(self, key: str) -> bool:
-        """Record an event key; False if it was seen before (platforms deliver events again)."""
-        try:
-            async with self.sessions() as s, s.begin():
-                s.add(SeenEvent(key=key[:160], seen_at=now()))
-            return True
-        except IntegrityError:
-            return False
+    async def seen(self, key: str) -> bool:
+        """Whether an event key was recorded (platforms deliver events again): one primary-key read."""
+        async with self.sessions() as s:
+            return await s.get(SeenEvent, key[:160]) is not None
 
-    async def forget_event(self, key: str) -> None:
-        """Un-see one event (its handling failed before it took effect), so a redelivery is handled."""
+    @asynccontextmanager
+    async def handling(self, key: str) -> AsyncIterator[None]:
+        """Handle one chat event: the first write transaction made inside records ``key`` as seen with
+        its effect (a crash or an error before the effect commits leaves the event unseen, so its
+        redelivery is handled; a duplicate delivered at the same time raises :class:`DuplicateEvent`
+        there, and only one effect commits). An event that wrote nothing is recorded on leaving."""
+        mark = _Handling(self, key[:160]) if key else None
+        token = _HANDLING.set(mark)
+        try:
+            yield
+        finally:
+            _HANDLING.reset(token)
+        if mark is not None and not mark.recorded:
+            try:
+                async with self.sessions() as s, s.begin():
+                    s.add(SeenEvent(key=mark.key, seen_at=now()))
+            except DBAPIError as exc:  # recorded meanwhile, or the database is busy: the answer stands
+                logger.info("event %s handled without a seen mark: %s", mark.key, type(exc).__name__)
+
+    @asynccontextmanager
+    async def _write(self, *, admission: bool = False) -> AsyncIterator[AsyncSession]:
+        """A write transaction. With ``admission``, admissions are serialised first (PostgreSQL: an
+        advisory transaction lock; SQLite: the write lock taken up front with BEGIN IMMEDIATE, which waits
+        out the busy timeout). The event being handled, if any and not recorded yet, is recorded in it."""
+        mark = _HANDLING.get()
+        mine = mark is not None and mark.repo is self and not mark.recorded
         async with self.sessions() as s, s.begin():
-            await s.execute(delete(SeenEvent).where(SeenEvent.key == key[:160]))
+            if admission:
+                if self.db.dialect.name == "sqlite":
+                    await s.execute(text("BEGIN IMMEDIATE"))
+                elif self.db.dialect.name == "postgresql":
+                    await s.execute(select(func.pg_advisory_xact_lock(ADMISSION_LOCK)))
+            if mine:
+                assert mark is not None
+                s.add(SeenEvent(key=mark.key, seen_at=now()))
+                try:
+                    await s.flush()
+                except IntegrityError as exc:
+                    raise DuplicateEvent(mark.key) from exc
+            yield s
+        if mine:
+            assert mark is not None
+            mark.recorded = True
+
+    @staticmethod
+    async def _admit(s: AsyncSession, admit: Admission) -> None:
+        """Count the rounds being made, in the admission's transaction, and let the engine's rule decide."""
+        active = Round.state.in_(ACTIVE_ROUND_STATES)
+        total = await s.scalar(select(func.count()).select_from(Round).where(active))
+        mine = await s.scalar(select(func.count()).select_from(Round).where(active, Round.user == admit.user))
+        admit.check(Active(mine=int(mine or 0), total=int(total or 0)))
 
     async def forget_events(self, older_than: float) -> None:
         async with self.sessions() as s, s.begin():
@@ -76,16 +159,21 @@ class Repo:
             q = select(Campaign).where(Campaign.platform == platform, Campaign.thread == thread)
             return (await s.execute(q)).scalar_one_or_none()
 
-    async def create_campaign(self, camp: Campaign, plan: Callable[[Campaign], NewRows]) -> Campaign:
-        """Insert a campaign and what ``plan`` (given the campaign with its id) adds, in one transaction."""
-        async with self.sessions() as s, s.begin():
+    async def create_campaign(
+        self, camp: Campaign, plan: Callable[[Campaign], NewRows], admit: Admission | None = None
+    ) -> Campaign:
+        """Insert a campaign and what ``plan`` (given the campaign with its id) adds, in one transaction;
+        with ``admit``, only if its check lets the new round in (counted and written atomically)."""
+        async with self._write(admission=admit is not None) as s:
+            if admit is not None:
+                await self._admit(s, admit)
             s.add(camp)
             await s.flush()
             s.add_all(plan(camp).add)
         return camp
 
     async def set_base_round(self, campaign_id: int, number: int, rows: Iterable[Row] = ()) -> None:
-        async with self.sessions() as s, s.begin():
+        async with self._write() as s:
             await s.execute(update(Campaign).where(Campaign.id == campaign_id).values(base_round=number))
             s.add_all(list(rows))
 
@@ -132,14 +220,19 @@ class Repo:
                 q = q.where(Round.campaign_id == campaign_id)
             return (await s.execute(q)).scalars().all()
 
-    async def add_round(self, campaign_id: int, plan: Callable[[int], NewRows]) -> int:
+    async def add_round(
+        self, campaign_id: int, plan: Callable[[int], NewRows], admit: Admission | None = None
+    ) -> int:
         """Add the campaign's next round: ``plan(number)`` builds its rows with the number taken inside the
-        transaction. Compare-and-set: when another event took that number first (a unique key refuses
-        the insert, or SQLite refuses a write on a stale snapshot), the number is taken again and
-        ``plan`` called again, so two replies at once make two rounds."""
+        transaction (with ``admit``, after its check let the round in). Compare-and-set: when another
+        event took that number first (a unique key refuses the insert, or SQLite refuses a write on a
+        stale snapshot), the number is taken again and ``plan`` called again, so two replies at once
+        make two rounds."""
         for attempt in range(ROUND_CAS_TRIES):
             try:
-                async with self.sessions() as s, s.begin():
+                async with self._write(admission=admit is not None) as s:
+                    if admit is not None:
+                        await self._admit(s, admit)
                     q = select(func.max(Round.number)).where(Round.campaign_id == campaign_id)
                     number = int(await s.scalar(q) or 0) + 1
                     s.add_all(plan(number).add)
@@ -159,12 +252,19 @@ class Repo:
             )
 
     async def requeue_round(
-        self, round_id: int, job_id: str, spec: dict[str, Any], rows: Iterable[Row]
+        self,
+        round_id: int,
+        job_id: str,
+        spec: dict[str, Any],
+        rows: Iterable[Row],
+        admit: Admission | None = None,
     ) -> None:
-        async with self.sessions() as s, s.begin():
-            await s.execute(
-                update(Round).where(Round.id == round_id).values(job_id=job_id, state="queued", spec=spec)
-            )
+        async with self._write(admission=admit is not None) as s:
+            values: dict[str, Any] = {"job_id": job_id, "state": "queued", "spec": spec}
+            if admit is not None:
+                await self._admit(s, admit)
+                values["user"] = admit.user
+            await s.execute(update(Round).where(Round.id == round_id).values(**values))
             s.add_all(list(rows))
 
     async def finish_round(
@@ -193,7 +293,7 @@ class Repo:
 
     # -- votes --------------------------------------------------------------------------------------------
     async def add_vote(self, campaign_id: int, round_number: int, user: str, choice: int) -> None:
-        async with self.sessions() as s, s.begin():
+        async with self._write() as s:
             if await s.get(Vote, (campaign_id, round_number, user, choice)) is None:
                 s.add(
                     Vote(campaign_id=campaign_id, round_number=round_number, user=user, variant_index=choice)
@@ -222,7 +322,7 @@ class Repo:
         """Insert rows in one transaction. With ``ignore_duplicate``, a key seen before is not an error
         (False is returned and nothing is added)."""
         try:
-            async with self.sessions() as s, s.begin():
+            async with self._write() as s:
                 s.add_all(list(rows))
             return True
         except IntegrityError:

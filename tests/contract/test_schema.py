@@ -3,14 +3,17 @@ its migration fails here). A backend that is not reachable fails loudly; it neve
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from engine.store.db import make_engine
-from engine.store.migrate import upgrade_async
+from engine.store.migrate import upgrade, upgrade_async
 from engine.store.models import Base
 from tests.pg import PG_URL
 
@@ -37,3 +40,44 @@ async def test_postgresql_schema_matches_the_models() -> None:
     await eng.dispose()
     await upgrade_async(PG_URL)
     assert await _diff(PG_URL) == []
+
+
+async def _fresh(backend: str, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 's.sqlite3'}"
+    eng = make_engine(PG_URL)
+    async with eng.begin() as c:
+        await c.execute(text("DROP SCHEMA public CASCADE"))
+        await c.execute(text("CREATE SCHEMA public"))
+    await eng.dispose()
+    return PG_URL
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_rounds_made_before_the_user_column_get_their_user(backend: str, tmp_path: Path) -> None:
+    """Migration 0005 names who asked for each existing round (from its job spec), so the limits count
+    the rounds being made at upgrade time too."""
+    url = await _fresh(backend, tmp_path)
+    await asyncio.to_thread(upgrade, url, "0003")
+    eng = make_engine(url)
+    async with eng.begin() as c:
+        await c.execute(
+            text(
+                "INSERT INTO campaigns (id, platform, workspace, channel, owner, owner_name, brief, base_round,"
+                " created_at) VALUES (1, 'test', 'W', 'C', 'alice', 'Alice', '{}', 1, 0)"
+            )
+        )
+        await c.execute(
+            text(
+                "INSERT INTO rounds (campaign_id, number, spec, job_id, state, vote_closed, created_at)"
+                " VALUES (1, 1, :spec, 'C1-R1', 'queued', false, 0)"
+            ),
+            {"spec": json.dumps({"job": {"id": "C1-R1", "user": "U42"}})},
+        )
+    await eng.dispose()
+    await upgrade_async(url)
+    eng = make_engine(url)
+    async with eng.connect() as c:
+        got = (await c.execute(text('SELECT "user", state FROM rounds'))).all()
+    await eng.dispose()
+    assert [tuple(r) for r in got] == [("U42", "queued")]

@@ -192,20 +192,6 @@ async def test_posts_keep_artifact_names_not_host_paths(studio: Studio) -> None:
     assert files and all(not f.startswith("/") for f in files), files
 
 
-async def test_two_replies_at_once_make_two_rounds(studio: Studio) -> None:
-    """Each reply takes the next round number (compare-and-set); none is lost and the users hear of both."""
-    import asyncio
-
-    t = await _first_round(studio)
-    await asyncio.gather(studio.reply("shorter", thread=t), studio.reply("bolder", thread=t))
-    rounds = {j.spec.round_number: j.spec for j in studio.queue.jobs.values()}
-    assert sorted(rounds) == [1, 2, 3]
-    assert {rounds[2].instruction, rounds[3].instruction} == {"shorter", "bolder"}
-    await studio.pump()
-    echoes = [m.text for m in studio.chat.thread(t) if m.text.startswith("Got it:")]
-    assert len(echoes) == 2
-
-
 async def test_two_exports_at_once_both_finish(studio: Studio) -> None:
     import asyncio
 
@@ -259,3 +245,65 @@ async def test_a_busy_database_gets_an_answer_and_the_redelivery_is_handled(stud
     # the platform delivers the same event again: it is not ignored as a duplicate
     reply = await studio.command("smart watch", event_id="E9")
     assert reply and "Working on it" in reply and len(studio.queue.jobs) == 1
+
+
+async def test_one_event_delivered_twice_at_once_has_one_effect(studio: Studio) -> None:
+    """The seen mark is written in the effect's transaction under a unique key: two deliveries of one
+    reply at the same time make one round; the second is told nothing."""
+    import asyncio
+
+    from engine.events import ReplyEvent, Where
+
+    t = await _first_round(studio)
+    where = Where("test", "W1", "C-general", t)
+    ev = ReplyEvent(where, "alice", "shorter", message_id="m1", event_id="Ev7")
+    got = await asyncio.gather(*(studio.engine.handle(ev) for _ in range(4)))
+    assert got == [None] * 4
+    assert sorted(j.spec.round_number for j in studio.queue.jobs.values()) == [1, 2]
+    assert await studio.engine.repo.max_round(1) == 2
+
+
+async def test_a_round_that_ends_in_any_way_frees_its_users_slot(studio: Studio) -> None:
+    """The limits count rounds being made in the store: a round leaves queued/running when its job is
+    cancelled, fails or is dropped, so its user may start another one (never locked out)."""
+    assert "Working on it" in (await studio.command("watch one --variants 1") or "")
+    assert "Working on it" in (await studio.command("watch two --variants 1") or "")
+    refused = await studio.command("watch three --variants 1")
+    assert refused and "You already have 2 rounds being made" in refused
+    assert "Cancelled 1 job(s) of C1" in (await studio.command("cancel C1") or "")
+    await studio.pump()
+    assert "Working on it: campaign C" in (await studio.command("watch four --variants 1") or "")
+    await studio.work(fail="the studio broke")  # C2's job fails
+    await studio.pump()
+    assert "Working on it: campaign C" in (await studio.command("watch five --variants 1") or "")
+    studio.queue.jobs["C3-R1"].created_at -= 10 * studio.engine.settings.job_ttl_seconds
+    studio.engine.delivery._last_housekeeping = 0.0
+    await studio.pump()
+    assert studio.queue.jobs["C3-R1"].state == JobState.DROPPED
+    assert "Working on it: campaign C" in (await studio.command("watch six --variants 1") or "")
+    states = {r.campaign_id: r.state for c in range(1, 6) for r in await studio.engine.repo.rounds(c)}
+    assert states == {1: "cancelled", 2: "failed", 3: "dropped", 4: "queued", 5: "queued"}
+
+
+async def test_a_queue_error_after_the_round_is_written_is_recovered_not_doubled(studio: Studio) -> None:
+    """The round row (written with the event's seen mark) is the promise: when the queue fails right
+    after, the user's answer stands, the delivery loop's recovery enqueues the job, and the platform's
+    redelivery of the event makes no second campaign."""
+    from sqlalchemy.exc import OperationalError
+
+    real = studio.queue.enqueue
+
+    async def down(*args: object, **kwargs: object) -> bool:
+        raise OperationalError("INSERT INTO jobs ...", {}, Exception("database is locked"))
+
+    studio.queue.enqueue = down  # type: ignore[method-assign]
+    reply = await studio.command("smart watch --variants 1", event_id="E5")
+    assert reply and reply.startswith("Working on it: campaign C1") and not studio.queue.jobs
+    studio.queue.enqueue = real  # type: ignore[method-assign]
+    assert await studio.command("smart watch --variants 1", event_id="E5") is None
+    studio.engine.delivery._last_housekeeping = 0.0
+    await studio.pump()
+    assert list(studio.queue.jobs) == ["C1-R1"]
+    await studio.work()
+    await studio.pump()
+    assert len(studio.chat.cards(studio.thread())) == 1
