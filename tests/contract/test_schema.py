@@ -55,7 +55,7 @@ async def _fresh(backend: str, tmp_path: Path) -> str:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_rounds_made_before_the_user_column_get_their_user(backend: str, tmp_path: Path) -> None:
-    """Migration 0005 names who asked for each existing round (from its job spec), so the limits count
+    """Migration 0004 names who asked for each existing round (from its job spec), so the limits count
     the rounds being made at upgrade time too."""
     url = await _fresh(backend, tmp_path)
     await asyncio.to_thread(upgrade, url, "0003")
