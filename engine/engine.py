@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from engine import messages as say
 from engine import views
@@ -35,6 +36,7 @@ from engine.queue import JobProducer
 from engine.replies import BackTo, ExportIntent, HelpIntent, NotUnderstood, Refine, ReplyIntent, parse_reply
 from engine.rounds import Rounds
 from engine.settings import Settings
+from engine.store.db import lock_wait
 from engine.store.models import Campaign, Round, now
 from engine.store.repo import DuplicateEvent, Repo
 
@@ -100,6 +102,19 @@ class Engine:
         deliveries at once make one effect. A duplicate costs one primary-key read."""
         key = f"{event.where.platform}:{event.event_id}" if event.event_id else ""
         try:
+            with lock_wait(self.settings.ack_lock_wait_seconds):
+                return await self._handle(event, key)
+        except (DBAPIError, ConnectionError, TimeoutError, SQLAlchemyTimeoutError) as exc:
+            # The database is locked or away: answer now (the platform waits 3 s at most). Nothing of the
+            # event committed with its seen mark, so the platform's redelivery, or the person trying
+            # again, is handled.
+            logger.warning("event %s not handled, the database is busy: %s", event.event_id or "-", exc)
+            return Reply(say.BUSY)
+        finally:
+            self.delivery.wake.set()
+
+    async def _handle(self, event: Event, key: str) -> Reply | None:
+        try:
             if key and await self.repo.seen(key):
                 logger.info("duplicate event %s ignored", event.event_id)
                 return None
@@ -111,14 +126,6 @@ class Engine:
         except DuplicateEvent:
             logger.info("duplicate event %s ignored (delivered twice at once)", event.event_id)
             return None
-        except DBAPIError as exc:
-            # The database is locked or away: answer now (the platform waits 3 s at most). Nothing of the
-            # event committed with its seen mark, so the platform's redelivery, or the person trying
-            # again, is handled.
-            logger.warning("event %s not handled, the database is busy: %s", event.event_id or "-", exc)
-            return Reply(say.BUSY)
-        finally:
-            self.delivery.wake.set()
 
     async def _dispatch(self, event: Event) -> Reply | None:
         if isinstance(event, CommandEvent):

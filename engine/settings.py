@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         description="a running job's lease is renewed only while its generation reported progress within this "
         "many seconds; a stalled generation loses its lease and another worker may take the job",
     )
+    ack_lock_wait_seconds: float = Field(
+        default=1.5,
+        gt=0,
+        le=2.5,
+        description="the ack path waits at most this long for a database lock held by someone else, then "
+        'answers "busy, try again" (the platforms wait 3 s for an answer); the delivery loop and the '
+        "worker wait 10 s and retry with back-off",
+    )
     job_timeout_seconds: float = Field(
         default=300.0,
         gt=0,
