@@ -9,25 +9,45 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING, cast
 
 from bot.supervisor import WorkerSupervisor
 from engine.adapter import ChatAdapter
 from engine.artifacts import LocalArtifacts
 from engine.engine import Engine
 from engine.errors import CampaignbotError
+from engine.queue import JobQueue, JobWatchdog
 from engine.queue.sql import SqlJobQueue
 from engine.settings import Settings
 from engine.store.db import database_url, make_engine, sessionmaker
 from engine.store.migrate import upgrade_async
 from engine.store.repo import Repo
 
+if TYPE_CHECKING:
+    from engine.queue.redis_queue import RedisJobQueue
+
 logger = logging.getLogger(__name__)
 
 
+def _redis_queue(settings: Settings) -> RedisJobQueue | None:
+    url = settings.queue_url
+    if not url:
+        return None
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise CampaignbotError(
+            f"CAMPAIGNBOT_QUEUE_URL must be a redis:// (or rediss://) URL, or unset for the embedded queue; "
+            f"got {url.split('://', 1)[0]}://..."
+        )
+    from engine.queue.redis_queue import RedisJobQueue  # noqa: PLC0415
+
+    return RedisJobQueue(url, prefix=settings.queue_prefix)
+
+
 def build_engine(settings: Settings, adapters: list[ChatAdapter] | None = None) -> Engine:
-    """The engine on the configured database (not migrated, not started: see :func:`open_engine`)."""
+    """The engine on the configured database and queue (not migrated, not started: see :func:`open_engine`)."""
     repo = Repo(make_engine(database_url(settings.data_dir, settings.database_url)))
-    return Engine(settings, repo, SqlJobQueue(repo.sessions), LocalArtifacts(settings.data_dir), adapters)
+    queue = _redis_queue(settings) or SqlJobQueue(repo.sessions)
+    return Engine(settings, repo, queue, LocalArtifacts(settings.data_dir), adapters)
 
 
 async def open_engine(settings: Settings, adapters: list[ChatAdapter] | None = None) -> Engine:
@@ -38,8 +58,12 @@ async def open_engine(settings: Settings, adapters: list[ChatAdapter] | None = N
     return engine
 
 
-async def open_worker_queue(settings: Settings) -> SqlJobQueue:
-    """The queue as the inference worker uses it (its own database connection, closed with the queue)."""
+async def open_worker_queue(settings: Settings) -> JobQueue:
+    """The queue as the inference worker uses it (its own connection, closed with the queue). On Redis the
+    worker needs no database at all."""
+    redis_queue = _redis_queue(settings)
+    if redis_queue is not None:
+        return redis_queue
     url = database_url(settings.data_dir, settings.database_url)
     await upgrade_async(url)
     db = make_engine(url)
@@ -47,9 +71,11 @@ async def open_worker_queue(settings: Settings) -> SqlJobQueue:
 
 
 def supervised_worker(settings: Settings, engine: Engine) -> WorkerSupervisor:
-    """The inference worker process, restarted when it crashes and recycled (its watchdog reads the engine's
-    database) when its job runs past the timeout."""
-    return WorkerSupervisor(settings.data_dir, settings=settings, queue=SqlJobQueue(engine.repo.sessions))
+    """The inference worker process, restarted when it crashes and recycled (its watchdog reads the queue)
+    when its job runs past the timeout."""
+    # on Redis the engine's own queue client serves the watchdog too (the engine closes it)
+    watchdog = cast("JobWatchdog", engine.queue) if settings.queue_url else SqlJobQueue(engine.repo.sessions)
+    return WorkerSupervisor(settings.data_dir, settings=settings, queue=watchdog)
 
 
 def configured_adapters(settings: Settings, *, playground: bool | None = None) -> list[ChatAdapter]:

@@ -66,6 +66,7 @@ class Engine:
         await self.rounds.recover()
 
     async def close(self) -> None:
+        await self.queue.close()
         await self.repo.close()
 
     def add_adapter(self, adapter: ChatAdapter) -> None:

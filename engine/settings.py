@@ -40,6 +40,17 @@ class Settings(BaseSettings):
     dtype: str = Field(default="auto", description="auto, fp32, bf16 or fp16")
     data_dir: Path = Field(default=Path("data"), description="database, images and logs of this instance")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir")
+    queue_url: str | None = Field(
+        default=None,
+        description="where the job queue lives: unset = the jobs table of the database (embedded); "
+        "redis://host:6379/0 = Redis Streams (worker hosts then need only this and the artifact store)",
+    )
+    queue_prefix: str = Field(
+        default="{campaignbot}:",
+        min_length=1,
+        description="prefix of every Redis key of the queue (several installs may share one Redis); the "
+        "braces make it a Redis Cluster hash tag",
+    )
     job_lease_seconds: float = Field(
         default=60.0, description="a job whose worker is silent this long is retried"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot.supervisor import WorkerSupervisor
 from engine.emoji import NUMBER_EMOJI
 from engine.engine import Engine
 from engine.events import CommandEvent, ReactionEvent, ReplyEvent, Where
+from engine.queue.redis_queue import GROUP, RedisJobQueue
 from engine.settings import Settings
 from engine.store import Card, JobRow, Round
 from tests.fakes.recording import RecordingAdapter
@@ -252,3 +254,58 @@ async def test_bad_commands_never_reach_the_queue_and_limits(h: Harness) -> None
     assert busy and "already have 2" in busy
     status = await h.command("status")
     assert status and "C1-R1" in status and "number" in status
+
+
+async def test_redis_queue_end_to_end_a_killed_worker_s_job_is_taken_again_once(
+    tmp_path: Path, tiny_copy_model_dir: Path, tiny_visual_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same service on the Redis Streams queue (CAMPAIGNBOT_QUEUE_URL): the worker process needs no
+    database; killed with SIGKILL mid-job, its pending entry is taken again after the lease and the round
+    is delivered exactly once; nothing is left pending."""
+    prefix = f"{{cbtest-{uuid.uuid4().hex[:12]}}}:"
+    env = _env(tmp_path, tiny_copy_model_dir, tiny_visual_checkpoint) | {
+        "CAMPAIGNBOT_QUEUE_URL": "redis://127.0.0.1:6379/0",
+        "CAMPAIGNBOT_QUEUE_PREFIX": prefix,
+        # a database the worker could not use: it must not need one
+        "CAMPAIGNBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'engine-only.sqlite3'}",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    chat = RecordingAdapter()
+    engine = await open_engine(Settings(), [chat])
+    worker_env = {k: v for k, v in env.items() if k != "CAMPAIGNBOT_DATABASE_URL"}
+    worker_env["CAMPAIGNBOT_DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none"  # unreachable on purpose
+    worker = WorkerSupervisor(tmp_path, env=worker_env, stop_timeout=10)
+    monkeypatch.delenv("CAMPAIGNBOT_DATABASE_URL")
+    await worker.start()
+    queue = engine.queue
+    assert isinstance(queue, RedisJobQueue)
+    h = Harness(engine, chat, worker, Settings(), env)
+    try:
+        await h.command("running shoes that last --variants 2 --seed 9")
+        for _ in range(600):
+            await engine.pump()
+            job = await queue.get("C1-R1")
+            if job is not None and job.state == "running":
+                break
+            await asyncio.sleep(0.05)
+        assert job is not None and job.state == "running"
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        await h.until(
+            lambda: bool(chat.roots()) and len(chat.cards(h.thread_id())) == 2, timeout=120, what="cards"
+        )
+        await asyncio.sleep(0.5)
+        await engine.pump()
+        t = h.thread_id()
+        assert len(chat.grids(t)) == 1 and len(chat.cards(t)) == 2  # exactly once
+        done = await queue.get("C1-R1")
+        assert done is not None and done.state == "done" and done.attempts == 2
+        assert (await queue.redis.xpending(queue.key("jobs"), GROUP))["pending"] == 0
+        assert await queue.depth() == 0
+    finally:
+        await worker.stop()
+        keys = [k async for k in queue.redis.scan_iter(match=prefix + "*")]
+        if keys:
+            await queue.redis.delete(*keys)
+        await engine.close()
