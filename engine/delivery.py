@@ -1,10 +1,12 @@
 """The delivery loop: job progress becomes status edits, a finished job's result becomes cards and posts
-(stored once, then sent by the outbox), votes are closed, old queued jobs dropped."""
+(stored once, then sent by the outbox), votes are closed, debounced choices settled, old queued jobs
+dropped."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from engine import messages as say
@@ -100,6 +102,7 @@ class Delivery:
         adapters: dict[str, ChatAdapter],
         rounds: Rounds,
         outbox: OutboxSender,
+        settle_choices: Callable[[], Awaitable[bool]] | None = None,
     ):
         self.settings = settings
         self.repo = repo
@@ -107,6 +110,7 @@ class Delivery:
         self.adapters = adapters
         self.rounds = rounds
         self.outbox = outbox
+        self.settle_choices = settle_choices  # debounced reaction/button choices past their deadline
         self.posts = rounds.posts
         self.wake = asyncio.Event()
         self._edits: dict[str, _EditState] = {}
@@ -124,6 +128,8 @@ class Delivery:
         for job in await self.queue.unhandled():
             did |= await self._job(job)
         did |= await close_due_votes(self.repo, self.rounds)
+        if self.settle_choices is not None:
+            did |= await self.settle_choices()
         did |= await self.outbox.send_pending()
         return did
 

@@ -20,6 +20,7 @@ from engine import views
 from engine.adapter import ChatAdapter
 from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
+from engine.choices import Choices
 from engine.commands import Cancel, Export, Help, History, NewCampaign, Resume, Status, parse_command
 from engine.delivery import Delivery
 from engine.emoji import emoji_choice, is_cancel_emoji, is_choose_emoji
@@ -57,7 +58,10 @@ class Engine:
         self.adapters: dict[str, ChatAdapter] = {a.platform: a for a in adapters or []}
         self.rounds = Rounds(settings, repo, queue, Posts(artifacts))
         self.outbox = OutboxSender(repo, self.adapters, artifacts)
-        self.delivery = Delivery(settings, repo, queue, self.adapters, self.rounds, self.outbox)
+        self.choices = Choices(settings, repo, self.rounds)
+        self.delivery = Delivery(
+            settings, repo, queue, self.adapters, self.rounds, self.outbox, self.choices.settle_due
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -192,12 +196,8 @@ class Engine:
         camp = await self.repo.campaign(ref.campaign_id)
         assert camp is not None
         if is_cancel_emoji(ev.emoji):
-            if ref.kind != "status":
-                return None
-            if not await self._may_choose(camp, ev.user):
-                await self.rounds.tell(camp, ev.user, say.only_owner_cancels(camp.owner_name, camp.id))
-                return None
-            await self.queue.cancel(job_id_for(camp.id, ref.round_number))
+            if ref.kind == "status" and not ev.removed:
+                await self._cancel_by_reaction(camp, ev.user, ref.round_number)
             return None
         choice: int | None = None
         if ref.kind == "grid":
@@ -209,14 +209,24 @@ class Engine:
             return None
         if not 1 <= choice <= len(RoundResult.from_dict(rnd.result).variants):
             return None
+        if ev.removed:  # taken back before its deadline: the pending choice goes (a vote stays)
+            await self.choices.withdraw(camp, ev.user, rnd, choice)
+            return None
         if rnd.vote_deadline is not None and not rnd.vote_closed:
             await self.repo.add_vote(camp.id, rnd.number, ev.user, choice)
             return None
         if not await self._may_choose(camp, ev.user):
             await self.rounds.tell(camp, ev.user, say.only_owner_chooses(camp.owner_name, camp.id))
             return None
-        await self.rounds.start(camp, ev.user, base=rnd, choice=choice, edits=None, note="")
+        if not await self.choices.refuse_if_busy(camp, ev.user):
+            await self.choices.choose(camp, ev.user, rnd, choice)
         return None
+
+    async def _cancel_by_reaction(self, camp: Campaign, user: str, round_number: int) -> None:
+        if not await self._may_choose(camp, user):
+            await self.rounds.tell(camp, user, say.only_owner_cancels(camp.owner_name, camp.id))
+            return
+        await self.queue.cancel(job_id_for(camp.id, round_number))
 
     async def _button(self, ev: ButtonEvent) -> Reply | None:
         c, r, v = parse_card_id(ev.value)
@@ -232,7 +242,9 @@ class Engine:
             raise UserError(say.round_not_ready(c, r))
         if rnd.vote_deadline is not None and not rnd.vote_closed:
             raise UserError(say.VOTE_OPEN)
-        await self.rounds.start(camp, ev.user, base=rnd, choice=v, edits=None, note="")
+        if await self.choices.in_flight(camp) is not None:
+            raise UserError(say.round_in_flight(camp.id))
+        await self.choices.choose(camp, ev.user, rnd, v)
         return Reply(say.refining(card_id(c, r, v)))
 
     async def _reply(self, ev: ReplyEvent) -> Reply | None:

@@ -90,6 +90,13 @@ def round_not_ready(campaign_id: int, number: int) -> str:
     return f"Round {number} of {cid_str(campaign_id)} is not ready yet."
 
 
+def round_in_flight(campaign_id: int) -> str:
+    return (
+        f"A round of {cid_str(campaign_id)} is already being made. Please wait for it to arrive, "
+        "then choose again."
+    )
+
+
 VOTE_OPEN = "A team vote is open on this round: react with a number to vote."
 FIRST_ROUND_PENDING = "The first round is still being made; reply again when it arrives."
 
