@@ -30,6 +30,7 @@ from engine.export import export_campaign
 from engine.help import help_text
 from engine.ids import card_id, parse_card_id
 from engine.jobs import RoundResult
+from engine.moderation import ModerationList
 from engine.outbox import OutboxSender, Posts
 from engine.planning import job_id_for
 from engine.queue import JobProducer
@@ -50,8 +51,13 @@ class Engine:
         queue: JobProducer,
         artifacts: LocalArtifacts,
         adapters: list[ChatAdapter] | None = None,
+        moderation: ModerationList | None = None,
     ):
         self.settings = settings
+        # the operator's list (settings) unless one is passed in; a brand kit may pass its own later
+        self.moderation = moderation or ModerationList.from_settings(
+            settings.moderation_words, settings.moderation_file
+        )
         self.repo = repo
         self.queue = queue
         self.artifacts = artifacts
@@ -62,6 +68,7 @@ class Engine:
         self.delivery = Delivery(
             settings, repo, queue, self.adapters, self.rounds, self.outbox, self.choices.settle_due
         )
+        self.delivery.moderation = self.moderation
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -142,6 +149,7 @@ class Engine:
         if isinstance(cmd, Status):
             return Reply(await self.status_text(ev.user))
         if isinstance(cmd, NewCampaign):
+            self._moderate(ev.text, f"brief from {ev.user}", say.MODERATED_BRIEF)
             return await self._new_campaign(ev, cmd)
         if not isinstance(cmd, (History, Export, Resume, Cancel)):
             raise UserError(say.UNKNOWN_COMMAND)
@@ -207,7 +215,12 @@ class Engine:
         rnd = await self.repo.round(camp.id, ref.round_number)
         if choice is None or rnd is None or rnd.result is None:
             return None
-        if not 1 <= choice <= len(RoundResult.from_dict(rnd.result).variants):
+        variants = RoundResult.from_dict(rnd.result).variants
+        if not 1 <= choice <= len(variants):
+            return None
+        v = next((v for v in variants if v.index == choice), variants[choice - 1])
+        if not ev.removed and self.moderation.matches(v.headline, v.body, v.cta) is not None:
+            await self.rounds.tell(camp, ev.user, say.withheld_variant(rnd.number, choice))
             return None
         if ev.removed:  # taken back before its deadline: the pending choice goes (a vote stays)
             await self.choices.withdraw(camp, ev.user, rnd, choice)
@@ -253,6 +266,11 @@ class Engine:
         camp = await self.repo.campaign_in_thread(ev.where.platform, ev.where.thread)
         if camp is None:
             return None
+        try:
+            self._moderate(ev.text, f"reply from {ev.user} in {say.cid_str(camp.id)}", say.MODERATED_REPLY)
+        except UserError as exc:
+            await self.rounds.tell(camp, ev.user, str(exc))
+            return None
         base = await self.repo.round(camp.id, camp.base_round)
         intent = await self._parse(ev.text, camp, base)
         if isinstance(intent, NotUnderstood):
@@ -276,6 +294,14 @@ class Engine:
                 camp, ev.user, base=base, choice=intent.like, edits=intent.edits, note=ev.text
             )
         return None
+
+    def _moderate(self, text: str, what: str, refusal: str) -> None:
+        """Refuse ``text`` when it holds an entry of the moderation list: the operator's log names the
+        entry, the person gets ``refusal``, which never repeats the word."""
+        hit = self.moderation.match(text)
+        if hit is not None:
+            logger.info("%s refused by the moderation list (entry %r)", what, hit)
+            raise UserError(refusal)
 
     async def _parse(self, text: str, camp: Campaign, base: Round | None) -> ReplyIntent:
         """The one place a reply is read: against the round it would build on."""
