@@ -98,6 +98,9 @@ class _Client(discord.Client):
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await self.adapter.on_reaction(payload)
 
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.adapter.on_reaction(payload)  # withdraws a choice still being debounced
+
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(message)
 
@@ -266,6 +269,7 @@ class DiscordAdapter:
                 str(payload.user_id),
                 str(payload.message_id),
                 emoji,
+                removed=payload.event_type == "REACTION_REMOVE",
             )
         )
         if reply is not None:

@@ -1,7 +1,7 @@
 """Slack for the campaign engine, on slack-bolt's :class:`AsyncApp` (Socket Mode or HTTP).
 
 Inbound, every Slack envelope becomes one engine event: ``/campaign`` -> :class:`CommandEvent` (acked
-within Slack's 3 s with the engine's ephemeral reply), ``reaction_added`` -> :class:`ReactionEvent`,
+within Slack's 3 s with the engine's ephemeral reply), ``reaction_added`` / ``reaction_removed`` -> :class:`ReactionEvent`,
 a reply in a campaign thread -> :class:`ReplyEvent`, a "Refine N"/"Export" click -> :class:`ButtonEvent`.
 Slack's ``event_id`` travels with the event, so the engine drops a redelivered event.
 
@@ -244,6 +244,7 @@ class SlackAdapter:
     def _register(self) -> None:
         self.app.command("/campaign")(self._on_command)
         self.app.event("reaction_added")(self._on_reaction)
+        self.app.event("reaction_removed")(self._on_reaction)  # withdraws a choice still being debounced
         self.app.event("message")(self._on_message)
         self.app.action("refine")(self._on_button)
         self.app.action("export")(self._on_button)
@@ -308,6 +309,7 @@ class SlackAdapter:
             item["ts"],
             event["reaction"],
             event_id=body.get("event_id") or "",
+            removed=event.get("type") == "reaction_removed",
         )
         await self._dispatch(ev, event["user"])
 

@@ -1,10 +1,12 @@
 """The delivery loop: job progress becomes status edits, a finished job's result becomes cards and posts
-(stored once, then sent by the outbox), votes are closed, old queued jobs dropped."""
+(stored once, then sent by the outbox), votes are closed, debounced choices settled, old queued jobs
+dropped."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from engine import messages as say
@@ -12,6 +14,7 @@ from engine.adapter import Button, ChatAdapter, OutMessage
 from engine.emoji import NUMBER_EMOJI
 from engine.ids import card_id
 from engine.jobs import Job, JobState, RoundResult
+from engine.moderation import ModerationList
 from engine.outbox import OutboxSender, Posts, is_permanent_error
 from engine.queue import JobProducer
 from engine.rounds import Rounds
@@ -36,10 +39,26 @@ class _EditState:
     started: bool = False  # the round row says "running"
 
 
-def result_rows(posts: Posts, camp: Campaign, rnd: Round, job_id: str, res: RoundResult) -> NewRows:
+def result_rows(
+    posts: Posts,
+    camp: Campaign,
+    rnd: Round,
+    job_id: str,
+    res: RoundResult,
+    moderation: ModerationList | None = None,
+) -> NewRows:
     """What a finished round adds: the contact sheet post, a card and a post per variant; the round becomes
-    the campaign's base and opens its team vote when the campaign has one."""
+    the campaign's base and opens its team vote when the campaign has one. A variant whose copy holds an
+    entry of the moderation list is withheld: no card, no post (its image carries the copy), a note in its
+    place, and the contact sheet (which shows every variant) goes out as text only."""
     n, nv = rnd.number, len(res.variants)
+    withheld = {
+        v.index
+        for v in res.variants
+        if moderation is not None and moderation.matches(v.headline, v.body, v.cta) is not None
+    }
+    if withheld:
+        logger.warning("round %s: variants %s withheld by the moderation list", job_id, sorted(withheld))
     parent_card = (
         card_id(camp.id, rnd.parent_round, rnd.parent_variant)
         if rnd.parent_round and rnd.parent_variant
@@ -50,13 +69,17 @@ def result_rows(posts: Posts, camp: Campaign, rnd: Round, job_id: str, res: Roun
         rows.round["vote_deadline"] = now() + camp.vote_seconds
     sheet = OutMessage(
         text=say.grid(n, nv, camp.vote_seconds),
-        file=posts.artifacts.path(res.sheet),
+        file=None if withheld else posts.artifacts.path(res.sheet),
         title=say.grid_title(camp.id, n),
     )
     rows.add.append(
         posts.row(camp, f"{job_id}:grid", "grid", sheet, round_number=n, reactions=NUMBER_EMOJI[:nv])
     )
     for v in res.variants:
+        if v.index in withheld:
+            note = OutMessage(text=say.withheld_variant(n, v.index))
+            rows.add.append(posts.row(camp, f"{job_id}:v{v.index}", "note", note, round_number=n))
+            continue
         cid = card_id(camp.id, n, v.index)
         data = {
             "copy": {"headline": v.headline, "body": v.body, "cta": v.cta},
@@ -100,6 +123,7 @@ class Delivery:
         adapters: dict[str, ChatAdapter],
         rounds: Rounds,
         outbox: OutboxSender,
+        settle_choices: Callable[[], Awaitable[bool]] | None = None,
     ):
         self.settings = settings
         self.repo = repo
@@ -107,6 +131,8 @@ class Delivery:
         self.adapters = adapters
         self.rounds = rounds
         self.outbox = outbox
+        self.settle_choices = settle_choices  # debounced reaction/button choices past their deadline
+        self.moderation: ModerationList | None = None  # generated copy holding an entry is not posted
         self.posts = rounds.posts
         self.wake = asyncio.Event()
         self._edits: dict[str, _EditState] = {}
@@ -124,6 +150,8 @@ class Delivery:
         for job in await self.queue.unhandled():
             did |= await self._job(job)
         did |= await close_due_votes(self.repo, self.rounds)
+        if self.settle_choices is not None:
+            did |= await self.settle_choices()
         did |= await self.outbox.send_pending()
         return did
 
@@ -172,7 +200,7 @@ class Delivery:
         if not JobState(rnd.state).active:
             return None  # stored by an earlier pass
         if job.state == JobState.DONE and job.result is not None:
-            return result_rows(self.posts, camp, rnd, job.id, job.result)
+            return result_rows(self.posts, camp, rnd, job.id, job.result, self.moderation)
         text = say.outcome(job.state, rnd.number, camp.id, job.error)
         note = self.posts.row(
             camp, f"{job.id}:outcome", "note", OutMessage(text=text), round_number=rnd.number

@@ -21,6 +21,7 @@ from engine import views
 from engine.adapter import ChatAdapter
 from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
+from engine.choices import Choices
 from engine.commands import Cancel, Export, Help, History, NewCampaign, Resume, Status, parse_command
 from engine.delivery import Delivery
 from engine.emoji import emoji_choice, is_cancel_emoji, is_choose_emoji
@@ -30,6 +31,7 @@ from engine.export import export_campaign
 from engine.help import help_text
 from engine.ids import card_id, parse_card_id
 from engine.jobs import RoundResult
+from engine.moderation import ModerationList
 from engine.outbox import OutboxSender, Posts
 from engine.planning import job_id_for
 from engine.queue import JobProducer
@@ -51,15 +53,24 @@ class Engine:
         queue: JobProducer,
         artifacts: LocalArtifacts,
         adapters: list[ChatAdapter] | None = None,
+        moderation: ModerationList | None = None,
     ):
         self.settings = settings
+        # the operator's list (settings) unless one is passed in; a brand kit may pass its own later
+        self.moderation = moderation or ModerationList.from_settings(
+            settings.moderation_words, settings.moderation_file
+        )
         self.repo = repo
         self.queue = queue
         self.artifacts = artifacts
         self.adapters: dict[str, ChatAdapter] = {a.platform: a for a in adapters or []}
         self.rounds = Rounds(settings, repo, queue, Posts(artifacts))
         self.outbox = OutboxSender(repo, self.adapters, artifacts)
-        self.delivery = Delivery(settings, repo, queue, self.adapters, self.rounds, self.outbox)
+        self.choices = Choices(settings, repo, self.rounds)
+        self.delivery = Delivery(
+            settings, repo, queue, self.adapters, self.rounds, self.outbox, self.choices.settle_due
+        )
+        self.delivery.moderation = self.moderation
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -146,6 +157,7 @@ class Engine:
         if isinstance(cmd, Status):
             return Reply(await self.status_text(ev.user))
         if isinstance(cmd, NewCampaign):
+            self._moderate(ev.text, f"brief from {ev.user}", say.MODERATED_BRIEF)
             return await self._new_campaign(ev, cmd)
         if not isinstance(cmd, (History, Export, Resume, Cancel)):
             raise UserError(say.UNKNOWN_COMMAND)
@@ -200,12 +212,8 @@ class Engine:
         camp = await self.repo.campaign(ref.campaign_id)
         assert camp is not None
         if is_cancel_emoji(ev.emoji):
-            if ref.kind != "status":
-                return None
-            if not await self._may_choose(camp, ev.user):
-                await self.rounds.tell(camp, ev.user, say.only_owner_cancels(camp.owner_name, camp.id))
-                return None
-            await self.queue.cancel(job_id_for(camp.id, ref.round_number))
+            if ref.kind == "status" and not ev.removed:
+                await self._cancel_by_reaction(camp, ev.user, ref.round_number)
             return None
         choice: int | None = None
         if ref.kind == "grid":
@@ -215,7 +223,15 @@ class Engine:
         rnd = await self.repo.round(camp.id, ref.round_number)
         if choice is None or rnd is None or rnd.result is None:
             return None
-        if not 1 <= choice <= len(RoundResult.from_dict(rnd.result).variants):
+        variants = RoundResult.from_dict(rnd.result).variants
+        if not 1 <= choice <= len(variants):
+            return None
+        v = next((v for v in variants if v.index == choice), variants[choice - 1])
+        if not ev.removed and self.moderation.matches(v.headline, v.body, v.cta) is not None:
+            await self.rounds.tell(camp, ev.user, say.withheld_variant(rnd.number, choice))
+            return None
+        if ev.removed:  # taken back before its deadline: the pending choice goes (a vote stays)
+            await self.choices.withdraw(camp, ev.user, rnd, choice)
             return None
         if rnd.vote_deadline is not None and not rnd.vote_closed:
             await self.repo.add_vote(camp.id, rnd.number, ev.user, choice)
@@ -223,8 +239,15 @@ class Engine:
         if not await self._may_choose(camp, ev.user):
             await self.rounds.tell(camp, ev.user, say.only_owner_chooses(camp.owner_name, camp.id))
             return None
-        await self.rounds.start(camp, ev.user, base=rnd, choice=choice, edits=None, note="")
+        if not await self.choices.refuse_if_busy(camp, ev.user):
+            await self.choices.choose(camp, ev.user, rnd, choice)
         return None
+
+    async def _cancel_by_reaction(self, camp: Campaign, user: str, round_number: int) -> None:
+        if not await self._may_choose(camp, user):
+            await self.rounds.tell(camp, user, say.only_owner_cancels(camp.owner_name, camp.id))
+            return
+        await self.queue.cancel(job_id_for(camp.id, round_number))
 
     async def _button(self, ev: ButtonEvent) -> Reply | None:
         c, r, v = parse_card_id(ev.value)
@@ -240,7 +263,9 @@ class Engine:
             raise UserError(say.round_not_ready(c, r))
         if rnd.vote_deadline is not None and not rnd.vote_closed:
             raise UserError(say.VOTE_OPEN)
-        await self.rounds.start(camp, ev.user, base=rnd, choice=v, edits=None, note="")
+        if await self.choices.in_flight(camp) is not None:
+            raise UserError(say.round_in_flight(camp.id))
+        await self.choices.choose(camp, ev.user, rnd, v)
         return Reply(say.refining(card_id(c, r, v)))
 
     async def _reply(self, ev: ReplyEvent) -> Reply | None:
@@ -248,6 +273,11 @@ class Engine:
             return None
         camp = await self.repo.campaign_in_thread(ev.where.platform, ev.where.thread)
         if camp is None:
+            return None
+        try:
+            self._moderate(ev.text, f"reply from {ev.user} in {say.cid_str(camp.id)}", say.MODERATED_REPLY)
+        except UserError as exc:
+            await self.rounds.tell(camp, ev.user, str(exc))
             return None
         base = await self.repo.round(camp.id, camp.base_round)
         intent = await self._parse(ev.text, camp, base)
@@ -272,6 +302,14 @@ class Engine:
                 camp, ev.user, base=base, choice=intent.like, edits=intent.edits, note=ev.text
             )
         return None
+
+    def _moderate(self, text: str, what: str, refusal: str) -> None:
+        """Refuse ``text`` when it holds an entry of the moderation list: the operator's log names the
+        entry, the person gets ``refusal``, which never repeats the word."""
+        hit = self.moderation.match(text)
+        if hit is not None:
+            logger.info("%s refused by the moderation list (entry %r)", what, hit)
+            raise UserError(refusal)
 
     async def _parse(self, text: str, camp: Campaign, base: Round | None) -> ReplyIntent:
         """The one place a reply is read: against the round it would build on."""

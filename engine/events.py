@@ -28,13 +28,15 @@ class CommandEvent:
 
 @dataclass(frozen=True)
 class ReactionEvent:
-    """``user`` added ``emoji`` (unicode or short name, e.g. "2️⃣", "two", "star", "x") to ``message_id``."""
+    """``user`` added ``emoji`` (unicode or short name, e.g. "2️⃣", "two", "star", "x") to ``message_id``,
+    or took it back (``removed``)."""
 
     where: Where
     user: str
     message_id: str
     emoji: str
     event_id: str = ""
+    removed: bool = False
 
 
 @dataclass(frozen=True)

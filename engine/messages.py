@@ -90,6 +90,30 @@ def round_not_ready(campaign_id: int, number: int) -> str:
     return f"Round {number} of {cid_str(campaign_id)} is not ready yet."
 
 
+MODERATED_BRIEF = (
+    "That brief uses a word or claim this workspace does not allow, so no campaign was started. "
+    "Please reword it and try again, for example: /campaign smart watch for runners --tone bold"
+)
+MODERATED_REPLY = (
+    "That reply uses a word or claim this workspace does not allow, so it was not applied. "
+    "Please reword it, for example: shorter, bolder, more like 2."
+)
+
+
+def withheld_variant(number: int, index: int) -> str:
+    return (
+        f"Round {number}, variant {index} was withheld: its copy used a word or claim this workspace "
+        "does not allow. Choose another variant, or reply to make a new round."
+    )
+
+
+def round_in_flight(campaign_id: int) -> str:
+    return (
+        f"A round of {cid_str(campaign_id)} is already being made. Please wait for it to arrive, "
+        "then choose again."
+    )
+
+
 VOTE_OPEN = "A team vote is open on this round: react with a number to vote."
 FIRST_ROUND_PENDING = "The first round is still being made; reply again when it arrives."
 

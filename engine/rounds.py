@@ -21,7 +21,7 @@ from engine.outbox import Posts
 from engine.queue import JobProducer
 from engine.settings import Settings
 from engine.store.models import Campaign, Round, now
-from engine.store.repo import Active, Admission, NewRows, Repo
+from engine.store.repo import Active, Admission, Choice, NewRows, Repo
 
 logger = logging.getLogger(__name__)
 
@@ -35,23 +35,29 @@ class Rounds:
         self.queue = queue
         self.posts = posts
 
-    def check_limits(self, active: Active) -> None:
+    def check_limits(self, active: Active, campaign_id: int | None = None) -> None:
         """The limits on rounds being made: ``active`` is counted by the store inside the transaction that
-        would write the new round, with admissions serialised, so concurrent commands cannot overshoot."""
+        would write the new round, with admissions serialised, so concurrent commands cannot overshoot.
+        With ``campaign_id`` (a reaction or button choice), one round of that campaign at a time."""
+        if campaign_id is not None and active.campaign:
+            raise UserError(say.round_in_flight(campaign_id))
         if active.mine >= self.settings.max_jobs_per_user:
             raise UserError(say.too_many_jobs(active.mine, self.settings.max_jobs_per_user))
         if active.total >= self.settings.queue_cap:
             raise UserError(say.studio_busy(active.total))
 
-    def admission(self, user: str, seen: list[Active] | None = None) -> Admission:
-        """Admit a round for ``user`` under the limits; what the admission counted goes into ``seen``."""
+    def admission(
+        self, user: str, seen: list[Active] | None = None, *, alone_in: int | None = None
+    ) -> Admission:
+        """Admit a round for ``user`` under the limits; what the admission counted goes into ``seen``.
+        With ``alone_in`` (a campaign id), only while no other round of that campaign is being made."""
 
         def check(active: Active) -> None:
-            self.check_limits(active)
+            self.check_limits(active, alone_in)
             if seen is not None:
                 seen.append(active)
 
-        return Admission(user, check)
+        return Admission(user, check, alone_in)
 
     async def _enqueue(self, spec: JobSpec) -> None:
         await self.queue.enqueue(spec, max_attempts=self.settings.job_max_attempts)
@@ -125,10 +131,20 @@ class Rounds:
         return camp, made[0], counted[-1].total + 1
 
     async def start(
-        self, camp: Campaign, user: str, *, base: Round, choice: int | None, edits: Edits | None, note: str
+        self,
+        camp: Campaign,
+        user: str,
+        *,
+        base: Round,
+        choice: int | None,
+        edits: Edits | None,
+        note: str,
+        take: Choice | None = None,
     ) -> int:
         """Queue the next round: a refine round from ``choice`` of ``base``, or (no choice) a fresh round
-        from the base round's brief with the edits applied, if the limits admit it. Returns its number."""
+        from the base round's brief with the edits applied, if the limits admit it. Returns its number.
+        With ``take`` (a settled reaction or button choice) it is written with that choice deleted, and
+        only while no other round of the campaign is being made (one choice in flight per campaign)."""
         assert base.result is not None
         parent = JobSpec.from_dict(base.spec["job"])
         lineage = RoundResult.from_dict(base.result).round
@@ -171,7 +187,8 @@ class Rounds:
                 ]
             )
 
-        number = await self.repo.add_round(camp.id, plan, self.admission(user))
+        admit = self.admission(user, alone_in=camp.id if take is not None else None)
+        number = await self.repo.add_round(camp.id, plan, admit, take=take)
         await self._enqueue_written(made[-1].spec)
         logger.info("campaign %s: round %d queued by %s (%s)", say.cid_str(camp.id), number, user, what)
         return number
@@ -223,10 +240,12 @@ class Rounds:
             n += await self.queue.cancel(r.job_id)
         return n
 
-    async def tell(self, camp: Campaign, user: str, text: str) -> None:
-        """A note for one person (ephemeral where the platform allows)."""
-        key = f"{say.cid_str(camp.id)}:tell:{user}:{now():.6f}"
-        await self.repo.add([self.posts.row(camp, key, "tell", OutMessage(text=text), user=user)])
+    async def tell(self, camp: Campaign, user: str, text: str, *, once: str = "") -> None:
+        """A note for one person (ephemeral where the platform allows); with ``once``, told once per key
+        (a storm of refused reactions tells each person once, not once a reaction)."""
+        key = f"{say.cid_str(camp.id)}:tell:{user}:{once or f'{now():.6f}'}"
+        row = self.posts.row(camp, key, "tell", OutMessage(text=text), user=user)
+        await self.repo.add([row], ignore_duplicate=bool(once))
 
     async def note(self, camp: Campaign, key: str, text: str, file: Path | None = None) -> None:
         """A note in the thread, once per key."""

@@ -59,6 +59,21 @@ class Settings(BaseSettings):
     max_jobs_per_user: int = Field(default=2)
     queue_cap: int = Field(default=20, description="jobs waiting or running at once, all users")
     who_can_choose: str = Field(default="owner", description="owner or anyone: who may pick variants")
+    reaction_debounce_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="a reaction or Refine button starts its refinement this long after the latest choice on "
+        "the campaign (at most twice this after the first), so a storm of reactions or an owner toggling "
+        "one makes one round; an unreact before then withdraws it; 0 starts at once",
+    )
+    moderation_words: str = Field(
+        default="",
+        description="comma-separated words and phrases refused in briefs and replies and never posted in "
+        "generated copy (matched whole-word through case, look-alike letters, hidden characters, leetspeak)",
+    )
+    moderation_file: Path | None = Field(
+        default=None, description="a file of more such words and phrases, one per line (# starts a comment)"
+    )
     status_edit_interval: float = Field(default=3.0, description="seconds between edits of one status line")
     job_stall_seconds: float = Field(
         default=120.0,

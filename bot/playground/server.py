@@ -279,9 +279,12 @@ async def _react(adapter: PlaygroundAdapter, client: Client, data: dict[str, Any
     changed = adapter.channels.react(mid, emoji, client.user, on)
     if changed is not None:
         await adapter.publish(changed)
-    if not on or changed is None:
-        return None, target.thread  # taking a reaction back (or adding it twice) means nothing to the engine
-    event = ReactionEvent(_where(adapter, target.thread), client.user, mid, emoji, uuid.uuid4().hex)
+    if changed is None:
+        return None, target.thread  # adding it twice (or taking back one never added) means nothing
+    # taking a reaction back withdraws the choice it made, if that is still waiting out its debounce
+    event = ReactionEvent(
+        _where(adapter, target.thread), client.user, mid, emoji, uuid.uuid4().hex, removed=not on
+    )
     return event, target.thread
 
 

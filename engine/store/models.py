@@ -2,7 +2,7 @@
 
 Tables: campaigns, rounds, variants (cards), jobs (the embedded queue), outbox (every post, keyed for
 exactly-once delivery), message_refs (platform message -> campaign/round/variant), votes, seen_events,
-workspace_settings, workers (health). The schema is created and upgraded by Alembic (engine/store/migrations).
+workspace_settings, workers (health), pending_choices (a reaction or button choice waiting out its debounce). The schema is created and upgraded by Alembic (engine/store/migrations).
 """
 
 from __future__ import annotations
@@ -158,6 +158,21 @@ class Vote(Base):
     round_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     user: Mapped[str] = mapped_column(String(64), primary_key=True)
     variant_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class PendingChoice(Base):
+    """The latest reaction or Refine-button choice on a campaign, waiting out its short debounce: when
+    ``due_at`` passes it starts one refinement (engine.choices). One row per campaign: a later choice
+    replaces it (``version`` + 1, the compare-and-set token), an unreact deletes it."""
+
+    __tablename__ = "pending_choices"
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    round_number: Mapped[int] = mapped_column(Integer)
+    variant_index: Mapped[int] = mapped_column(Integer)
+    user: Mapped[str] = mapped_column(String(64))
+    first_at: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[float] = mapped_column(Float, index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class SeenEvent(Base):

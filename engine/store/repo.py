@@ -22,6 +22,7 @@ from engine.store.models import (
     Card,
     MessageRef,
     Outbox,
+    PendingChoice,
     Round,
     SeenEvent,
     Vote,
@@ -35,6 +36,10 @@ Row = Round | Outbox | Card | MessageRef
 ROUND_CAS_TRIES = 8  # concurrent events on one campaign: each takes the next round number in turn
 ACTIVE_ROUND_STATES = ("queued", "running")  # a round being made: it counts against the limits
 ADMISSION_LOCK = 0x63616D70  # PostgreSQL advisory lock key that serialises admissions ("camp")
+
+
+class ChoiceGone(Exception):  # noqa: N818 - a signal, not an error
+    """The pending choice being settled was replaced, withdrawn or settled by another pass meanwhile."""
 
 
 class DuplicateEvent(Exception):  # noqa: N818 - a signal, not an error
@@ -59,6 +64,7 @@ class Active:
 
     mine: int
     total: int
+    campaign: int = 0  # rounds being made in the admission's campaign (counted when it names one)
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,23 @@ class Admission:
 
     user: str
     check: Callable[[Active], None]
+    campaign_id: int | None = None  # count this campaign's rounds being made too (Active.campaign)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A pending choice as read: ``version`` is what settling or dropping it compares against."""
+
+    campaign_id: int
+    round_number: int
+    variant: int
+    user: str
+    due_at: float
+    version: int
+
+    @classmethod
+    def of(cls, row: PendingChoice) -> Choice:
+        return cls(row.campaign_id, row.round_number, row.variant_index, row.user, row.due_at, row.version)
 
 
 @dataclass
@@ -143,7 +166,11 @@ class Repo:
         active = Round.state.in_(ACTIVE_ROUND_STATES)
         total = await s.scalar(select(func.count()).select_from(Round).where(active))
         mine = await s.scalar(select(func.count()).select_from(Round).where(active, Round.user == admit.user))
-        admit.check(Active(mine=int(mine or 0), total=int(total or 0)))
+        in_campaign = 0
+        if admit.campaign_id is not None:
+            q = select(func.count()).select_from(Round).where(active, Round.campaign_id == admit.campaign_id)
+            in_campaign = int(await s.scalar(q) or 0)
+        admit.check(Active(mine=int(mine or 0), total=int(total or 0), campaign=in_campaign))
 
     async def forget_events(self, older_than: float) -> None:
         async with self.sessions() as s, s.begin():
@@ -221,16 +248,24 @@ class Repo:
             return (await s.execute(q)).scalars().all()
 
     async def add_round(
-        self, campaign_id: int, plan: Callable[[int], NewRows], admit: Admission | None = None
+        self,
+        campaign_id: int,
+        plan: Callable[[int], NewRows],
+        admit: Admission | None = None,
+        *,
+        take: Choice | None = None,
     ) -> int:
         """Add the campaign's next round: ``plan(number)`` builds its rows with the number taken inside the
         transaction (with ``admit``, after its check let the round in). Compare-and-set: when another
         event took that number first (a unique key refuses the insert, or SQLite refuses a write on a
         stale snapshot), the number is taken again and ``plan`` called again, so two replies at once
-        make two rounds."""
+        make two rounds. With ``take``, the round settles that pending choice: it is deleted in the same
+        transaction, and :class:`ChoiceGone` is raised (nothing written) when it changed meanwhile."""
         for attempt in range(ROUND_CAS_TRIES):
             try:
                 async with self._write(admission=admit is not None) as s:
+                    if take is not None:
+                        await self._take_choice(s, take)
                     if admit is not None:
                         await self._admit(s, admit)
                     q = select(func.max(Round.number)).where(Round.campaign_id == campaign_id)
@@ -316,6 +351,69 @@ class Repo:
                 return None
             q = select(Vote).where(Vote.campaign_id == rnd.campaign_id, Vote.round_number == rnd.number)
             return list((await s.execute(q)).scalars().all())
+
+    # -- pending choices (reaction debounce) ---------------------------------------------------------------
+    async def choose(
+        self, campaign_id: int, round_number: int, variant: int, user: str, *, wait: float, cap: float
+    ) -> Choice:
+        """Record ``user``'s choice as the campaign's pending one: due ``wait`` seconds from now, but no
+        later than ``cap`` seconds after the first choice of the storm. Serialised like admissions, so a
+        storm of reactions at once leaves one row holding the latest."""
+        async with self._write(admission=True) as s:
+            t = now()
+            row = await s.get(PendingChoice, campaign_id)
+            if row is None:
+                row = PendingChoice(campaign_id=campaign_id, first_at=t, version=0)
+                s.add(row)
+            row.round_number, row.variant_index, row.user = round_number, variant, user
+            row.due_at = min(t + wait, row.first_at + cap)
+            row.version += 1
+            await s.flush()
+            return Choice.of(row)
+
+    async def withdraw_choice(self, campaign_id: int, round_number: int, variant: int, user: str) -> bool:
+        """An unreact: the campaign's pending choice goes if it is this one. True if one was withdrawn."""
+        async with self._write() as s:
+            got = await s.execute(
+                delete(PendingChoice).where(
+                    PendingChoice.campaign_id == campaign_id,
+                    PendingChoice.round_number == round_number,
+                    PendingChoice.variant_index == variant,
+                    PendingChoice.user == user,
+                )
+            )
+            return bool(got.rowcount)  # type: ignore[attr-defined]
+
+    async def pending_choice(self, campaign_id: int) -> Choice | None:
+        async with self.sessions() as s:
+            row = await s.get(PendingChoice, campaign_id)
+            return Choice.of(row) if row else None
+
+    async def choices_due(self, at: float, campaign_id: int | None = None) -> list[Choice]:
+        async with self.sessions() as s:
+            q = select(PendingChoice).where(PendingChoice.due_at <= at)
+            if campaign_id is not None:
+                q = q.where(PendingChoice.campaign_id == campaign_id)
+            return [Choice.of(r) for r in (await s.execute(q.order_by(PendingChoice.due_at))).scalars()]
+
+    async def drop_choice(self, choice: Choice) -> bool:
+        """Forget a pending choice that cannot start a round (refused); False if it changed meanwhile."""
+        try:
+            async with self.sessions() as s, s.begin():
+                await self._take_choice(s, choice)
+            return True
+        except ChoiceGone:
+            return False
+
+    @staticmethod
+    async def _take_choice(s: AsyncSession, choice: Choice) -> None:
+        got = await s.execute(
+            delete(PendingChoice).where(
+                PendingChoice.campaign_id == choice.campaign_id, PendingChoice.version == choice.version
+            )
+        )
+        if got.rowcount != 1:  # type: ignore[attr-defined]
+            raise ChoiceGone(choice.campaign_id)
 
     # -- outbox and message references --------------------------------------------------------------------
     async def add(self, rows: Iterable[Row], *, ignore_duplicate: bool = False) -> bool:

@@ -166,7 +166,7 @@ def test_manifest_asks_for_exactly_what_the_adapter_uses() -> None:
         "channels:history", "groups:history",
     }  # fmt: skip
     assert set(m["settings"]["event_subscriptions"]["bot_events"]) == {
-        "reaction_added", "message.channels", "message.groups",
+        "reaction_added", "reaction_removed", "message.channels", "message.groups",
     }  # fmt: skip
     assert m["settings"]["socket_mode_enabled"] is True and m["settings"]["interactivity"]["is_enabled"]
 

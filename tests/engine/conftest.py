@@ -114,7 +114,9 @@ async def _fresh_postgres() -> str:
 async def studio(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Studio]:
     """The same engine flows on both stores: every repository query runs on SQLite and PostgreSQL (a
     backend that is not reachable fails loudly; it never skips)."""
-    settings = Settings(data_dir=tmp_path, status_edit_interval=0, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(
+        data_dir=tmp_path, status_edit_interval=0, reaction_debounce_seconds=0, _env_file=None
+    )  # type: ignore[call-arg]
     url = database_url(settings.data_dir, None) if request.param == "sqlite" else await _fresh_postgres()
     await upgrade_async(url)
     chat = RecordingAdapter()

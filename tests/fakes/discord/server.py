@@ -705,6 +705,14 @@ class FakeDiscord:
             "MESSAGE_REACTION_ADD", self._reaction_event(uid, msg["channel_id"], message_id, emoji)
         )
 
+    async def unreact(self, user: str, message_id: str, emoji: str) -> None:
+        msg = self.messages[message_id]
+        uid = self.users[user]["id"]
+        self.reactions[message_id].remove((emoji, uid))  # strict: only a reaction that is there
+        await self.dispatch(
+            "MESSAGE_REACTION_REMOVE", self._reaction_event(uid, msg["channel_id"], message_id, emoji)
+        )
+
     async def say(self, user: str, channel_id: str, content: str, *, mention_bot: bool = False) -> str:
         """``user`` writes ``content`` in a channel or thread; Discord blanks the content for a bot without
         the MESSAGE_CONTENT intent unless the message mentions it."""

@@ -627,9 +627,11 @@ class FakeSlack:
             event["subtype"] = subtype
         self._echo(event)
 
-    def _reaction_event(self, user: str, msg: Message, name: str) -> dict[str, Any]:
+    def _reaction_event(
+        self, user: str, msg: Message, name: str, kind: str = "reaction_added"
+    ) -> dict[str, Any]:
         return {
-            "type": "reaction_added",
+            "type": kind,
             "user": user,
             "reaction": name,
             "item_user": msg.user,
@@ -664,6 +666,10 @@ class FakeSlack:
     async def react(self, user: str, msg: Message, name: str) -> tuple[str, Delivery]:
         msg.reactions.setdefault(name, []).append(user)
         return await self.send_event(self._reaction_event(user, msg, name))
+
+    async def unreact(self, user: str, msg: Message, name: str) -> tuple[str, Delivery]:
+        msg.reactions[name].remove(user)  # strict: only a reaction that is there can be taken back
+        return await self.send_event(self._reaction_event(user, msg, name, "reaction_removed"))
 
     async def reply(self, user: str, root: Message, text: str) -> tuple[str, Delivery]:
         escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
