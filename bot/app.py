@@ -140,11 +140,25 @@ def run_worker(argv: list[str] | None = None) -> int:
         return inference.health(settings)
 
     async def _main() -> int:
+        from bot import worker_http  # noqa: PLC0415
+
         queue = await open_worker_queue(settings)
         worker = inference.InferenceWorker(settings, queue, LocalArtifacts(settings.data_dir), name=a.name)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop.set)
-        return await worker.run(burst=a.burst)
+        http = None
+        if settings.worker_http_port is not None:
+            http = await worker_http.serve(worker, settings.worker_http_host, settings.worker_http_port)
+            logger.info(
+                "worker health on http://%s:%d/healthz (/readyz, /metrics)",
+                settings.worker_http_host,
+                worker_http.bound_port(http),
+            )
+        try:
+            return await worker.run(burst=a.burst)
+        finally:
+            if http is not None:
+                await http.cleanup()
 
     return asyncio.run(_main())

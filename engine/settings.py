@@ -118,6 +118,16 @@ class Settings(BaseSettings):
         gt=0,
         description="the window of worker_restart_limit; a worker that stayed up this long resets the count",
     )
+    worker_http_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve the worker's /healthz, /readyz and /metrics on this port (unset: off; 0: any free "
+        "port, logged)",
+    )
+    worker_http_host: str = Field(
+        default="127.0.0.1", description="address of the worker's health server (0.0.0.0 in a container)"
+    )
     worker_oom_batch: int = Field(
         default=4,
         ge=1,

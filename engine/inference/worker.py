@@ -16,9 +16,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import torch
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
 from engine import messages as say
+from engine import metrics
 from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
 from engine.errors import CampaignbotError, JobError, UserError
@@ -170,6 +172,11 @@ class InferenceWorker:
         self.studio = studio or Studio(settings)
         self.stop = asyncio.Event()
         self.jobs_done = 0
+        # what the health endpoints read (bot.worker_http)
+        self.ready = False  # models loaded and warmed up
+        self.queue_ok = True  # the last queue call succeeded (False while retrying with back-off)
+        self.current: Job | None = None
+        self.current_since: float | None = None  # time.monotonic() when the current job was taken
 
     async def _beat(self, state: str) -> None:
         await self._retry(
@@ -182,8 +189,12 @@ class InferenceWorker:
         (a finished round is not lost, the process does not die and reload its models)."""
         for attempt in itertools.count():
             try:
-                return await call()
-            except (DBAPIError, OSError) as exc:
+                got = await call()
+                self.queue_ok = True
+                return got
+            except (DBAPIError, OSError, RedisError) as exc:
+                self.queue_ok = False
+                metrics.QUEUE_ERRORS.inc()
                 if self.stop.is_set() and attempt >= QUEUE_RETRIES_WHEN_STOPPING:
                     raise
                 delay = min(QUEUE_RETRY_MAX_S, 0.5 * 2**attempt)
@@ -204,6 +215,8 @@ class InferenceWorker:
             health_check(self.studio.device),
         )
         await self._beat("ready")
+        self.ready = True
+        metrics.WORKER_READY.set(1)
         try:
             while not self.stop.is_set():
                 job = await self._retry("claim", lambda: self.queue.claim(self.name, self.lease_s))
@@ -217,8 +230,18 @@ class InferenceWorker:
                         pass
                     continue
                 await self._beat("busy")
-                await self.run_job(job)
+                metrics.JOB_WAIT_SECONDS.observe(max(0.0, time.time() - job.created_at))
+                self.current, self.current_since = job, time.monotonic()
+                metrics.WORKER_BUSY.set(1)
+                try:
+                    await self.run_job(job)
+                finally:
+                    metrics.JOB_RUN_SECONDS.observe(time.monotonic() - self.current_since)
+                    self.current, self.current_since = None, None
+                    metrics.WORKER_BUSY.set(0)
         finally:
+            self.ready = False
+            metrics.WORKER_READY.set(0)
             await self._beat("stopped")
             await self.queue.close()
         return self.exit_code
@@ -249,23 +272,31 @@ class InferenceWorker:
             result = round_result(rnd, folder)
             if await self._retry("complete", lambda: self.queue.complete(job.id, self.name, result)):
                 self.jobs_done += 1
+                metrics.JOBS_FINISHED.labels("done").inc()
+                metrics.VARIANTS_MADE.inc(len(result.variants))
                 logger.info("job %s: done in %s", job.id, {k: round(v, 2) for k, v in rnd.timings.items()})
             else:
+                metrics.JOBS_FINISHED.labels("lost").inc()
                 logger.warning("job %s: finished but no longer ours (cancelled or taken over)", job.id)
         except Cancelled:
+            metrics.JOBS_FINISHED.labels("cancelled").inc()
             logger.info("job %s: cancelled (or taken over by another worker)", job.id)
         except _Stopping:
             await self._retry("release", lambda: self.queue.release(job.id, self.name))
+            metrics.JOBS_FINISHED.labels("released").inc()
             logger.info("job %s: given back to the queue (worker stopping)", job.id)
         except UserError as exc:
             message = str(exc)
             await self._retry("fail", lambda: self.queue.fail(job.id, self.name, message))
+            metrics.JOBS_FINISHED.labels("user_error").inc()
             logger.info("job %s: user error: %s", job.id, exc, extra=log)
         except CampaignbotError as exc:
             message = str(exc)
             await self._retry("fail", lambda: self.queue.fail(job.id, self.name, message))
+            metrics.JOBS_FINISHED.labels("failed").inc()
             logger.error("job %s: %s", job.id, exc)
         except Exception as exc:  # a bug or a device error: retried up to the delivery cap
+            metrics.JOBS_FINISHED.labels("failed").inc()
             await self._failed(job, exc)
         finally:
             hb.cancel()
