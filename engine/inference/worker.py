@@ -269,6 +269,7 @@ class InferenceWorker:
             rnd = await self._make_round(job, progress)
             folder = self.artifacts.round_dir(spec.campaign_id, spec.round_number)
             await asyncio.to_thread(write_round, rnd, self.artifacts.path(folder))
+            await self._retry("publish", lambda: self.artifacts.publish(folder))  # before the result says so
             result = round_result(rnd, folder)
             if await self._retry("complete", lambda: self.queue.complete(job.id, self.name, result)):
                 self.jobs_done += 1

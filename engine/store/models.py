@@ -2,7 +2,8 @@
 
 Tables: campaigns, rounds, variants (cards), jobs (the embedded queue), outbox (every post, keyed for
 exactly-once delivery), message_refs (platform message -> campaign/round/variant), votes, seen_events,
-workspace_settings, workers (health), pending_choices (a reaction or button choice waiting out its debounce). The schema is created and upgraded by Alembic (engine/store/migrations).
+workspace_settings, workers (health), artifacts (creatives' bytes, with CAMPAIGNBOT_ARTIFACT_STORE=database),
+pending_choices (a reaction or button choice waiting out its debounce). The schema is created and upgraded by Alembic (engine/store/migrations).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -197,3 +199,14 @@ class Worker(Base):
     models: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(16), default="starting")  # starting ready busy stopped
     last_seen: Mapped[float] = mapped_column(Float, default=now)
+
+
+class Artifact(Base):
+    """A file of the artifact store when it is the database (``CAMPAIGNBOT_ARTIFACT_STORE=database``): a
+    creative, a contact sheet, a round's copy.json, an export, by its artifact name."""
+
+    __tablename__ = "artifacts"
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
