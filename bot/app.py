@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, cast
 
 from bot.supervisor import WorkerSupervisor
 from engine.adapter import ChatAdapter
-from engine.artifacts import LocalArtifacts
+from engine.artifacts import DatabaseArtifacts, LocalArtifacts
 from engine.engine import Engine
 from engine.errors import CampaignbotError
 from engine.queue import JobQueue, JobWatchdog
@@ -47,7 +48,12 @@ def build_engine(settings: Settings, adapters: list[ChatAdapter] | None = None) 
     """The engine on the configured database and queue (not migrated, not started: see :func:`open_engine`)."""
     repo = Repo(make_engine(database_url(settings.data_dir, settings.database_url)))
     queue = _redis_queue(settings) or SqlJobQueue(repo.sessions)
-    return Engine(settings, repo, queue, LocalArtifacts(settings.data_dir), adapters)
+    artifacts = (
+        DatabaseArtifacts(settings.data_dir, repo.sessions)
+        if settings.artifact_store == "database"
+        else LocalArtifacts(settings.data_dir)
+    )
+    return Engine(settings, repo, queue, artifacts, adapters)
 
 
 async def open_engine(settings: Settings, adapters: list[ChatAdapter] | None = None) -> Engine:
@@ -56,6 +62,21 @@ async def open_engine(settings: Settings, adapters: list[ChatAdapter] | None = N
     engine = build_engine(settings, adapters)
     await engine.start()
     return engine
+
+
+async def open_worker_artifacts(settings: Settings) -> tuple[LocalArtifacts, Callable[[], Awaitable[None]]]:
+    """The artifact store as the worker uses it, and what closes it (its own database connection when the
+    store is the database)."""
+    if settings.artifact_store != "database":
+        return LocalArtifacts(settings.data_dir), _nothing
+    url = database_url(settings.data_dir, settings.database_url)
+    await upgrade_async(url)
+    db = make_engine(url)
+    return DatabaseArtifacts(settings.data_dir, sessionmaker(db)), db.dispose
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def open_worker_queue(settings: Settings) -> JobQueue:
@@ -143,7 +164,8 @@ def run_worker(argv: list[str] | None = None) -> int:
         from bot import worker_http  # noqa: PLC0415
 
         queue = await open_worker_queue(settings)
-        worker = inference.InferenceWorker(settings, queue, LocalArtifacts(settings.data_dir), name=a.name)
+        artifacts, close_artifacts = await open_worker_artifacts(settings)
+        worker = inference.InferenceWorker(settings, queue, artifacts, name=a.name)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop.set)
@@ -160,5 +182,6 @@ def run_worker(argv: list[str] | None = None) -> int:
         finally:
             if http is not None:
                 await http.cleanup()
+            await close_artifacts()
 
     return asyncio.run(_main())

@@ -32,9 +32,12 @@ async def export_campaign(repo: Repo, rounds: Rounds, artifacts: LocalArtifacts,
     finished = await repo.rounds(camp.id, finished_only=True)
     if not finished:
         raise UserError(say.nothing_to_export(camp.id))
-    out = artifacts.path(artifacts.export_name(camp.id, len(finished)))
+    name = artifacts.export_name(camp.id, len(finished))
+    out = artifacts.path(name)
     out.parent.mkdir(parents=True, exist_ok=True)
-    folders = [(r.number, artifacts.path(RoundResult.from_dict(r.result or {}).dir)) for r in finished]
+    # the rounds' folders, copied here first when the store is not this host's disk
+    folders = [(r.number, await artifacts.fetch(RoundResult.from_dict(r.result or {}).dir)) for r in finished]
     await asyncio.to_thread(write_zip, out, folders, say.cid_str(camp.id))
+    await artifacts.publish(name)  # another replica may be the one that posts it
     await rounds.note(camp, f"export:{len(finished)}", say.export_ready(camp.id, len(finished)), file=out)
     return out

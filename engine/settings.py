@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,12 @@ class Settings(BaseSettings):
         default=None,
         description="where the job queue lives: unset = the jobs table of the database (embedded); "
         "redis://host:6379/0 = Redis Streams (worker hosts then need only this and the artifact store)",
+    )
+    artifact_store: Literal["local", "database"] = Field(
+        default="local",
+        description="where creatives live: local = files under data_dir (the worker and the bot share it); "
+        "database = in the database (CAMPAIGNBOT_DATABASE_URL, PostgreSQL at scale), for worker hosts and "
+        "bot replicas with no shared disk (each keeps a local copy under its own data_dir)",
     )
     queue_prefix: str = Field(
         default="{campaignbot}:",
