@@ -44,6 +44,14 @@ async def serve(
         await worker.start()
         logger.info("inference worker started (log: %s)", settings.data_dir / "logs" / "worker.log")
     delivery = asyncio.create_task(engine.run(stop))
+    ops = None
+    if settings.ops_port is not None:
+        from bot import ops_http  # noqa: PLC0415
+
+        ops = await ops_http.serve(engine, settings.ops_host, settings.ops_port, delivery)
+        logger.info(
+            "ops endpoints on http://%s:%d/ (healthz, readyz, metrics)", settings.ops_host, settings.ops_port
+        )
     fronts: list[asyncio.Task[None]] = [asyncio.create_task(a.run(engine, stop)) for a in adapters]
     if front:
         fronts.append(asyncio.create_task(front(engine, stop)))
@@ -57,6 +65,8 @@ async def serve(
             if isinstance(r, Exception):
                 logger.error("adapter stopped with an error: %s", r, exc_info=r)
         await delivery
+        if ops is not None:
+            await ops.cleanup()
         if worker:
             await worker.stop()
         await engine.close()

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from engine import messages as say
-from engine import views
+from engine import metrics, views
 from engine.adapter import ChatAdapter
 from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
@@ -113,31 +113,36 @@ class Engine:
         error before the effect commits leaves it unseen, so the platform's redelivery is handled, and two
         deliveries at once make one effect. A duplicate costs one primary-key read."""
         key = f"{event.where.platform}:{event.event_id}" if event.event_id else ""
+        kind = type(event).__name__.removesuffix("Event").lower()
         try:
             with lock_wait(self.settings.ack_lock_wait_seconds):
-                return await self._handle(event, key)
+                reply, duplicate = await self._handle(event, key)
+            metrics.EVENTS.labels(kind, "duplicate" if duplicate else "ok").inc()
+            return reply
         except (DBAPIError, ConnectionError, TimeoutError, SQLAlchemyTimeoutError) as exc:
             # The database is locked or away: answer now (the platform waits 3 s at most). Nothing of the
             # event committed with its seen mark, so the platform's redelivery, or the person trying
             # again, is handled.
             logger.warning("event %s not handled, the database is busy: %s", event.event_id or "-", exc)
+            metrics.EVENTS.labels(kind, "busy").inc()
             return Reply(say.BUSY)
         finally:
             self.delivery.wake.set()
 
-    async def _handle(self, event: Event, key: str) -> Reply | None:
+    async def _handle(self, event: Event, key: str) -> tuple[Reply | None, bool]:
+        """The reply, and whether the event was a duplicate (then there is no reply)."""
         try:
             if key and await self.repo.seen(key):
                 logger.info("duplicate event %s ignored", event.event_id)
-                return None
+                return None, True
             async with self.repo.handling(key):
                 try:
-                    return await self._dispatch(event)
+                    return await self._dispatch(event), False
                 except UserError as exc:  # an answer: the event is handled (and recorded)
-                    return Reply(str(exc))
+                    return Reply(str(exc)), False
         except DuplicateEvent:
             logger.info("duplicate event %s ignored (delivered twice at once)", event.event_id)
-            return None
+            return None, True
 
     async def _dispatch(self, event: Event) -> Reply | None:
         if isinstance(event, CommandEvent):

@@ -1,7 +1,9 @@
 """Prometheus metrics of the service and the worker, in one place (``prometheus_client``'s default registry).
 
-The worker serves them on its health port (``CAMPAIGNBOT_WORKER_HTTP_PORT``: ``/metrics``). Names follow
-Prometheus conventions: ``_total`` for counters, ``_seconds`` for durations."""
+The worker serves them on its health port (``CAMPAIGNBOT_WORKER_HTTP_PORT``), the service on its ops port
+(``CAMPAIGNBOT_OPS_PORT``), both at ``/metrics``. Names follow Prometheus conventions: ``_total`` for
+counters, ``_seconds`` for durations. Gauges of the service that live in the database or the queue (depth,
+owed posts, dead letters, live workers) are read when scraped (``bot.ops_http``)."""
 
 from __future__ import annotations
 
@@ -34,3 +36,20 @@ QUEUE_ERRORS = Counter(
     "campaignbot_worker_queue_errors_total",
     "Queue calls that failed and were retried (database or Redis away).",
 )
+
+# -- the service (bot process) ---------------------------------------------------------------------------
+EVENTS = Counter(
+    "campaignbot_events_total",
+    "Chat events the engine handled, by kind (command, reply, reaction, button) and outcome (ok, busy, "
+    "duplicate).",
+    ["kind", "outcome"],
+)
+DELIVERY_ERRORS = Counter(
+    "campaignbot_delivery_errors_total",
+    "Posts that failed, by kind: transient (retried), permanent (dead letter), bug (an adapter error).",
+    ["kind"],
+)
+QUEUE_DEPTH = Gauge("campaignbot_queue_depth", "Jobs queued or running.")
+WORKERS_LIVE = Gauge("campaignbot_workers", "Workers that sent a heartbeat lately, by state.", ["state"])
+OUTBOX_OWED = Gauge("campaignbot_outbox_owed", "Posts stored and not sent yet.")
+DEAD_LETTERS = Gauge("campaignbot_dead_letters", "Posts given up (permanent errors, adapter bugs).")

@@ -125,6 +125,13 @@ class Settings(BaseSettings):
         gt=0,
         description="the window of worker_restart_limit; a worker that stayed up this long resets the count",
     )
+    ops_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve the service's /healthz, /readyz and /metrics on this port (unset: off)",
+    )
+    ops_host: str = Field(default="127.0.0.1", description="address of the service's ops server")
     worker_http_port: int | None = Field(
         default=None,
         ge=0,

@@ -481,3 +481,15 @@ class Repo:
                 .where(Outbox.seq == seq)
                 .values(attempts=attempts, error=error[:500], gave_up=gave_up)
             )
+
+    # -- operations ---------------------------------------------------------------------------------------
+    async def outbox_counts(self) -> tuple[int, int]:
+        """(posts owed: stored and not sent, not given up; posts given up), for the metrics."""
+        async with self.sessions() as s:
+            owed = await s.scalar(
+                select(func.count())
+                .select_from(Outbox)
+                .where(Outbox.message_id.is_(None), Outbox.gave_up.is_(False))
+            )
+            dead = await s.scalar(select(func.count()).select_from(Outbox).where(Outbox.gave_up.is_(True)))
+        return int(owed or 0), int(dead or 0)
