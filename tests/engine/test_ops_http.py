@@ -10,7 +10,6 @@ import aiohttp
 from bot import ops_http
 from bot.worker_http import bound_port
 from tests.engine.conftest import Studio
-from tests.engine.conftest import studio as _studio  # noqa: F401 - the fixture, by its name "studio"
 
 
 def _sample(text: str, name: str) -> float:
