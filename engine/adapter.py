@@ -109,7 +109,10 @@ class Reconciles(Protocol):
     adapter without this method is sent again (it should then make a re-send harmless itself, as Discord's
     ``enforce_nonce`` does)."""
 
-    async def find_sent(self, channel: str, thread: str | None, key: str) -> str | None:
+    async def find_sent(
+        self, channel: str, thread: str | None, key: str, *, since: float | None = None
+    ) -> str | None:
         """The id of the message carrying outbox ``key`` in the thread (or the channel when ``thread`` is
-        None), or None when there is none."""
+        None), or None when there is none. ``since`` (epoch seconds) is when the unfinished attempt began:
+        the message, if any, was posted about then or later."""
         ...

@@ -201,7 +201,7 @@ class OutboxSender:
             logger.info("outbox %s: an earlier attempt may have been posted; sending again", row.key)
             return False
         thread = camp.thread if row.in_thread else None
-        mid = await adapter.find_sent(camp.channel, thread, row.key)
+        mid = await adapter.find_sent(camp.channel, thread, row.key, since=row.sending_at)
         if mid is None:
             logger.info("outbox %s: an earlier attempt is not on the platform; sending again", row.key)
             return False

@@ -62,7 +62,9 @@ class RecordingAdapter:
         await self._answer()
         return mid, mid
 
-    async def find_sent(self, channel: str, thread: str | None, key: str) -> str | None:
+    async def find_sent(
+        self, channel: str, thread: str | None, key: str, *, since: float | None = None
+    ) -> str | None:
         """The platform's own record: the message posted with this outbox key, if any."""
         self.lookups += 1
         found = [m.id for m in self.messages.values() if key and m.key == key and m.thread == thread]

