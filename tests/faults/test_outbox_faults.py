@@ -15,16 +15,20 @@ and its record, several engines on one database, and a Discord thread that canno
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import select, update
 
+from bot.app import open_engine
+from bot.slack_adapter import SlackAdapter
 from engine.adapter import OutMessage
 from engine.artifacts import LocalArtifacts
 from engine.engine import Engine
-from engine.events import CommandEvent
+from engine.events import CommandEvent, Where
 from engine.settings import Settings
 from engine.store.db import database_url, make_engine
 from engine.store.migrate import upgrade_async
@@ -33,6 +37,7 @@ from engine.store.repo import Repo
 from tests.engine.conftest import HERE, _fresh_postgres
 from tests.fakes.queue import FakeQueue
 from tests.fakes.recording import RecordingAdapter
+from tests.fakes.slack import FakeSlack
 
 
 class Killed(BaseException):
@@ -177,3 +182,71 @@ async def test_two_engines_on_one_database_send_each_post_once_in_order(db_url: 
     finally:
         await a.close()
         await b.close()
+
+
+# -- Slack at the wire: the real slack_sdk client against the fake Slack -------------------------------------
+SLACK_HERE = Where("slack", FakeSlack.TEAM, "C0GENERAL")
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    f = await FakeSlack().start()
+    yield f
+    await f.close()
+    assert f.problems == [], f.problems
+
+
+async def _slack_engine(fake: FakeSlack, tmp_path: Path) -> Engine:
+    adapter = SlackAdapter.from_env(fake.env("socket"))
+    assert adapter is not None
+    return await open_engine(_settings(tmp_path), [adapter])
+
+
+async def test_slack_posts_whose_answers_are_lost_appear_once(slack: FakeSlack, tmp_path: Path) -> None:
+    """chat.postMessage takes effect and the connection drops before its answer, for the root message and
+    then the status line: each is found by its metadata (conversations.history, conversations.replies)."""
+    eng = await _slack_engine(slack, tmp_path)
+    try:
+        r = await eng.handle(CommandEvent(SLACK_HERE, "U0ALICE", "smart watch for runners", event_id="E1"))
+        assert r is not None and r.text.startswith("Working on it")
+        slack.lose_next("chat.postMessage", times=2)
+        await _send(eng)
+        (root,) = slack.roots()
+        thread = slack.thread(root)
+        assert [m.text.split(" ")[0] for m in thread] == ["⏳"], [m.text for m in thread]
+        assert (root.metadata or {}).get("event_payload") == {"key": "C1:root"}
+        assert slack.count("chat.postMessage") == 2  # never posted again
+        assert slack.count("conversations.history") == 1 and slack.count("conversations.replies") == 1
+        rows = await _rows(eng)
+        assert [r.message_id for r in rows] == [root.ts, thread[0].ts]
+    finally:
+        await eng.close()
+
+
+async def test_a_slack_upload_is_remembered_across_a_restart(slack: FakeSlack, tmp_path: Path) -> None:
+    """A card with a file: the upload works, posting the card fails; after a restart (a new adapter and
+    engine, no process memory) only the card is posted: the file is not uploaded twice."""
+    eng = await _slack_engine(slack, tmp_path)
+    await eng.handle(CommandEvent(SLACK_HERE, "U0ALICE", "smart watch for runners", event_id="E1"))
+    await _send(eng)
+    png = tmp_path / "card.png"
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(png)
+    camp = await eng.repo.campaign(1)
+    assert camp is not None and camp.thread
+    card = OutMessage(text="1. A headline", file=png, title="C1-R1-V1", fields=[("Headline", "A headline")])
+    assert await eng.repo.add([eng.rounds.posts.row(camp, "C1-R1:v1", "variant", card, round_number=1)])
+    slack.fail_next("chat.postMessage", status=500)
+    await eng.outbox.send_pending()
+    assert slack.count("files.getUploadURLExternal") == 1 and len(slack.files) == 1
+    await eng.close()
+
+    eng = await _slack_engine(slack, tmp_path)  # the restarted service
+    try:
+        await _send(eng)
+        assert slack.count("files.getUploadURLExternal") == 1 and len(slack.files) == 1
+        cards = [m for m in slack.thread(slack.roots()[0]) if (m.metadata or {}).get("event_payload")]
+        assert [(m.metadata or {})["event_payload"]["key"] for m in cards] == ["C1-R1:status", "C1-R1:v1"]
+        (row,) = [r for r in await _rows(eng) if r.kind == "variant"]
+        assert row.message_id == cards[1].ts and (row.steps or {}).get("upload") == next(iter(slack.files))
+    finally:
+        await eng.close()
