@@ -80,6 +80,8 @@ LOOKUP_SLACK_S = 120.0  # the lookup starts this long before the attempt (clocks
 
 def _metadata(key: str) -> dict[str, Any] | None:
     return {"event_type": METADATA_EVENT, "event_payload": {"key": key}} if key else None
+
+
 REPLY_SUBTYPES = frozenset({"thread_broadcast"})  # message subtypes that are still a person's reply
 
 
@@ -238,7 +240,10 @@ class SlackAdapter:
             resp = await self.client.conversations_history(**args)
         for m in resp.get("messages") or []:
             meta = m.get("metadata") or {}
-            if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key:
+            if (
+                meta.get("event_type") == METADATA_EVENT
+                and (meta.get("event_payload") or {}).get("key") == key
+            ):
                 return str(m["ts"])
         return None
 
