@@ -15,6 +15,8 @@ and its record, several engines on one database, and a Discord thread that canno
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from PIL import Image
 from sqlalchemy import select, update
 
 from bot.app import open_engine
+from bot.discord_adapter import DiscordAdapter, DiscordSettings
 from bot.slack_adapter import SlackAdapter
 from engine.adapter import OutMessage
 from engine.artifacts import LocalArtifacts
@@ -35,6 +38,7 @@ from engine.store.migrate import upgrade_async
 from engine.store.models import Campaign, Outbox
 from engine.store.repo import Repo
 from tests.engine.conftest import HERE, _fresh_postgres
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.queue import FakeQueue
 from tests.fakes.recording import RecordingAdapter
 from tests.fakes.slack import FakeSlack
@@ -250,3 +254,90 @@ async def test_a_slack_upload_is_remembered_across_a_restart(slack: FakeSlack, t
         assert row.message_id == cards[1].ts and (row.steps or {}).get("upload") == next(iter(slack.files))
     finally:
         await eng.close()
+
+
+# -- Discord at the wire: the real discord.py client against the fake Discord --------------------------------
+@pytest.fixture
+async def discord_fake() -> AsyncIterator[FakeDiscord]:
+    f = await FakeDiscord().start()
+    yield f
+    await f.close()
+    assert f.problems == [], f.problems
+
+
+@pytest.fixture
+async def discord_engine(discord_fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Engine]:
+    """An engine with the Discord adapter connected to the fake's gateway; the test drives the outbox."""
+    adapter = DiscordAdapter(
+        DiscordSettings(
+            token=discord_fake.token,  # type: ignore[arg-type]
+            api_url=discord_fake.api_url,
+            gateway_url=discord_fake.gateway_url,
+            _env_file=None,  # type: ignore[call-arg]
+        )
+    )
+    eng = await open_engine(_settings(tmp_path), [adapter])
+    stop = asyncio.Event()
+    task = asyncio.create_task(adapter.run(eng, stop))
+    await asyncio.wait_for(adapter.ready.wait(), 20)
+    yield eng
+    stop.set()
+    await asyncio.wait_for(task, 20)
+    await eng.close()
+
+
+def _posts(fake: FakeDiscord, route: str) -> int:
+    return sum(1 for m, p in fake.requests if m == "POST" and re.fullmatch(route, p))
+
+
+async def _discord_campaign(fake: FakeDiscord, eng: Engine, event: str) -> None:
+    where = Where("discord", fake.guild_id, fake.channel_id)
+    r = await eng.handle(CommandEvent(where, fake.users["alice"]["id"], "smart watch", event_id=event))
+    assert r is not None and r.text.startswith("Working on it"), r
+
+
+async def test_discord_posts_whose_answers_are_lost_appear_once(
+    discord_fake: FakeDiscord, discord_engine: Engine
+) -> None:
+    """The root message is made but its answer lost, then the thread likewise: the re-sent root carries the
+    same nonce (Discord answers with the first message), and only the thread is asked for again."""
+    fake, eng = discord_fake, discord_engine
+    await _discord_campaign(fake, eng, "E1")
+    fake.lose_next("POST", rf"/channels/{fake.channel_id}/messages")
+    fake.lose_next("POST", rf"/channels/{fake.channel_id}/messages/\d+/threads")
+    await _send(eng)
+    (root,) = fake.bot_messages(fake.channel_id)
+    (thread,) = fake.threads()
+    assert thread["id"] == root["id"] and fake.deduplicated == 1
+    assert [m["content"][:1] for m in fake.bot_messages(thread["id"])] == ["⏳"]
+    assert _posts(fake, rf"/channels/{fake.channel_id}/messages") == 2  # the first try and its re-send
+    assert _posts(fake, rf"/channels/{fake.channel_id}/messages/\d+/threads") == 2
+    rows = await _rows(eng)
+    assert all(r.message_id for r in rows) and rows[0].message_id == root["id"]
+
+
+async def test_discord_thread_refused_posts_one_root_dead_letters_and_later_campaigns_flow(
+    discord_fake: FakeDiscord, discord_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No Create Public Threads (403): one root message, one thread request, the root given up with the
+    reason (and the campaign's thread posts with it), however many passes follow; the next campaign,
+    once the permission is granted, is delivered."""
+    fake, eng = discord_fake, discord_engine
+    fake.refuse_threads = 403
+    await _discord_campaign(fake, eng, "E1")
+    with caplog.at_level(logging.WARNING, logger="engine.outbox"):
+        await _send(eng, passes=6)
+    assert len(fake.bot_messages(fake.channel_id)) == 1 and fake.threads() == []
+    assert _posts(fake, rf"/channels/{fake.channel_id}/messages") == 1
+    assert _posts(fake, rf"/channels/{fake.channel_id}/messages/\d+/threads") == 1
+    root, status = await _rows(eng)
+    assert root.gave_up and "403" in (root.error or "") and "Missing Permissions" in (root.error or "")
+    assert status.gave_up and status.message_id is None and "thread" in (status.error or "")
+    assert sum("failed for good" in r.getMessage() for r in caplog.records) == 1
+
+    fake.refuse_threads = None
+    await _discord_campaign(fake, eng, "E2")
+    await _send(eng, passes=3)
+    (thread,) = fake.threads()
+    assert [m["content"][:1] for m in fake.bot_messages(thread["id"])] == ["⏳"]
+    assert _posts(fake, rf"/channels/{fake.channel_id}/messages/\d+/threads") == 2  # one per campaign
