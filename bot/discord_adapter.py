@@ -331,7 +331,9 @@ class DiscordAdapter:
         view = view_for(m.buttons)
         if view is not None:
             kwargs["view"] = view
-        if m.key:  # discord.py sends it with enforce_nonce: a re-send within minutes returns the first message
+        if (
+            m.key
+        ):  # discord.py sends it with enforce_nonce: a re-send within minutes returns the first message
             kwargs["nonce"] = nonce_for(m.key)
         return kwargs
 

@@ -488,7 +488,11 @@ class FakeDiscord:
         if nonce is not None and len(str(nonce)) > 25:
             self.problems.append(f"nonce {nonce!r} longer than 25 characters")
         seen = self._nonces.get((cid, str(nonce))) if nonce is not None else None
-        if seen is not None and payload.get("enforce_nonce") and time.monotonic() - seen[1] < self.nonce_window:
+        if (
+            seen is not None
+            and payload.get("enforce_nonce")
+            and time.monotonic() - seen[1] < self.nonce_window
+        ):
             self.deduplicated += 1
             return _json(self.messages[seen[0]])
         msg = self._message(cid, self.bot, payload, files)
