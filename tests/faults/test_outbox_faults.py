@@ -344,3 +344,28 @@ async def test_discord_thread_refused_posts_one_root_dead_letters_and_later_camp
     (thread,) = fake.threads()
     assert [m["content"][:1] for m in fake.bot_messages(thread["id"])] == ["⏳"]
     assert _posts(fake, rf"/channels/{fake.channel_id}/messages/\d+/threads") == 2  # one per campaign
+
+
+async def test_a_claimed_row_holds_back_its_campaign_and_a_lapsed_lease_frees_it(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-campaign order across senders: while one sender holds a campaign's oldest owed row, another
+    gets none of that campaign's rows (but does get other campaigns'); when the holder's lease runs out
+    (a dead engine), the other takes the row."""
+    chat = RecordingAdapter()
+    a = _engine(db_url, tmp_path, chat, "engine-a")
+    try:
+        await _campaign(a, user="alice", event="E1")
+        await _campaign(a, user="bob", event="E2")
+        held = await a.repo.outbox_claim("engine-a", ["test"], 60.0, limit=1)
+        assert [r.key for r in held] == ["C1:root"]
+        got = await a.repo.outbox_claim("engine-b", ["test"], 60.0)
+        assert [r.key for r in got] == ["C2:root"]  # not C1-R1:status: C1's root is owed and held
+        assert await a.repo.outbox_claim("engine-b", ["test"], 60.0) == []
+        _later(monkeypatch, 61)
+        assert [r.key for r in await a.repo.outbox_claim("engine-b", ["test"], 60.0)] == [
+            "C1:root",
+            "C2:root",
+        ]
+    finally:
+        await a.close()
