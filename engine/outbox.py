@@ -171,8 +171,24 @@ class OutboxSender:
         try:
             return await self._deliver(adapter, camp, row)
         except Exception as exc:
-            await self._failed(row, exc)
+            if await self._failed(row, exc) and row.kind == "root":
+                await self._no_thread(camp)
             return False
+
+    async def _no_thread(self, camp: Campaign) -> None:
+        """The campaign's root post was refused for good: what it owes in its thread cannot be posted
+        (given up with the reason), and its owner hears why, in the channel."""
+        n = await self.repo.outbox_give_up_campaign(camp.id, "the campaign's thread was never opened")
+        logger.warning("campaign %s has no thread: %d message(s) for it given up", camp.id, n)
+        note = Posts(self.artifacts).row(
+            camp,
+            f"{say.cid_str(camp.id)}:no-thread",
+            "tell",
+            OutMessage(text=say.no_thread(camp.id)),
+            in_thread=False,
+            user=camp.owner,
+        )
+        await self.repo.add([note], ignore_duplicate=True)
 
     async def _give_up(self, row: Outbox, reason: str) -> None:
         logger.warning("posting %s given up: %s", row.key, reason)
@@ -222,11 +238,6 @@ class OutboxSender:
         if is_permanent_error(exc):
             logger.warning("posting %s failed for good, not retried: %s", row.key, exc)
             await self.repo.outbox_failed(row.seq, attempts, f"{type(exc).__name__}: {exc}", gave_up=True)
-            if row.kind == "root" and row.campaign_id is not None:
-                n = await self.repo.outbox_give_up_campaign(
-                    row.campaign_id, "the campaign's thread was never opened"
-                )
-                logger.warning("campaign %s: no thread, %d message(s) for it given up", row.campaign_id, n)
             return True
         if is_platform_error(exc):
             delay = min(60.0, 0.5 * 2**attempts)

@@ -330,12 +330,15 @@ async def test_discord_thread_refused_posts_one_root_dead_letters_and_later_camp
     await _discord_campaign(fake, eng, "E1")
     with caplog.at_level(logging.WARNING, logger="engine.outbox"):
         await _send(eng, passes=6)
-    assert len(fake.bot_messages(fake.channel_id)) == 1 and fake.threads() == []
-    assert _posts(fake, rf"/channels/{fake.channel_id}/messages") == 1
+    posted, note = fake.bot_messages(fake.channel_id)  # the root, and the owner's note
+    assert fake.threads() == [] and "smart watch" in posted["content"]
+    assert note["content"].startswith(f"<@{fake.users['alice']['id']}> ⚠️ Campaign C1 could not open")
+    assert _posts(fake, rf"/channels/{fake.channel_id}/messages") == 2
     assert _posts(fake, rf"/channels/{fake.channel_id}/messages/\d+/threads") == 1
-    root, status = await _rows(eng)
+    root, status, told = await _rows(eng)
     assert root.gave_up and "403" in (root.error or "") and "Missing Permissions" in (root.error or "")
     assert status.gave_up and status.message_id is None and "thread" in (status.error or "")
+    assert told.kind == "tell" and told.message_id and not told.gave_up
     assert sum("failed for good" in r.getMessage() for r in caplog.records) == 1
 
     fake.refuse_threads = None
@@ -344,6 +347,7 @@ async def test_discord_thread_refused_posts_one_root_dead_letters_and_later_camp
     (thread,) = fake.threads()
     assert [m["content"][:1] for m in fake.bot_messages(thread["id"])] == ["⏳"]
     assert _posts(fake, rf"/channels/{fake.channel_id}/messages/\d+/threads") == 2  # one per campaign
+    assert _posts(fake, rf"/channels/{fake.channel_id}/messages") == 3  # and one root each, one note
 
 
 async def test_a_claimed_row_holds_back_its_campaign_and_a_lapsed_lease_frees_it(
