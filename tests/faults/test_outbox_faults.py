@@ -31,13 +31,14 @@ from bot.slack_adapter import SlackAdapter
 from engine.adapter import OutMessage
 from engine.artifacts import LocalArtifacts
 from engine.engine import Engine
+from engine.errors import PermanentPlatformError
 from engine.events import CommandEvent, Where
 from engine.settings import Settings
 from engine.store.db import database_url, make_engine
 from engine.store.migrate import upgrade_async
 from engine.store.models import Campaign, Outbox
 from engine.store.repo import Repo
-from tests.engine.conftest import HERE, _fresh_postgres
+from tests.engine.conftest import HERE, Studio, _fresh_postgres
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.queue import FakeQueue
 from tests.fakes.recording import RecordingAdapter
@@ -373,3 +374,35 @@ async def test_a_claimed_row_holds_back_its_campaign_and_a_lapsed_lease_frees_it
         ]
     finally:
         await a.close()
+
+
+class NoThreads(RecordingAdapter):
+    """A platform that refuses every root post for good (e.g. the bot may not post in the channel)."""
+
+    async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
+        self.refusals += 1
+        raise PermanentPlatformError("refused: missing permission")
+
+    refusals = 0
+
+
+async def test_a_round_of_a_campaign_without_a_thread_is_handled_and_not_retried(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The root is refused once; the round the worker still makes is stored, its posts given up (not
+    tried: there is no thread), and its job is handled (no final status edit waited for forever)."""
+    chat = NoThreads()
+    eng = _engine(db_url, tmp_path, chat, "engine-a")
+    studio = Studio(eng, eng.queue, chat, eng.artifacts)  # type: ignore[arg-type]
+    try:
+        await _campaign(eng)
+        await studio.pump()
+        await studio.work()
+        await studio.pump()
+        assert chat.refusals == 1 and await eng.queue.unhandled() == []
+        rows = await _rows(eng)
+        assert {r.kind for r in rows if r.gave_up} == {"root", "status", "grid", "variant"}
+        assert [r.kind for r in rows if not r.gave_up] == ["tell"] and chat.tells
+        assert chat.tells[0][3].startswith("⚠️ Campaign C1 could not open its thread")
+    finally:
+        await eng.close()
