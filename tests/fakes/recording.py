@@ -45,6 +45,7 @@ class RecordingAdapter:
         self.lose_next_answers = 0  # posts that are made, then answered with a timeout (a lost response)
         self.latency = 0.0  # seconds each post takes (lets concurrent senders interleave)
         self.lookups = 0  # find_sent calls
+        self.posted: list[str] = []  # ids of the messages posted through this adapter
 
     def _id(self) -> str:
         return f"m{next(self._ids)}"
@@ -59,6 +60,7 @@ class RecordingAdapter:
             return done, done
         mid = self._id()
         self.messages[mid] = Posted(mid, channel, None, root.text, root.file, root.title, key=root.key)
+        self.posted.append(mid)
         await self._answer()
         return mid, mid
 
@@ -93,6 +95,7 @@ class RecordingAdapter:
             [b.label for b in message.buttons],
             key=message.key,
         )
+        self.posted.append(mid)
         await self._answer()
         return mid
 

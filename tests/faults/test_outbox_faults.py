@@ -158,12 +158,14 @@ async def test_an_engine_killed_between_post_and_record_is_resumed_by_another_wi
 
 
 async def test_two_engines_on_one_database_send_each_post_once_in_order(db_url: str, tmp_path: Path) -> None:
-    """Two engine processes (each its own connection pool) send one outbox at the same time: every key is
-    posted once, and each campaign's posts appear in the order they were written."""
-    chat = RecordingAdapter()
-    chat.latency = 0.002  # a platform call takes a moment: the two senders interleave
-    a = _engine(db_url, tmp_path, chat, "engine-a")
-    b = _engine(db_url, tmp_path, chat, "engine-b")
+    """Two engine processes (each its own connection pool, its own adapter on one shared platform) send one
+    outbox at the same time, each in its own delivery loop: every post appears once, each campaign's
+    posts appear in the order they were written, and both engines did part of the sending."""
+    chat_a, chat_b = RecordingAdapter(), RecordingAdapter()
+    chat_b.messages, chat_b._ids = chat_a.messages, chat_a._ids  # one platform, two connections to it
+    chat_a.latency = chat_b.latency = 0.002  # a platform call takes a moment: the two senders interleave
+    a = _engine(db_url, tmp_path, chat_a, "engine-a")
+    b = _engine(db_url, tmp_path, chat_b, "engine-b")
     try:
         for i in range(4):
             await _campaign(a, user=f"user{i}", event=f"E{i}")
@@ -177,16 +179,26 @@ async def test_two_engines_on_one_database_send_each_post_once_in_order(db_url: 
             for cid in camps
         ]
         assert await a.repo.add(notes)
-        for _ in range(6):
-            await asyncio.gather(a.outbox.send_pending(), b.outbox.send_pending())
-        seen = [(m.thread, m.text) for m in chat.messages.values()]
-        assert len(seen) == len(set(seen)) == len(await _rows(a)), seen
-        keys = [m.key for m in chat.messages.values()]
+        owed = len(await _rows(a))
+
+        async def loop(eng: Engine) -> None:  # a delivery loop: pass after pass until nothing is owed
+            for _ in range(400):
+                await eng.outbox.send_pending()
+                if not await eng.repo.outbox_pending():
+                    return
+                await asyncio.sleep(0.001)
+
+        await asyncio.gather(loop(a), loop(b))
+        seen = [(m.thread, m.text) for m in chat_a.messages.values()]
+        assert len(seen) == len(set(seen)) == owed, seen
+        keys = [m.key for m in chat_a.messages.values()]
         seqs = {r.key: r.seq for r in await _rows(a)}
         for cid in camps:
             mine = [k for k in keys if k.startswith(f"C{cid}:") or k.startswith(f"C{cid}-")]
             assert mine == sorted(mine, key=seqs.__getitem__), mine  # posted in the order written
             assert mine[0] == f"C{cid}:root"
+        by = [sum(1 for r in await _rows(a) if r.message_id in c.posted) for c in (chat_a, chat_b)]
+        assert sum(by) == owed and min(by) > 0, by
     finally:
         await a.close()
         await b.close()
