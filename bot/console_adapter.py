@@ -27,6 +27,7 @@ class ConsoleAdapter:
         self.out = out
         self.user = user
         self._ids = itertools.count(1)
+        self._sent: dict[tuple[str, str | None, str], str] = {}  # (channel, thread, outbox key) -> id
         self.last_thread: str | None = None
 
     def _print(self, line: str) -> None:
@@ -47,15 +48,25 @@ class ConsoleAdapter:
         await stop.wait()
 
     async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
-        mid = f"m{next(self._ids)}"
-        self._show(mid, None, root)
+        mid = root.checkpoints.get("root")  # found after an unfinished attempt
+        if mid is None:
+            mid = f"m{next(self._ids)}"
+            self._show(mid, None, root)
+            self._sent[(channel, None, root.key)] = mid
         self.last_thread = mid
         return mid, mid
 
     async def post(self, channel: str, thread: str | None, message: OutMessage) -> str:
         mid = f"m{next(self._ids)}"
         self._show(mid, thread, message)
+        self._sent[(channel, thread, message.key)] = mid
         return mid
+
+    async def find_sent(
+        self, channel: str, thread: str | None, key: str, *, since: float | None = None
+    ) -> str | None:
+        """What this terminal showed with outbox ``key`` (a new console starts a new screen: nothing)."""
+        return self._sent.get((channel, thread, key)) if key else None
 
     async def edit(self, channel: str, thread: str | None, message_id: str, text: str) -> None:
         self._print(f"[{thread}] {message_id} (edited): {text}")

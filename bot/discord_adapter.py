@@ -54,6 +54,15 @@ def _discord_refusal(exc: Exception) -> str | None:
 
 _permanent_errors = permanent_when(_discord_refusal)
 
+THREAD_EXISTS = 160004  # Discord's error code: a thread has already been created for this message
+
+
+def nonce_for(key: str) -> str:
+    """The nonce of the post with outbox ``key`` (Discord allows 25 characters): the same on every try, so
+    with ``enforce_nonce`` Discord answers a re-send (after a lost response or a crash) with the message it
+    made the first time instead of a second one. Discord keeps nonces for a few minutes only."""
+    return hashlib.sha256(key.encode()).hexdigest()[:25]
+
 
 class DiscordNotConnected(PlatformError):
     """A post was attempted while the gateway is down; the engine's outbox retries it later."""
@@ -326,18 +335,35 @@ class DiscordAdapter:
         view = view_for(m.buttons)
         if view is not None:
             kwargs["view"] = view
+        if (
+            m.key
+        ):  # discord.py sends it with enforce_nonce: a re-send within minutes returns the first message
+            kwargs["nonce"] = nonce_for(m.key)
         return kwargs
 
     @_permanent_errors
     async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
+        """The root message, then a thread on it: two calls. The root's id is a checkpoint of the post
+        (kept in the outbox row) before the thread is asked for, so a retry after a failed thread creation
+        creates only the thread; a refusal (403: no Create Public Threads) is permanent and given up."""
         await self._wait_ready()
-        msg = await self._target(channel, None).send(**self._render(root))
+        root_id = root.checkpoints.get("root")
+        if root_id is None:
+            msg = await self._target(channel, None).send(**self._render(root))
+            root_id = str(msg.id)
+            await root.checkpoints.record("root", root_id)
         name = clip(root.title or root.text.splitlines()[0] or "campaign", 100)
-        data = await self.client.http.start_thread_with_message(
-            int(channel), msg.id, name=name, auto_archive_duration=10080, rate_limit_per_user=None
-        )
-        self._parents[int(data["id"])] = int(channel)
-        return str(msg.id), str(data["id"])
+        try:
+            data = await self.client.http.start_thread_with_message(
+                int(channel), int(root_id), name=name, auto_archive_duration=10080, rate_limit_per_user=None
+            )
+            thread_id = str(data["id"])
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_EXISTS:
+                raise
+            thread_id = root_id  # made by an attempt whose answer was lost; it has the root's id
+        self._parents[int(thread_id)] = int(channel)
+        return root_id, thread_id
 
     @_permanent_errors
     async def post(self, channel: str, thread: str | None, message: OutMessage) -> str:

@@ -21,7 +21,7 @@ async def serve(
     adapters: list[ChatAdapter],
     *,
     front: Callable[[Engine, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
-    start_worker: bool = True,
+    start_worker: bool | None = None,
 ) -> int:
     """Start everything, run until SIGINT/SIGTERM (or until ``front`` returns), then stop cleanly:
     the worker gives its job back to the queue, and what is still owed is posted on the next start.
@@ -39,6 +39,8 @@ async def serve(
     from bot.app import open_engine, supervised_worker  # noqa: PLC0415 - app imports this module's callers
 
     engine = await open_engine(settings, adapters)
+    if start_worker is None:
+        start_worker = settings.run_worker
     worker = supervised_worker(settings, engine) if start_worker else None
     if worker:
         await worker.start()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -72,7 +71,17 @@ _permanent_errors = permanent_when(_slack_refusal)
 DEFAULT_API_URL = "https://slack.com/api/"
 SLOW_ACK = "Working on it…"
 ACK_FAILED = "Sorry, something went wrong on our side. Please try again in a minute."
-UPLOAD_MEMORY_S = 3600.0  # how long an uploaded-but-not-yet-captioned file is remembered for retries
+# Every post carries its outbox key in its message metadata, so that after a crash or a lost response the
+# post is found (find_sent) instead of being made twice.
+METADATA_EVENT = "campaignbot_post"
+LOOKUP_LIMIT = 200  # messages one lookup reads (from the attempt's time on, so the newest are among them)
+LOOKUP_SLACK_S = 120.0  # the lookup starts this long before the attempt (clocks differ)
+
+
+def _metadata(key: str) -> dict[str, Any] | None:
+    return {"event_type": METADATA_EVENT, "event_payload": {"key": key}} if key else None
+
+
 REPLY_SUBTYPES = frozenset({"thread_broadcast"})  # message subtypes that are still a person's reply
 
 
@@ -165,9 +174,6 @@ class SlackAdapter:
         self.team_id: str = ""
         self.http_port: int | None = None  # the port actually bound in HTTP mode
         self.ready = asyncio.Event()  # set once connected (Socket Mode) or listening (HTTP)
-        # Files uploaded whose card message has not been posted yet: when posting the card fails and the
-        # engine retries the whole post, the file is not uploaded a second time.
-        self._uploaded: dict[tuple[str, str | None, str, int, int], float] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._register()
 
@@ -180,30 +186,32 @@ class SlackAdapter:
     # -- outbound: ChatAdapter --------------------------------------------------------------------------
     @_permanent_errors
     async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
+        done = root.checkpoints.get("root")
+        if done is not None:  # posted by an earlier attempt (found by find_sent): its ts is the thread
+            return done, done
         resp = await self.client.chat_postMessage(
-            channel=channel, text=fallback_text(root), blocks=message_blocks(root), unfurl_links=False
+            channel=channel,
+            text=fallback_text(root),
+            blocks=message_blocks(root),
+            unfurl_links=False,
+            metadata=_metadata(root.key),
         )
         ts = str(resp["ts"])
         return ts, ts
 
     @_permanent_errors
     async def post(self, channel: str, thread: str | None, message: OutMessage) -> str:
-        key = None
-        if message.file is not None:
-            st = message.file.stat()
-            key = (channel, thread, str(message.file.resolve()), st.st_size, st.st_mtime_ns)
-            now = time.monotonic()
-            for k in [k for k, t in self._uploaded.items() if now - t > UPLOAD_MEMORY_S]:
-                del self._uploaded[k]
-            if key not in self._uploaded:
-                await self.client.files_upload_v2(
-                    channel=channel,
-                    thread_ts=thread,
-                    file=str(message.file),
-                    filename=message.file.name,
-                    title=escape(message.title or message.file.stem)[:250],
-                )
-                self._uploaded[key] = now
+        """A message with a file is an upload, then its card. The upload is a checkpoint of the post (kept
+        in the outbox row, so it survives a restart): a retry after the card failed posts only the card."""
+        if message.file is not None and message.checkpoints.get("upload") is None:
+            resp = await self.client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread,
+                file=str(message.file),
+                filename=message.file.name,
+                title=escape(message.title or message.file.stem)[:250],
+            )
+            await message.checkpoints.record("upload", str((resp.get("file") or {}).get("id") or "done"))
         resp = await self.client.chat_postMessage(
             channel=channel,
             thread_ts=thread,
@@ -211,10 +219,33 @@ class SlackAdapter:
             blocks=message_blocks(message),
             unfurl_links=False,
             unfurl_media=False,
+            metadata=_metadata(message.key),
         )
-        if key is not None:
-            self._uploaded.pop(key, None)
         return str(resp["ts"])
+
+    @_permanent_errors
+    async def find_sent(
+        self, channel: str, thread: str | None, key: str, *, since: float | None = None
+    ) -> str | None:
+        """The bot's message carrying outbox ``key`` in its metadata: in the thread (conversations.replies)
+        or among the channel's messages (conversations.history), from ``since`` on when given."""
+        if not key:
+            return None
+        args: dict[str, Any] = {"channel": channel, "include_all_metadata": True, "limit": LOOKUP_LIMIT}
+        if since is not None:
+            args["oldest"] = f"{max(0.0, since - LOOKUP_SLACK_S):.6f}"
+        if thread is not None:
+            resp = await self.client.conversations_replies(ts=thread, **args)
+        else:
+            resp = await self.client.conversations_history(**args)
+        for m in resp.get("messages") or []:
+            meta = m.get("metadata") or {}
+            if (
+                meta.get("event_type") == METADATA_EVENT
+                and (meta.get("event_payload") or {}).get("key") == key
+            ):
+                return str(m["ts"])
+        return None
 
     @_permanent_errors
     async def edit(self, channel: str, thread: str | None, message_id: str, text: str) -> None:

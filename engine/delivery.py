@@ -219,6 +219,8 @@ class Delivery:
             return False
         camp = await self.repo.campaign(job.spec.campaign_id)
         status = await self.repo.outbox_row(f"{job.id}:status")
+        if status is not None and status.gave_up and status.message_id is None:
+            return True  # the status line was given up (a dead letter, logged): there is nothing to edit
         if camp is None or status is None or status.message_id is None:
             return False
         adapter = self.adapters.get(camp.platform)

@@ -65,7 +65,9 @@ class Engine:
         self.artifacts = artifacts
         self.adapters: dict[str, ChatAdapter] = {a.platform: a for a in adapters or []}
         self.rounds = Rounds(settings, repo, queue, Posts(artifacts))
-        self.outbox = OutboxSender(repo, self.adapters, artifacts)
+        self.outbox = OutboxSender(
+            repo, self.adapters, artifacts, lease_seconds=settings.outbox_lease_seconds
+        )
         self.choices = Choices(settings, repo, self.rounds)
         self.delivery = Delivery(
             settings, repo, queue, self.adapters, self.rounds, self.outbox, self.choices.settle_due

@@ -212,6 +212,14 @@ def variant_line(index: int, headline: str) -> str:
     return f"{index}. {headline}"
 
 
+def no_thread(campaign_id: int) -> str:
+    return (
+        f"⚠️ Campaign {cid_str(campaign_id)} could not open its thread here: the bot may be missing a "
+        "permission in this channel (on Discord: Create Public Threads and Send Messages in Threads). "
+        "Ask an admin to grant it, then start the campaign again."
+    )
+
+
 def outcome(state: str, number: int, campaign_id: int, error: str | None) -> str:
     return {
         "failed": f"⚠️ Round {number} could not be made: {error}. Try /campaign resume {cid_str(campaign_id)}.",

@@ -1,6 +1,18 @@
 """The outbox: every message the engine owes a chat is a keyed row, written in the same transaction as
 the state change that owes it, and sent once, in order per campaign, with back-off on failure.
 
+Exactly once, with several engine processes on one database and across crashes:
+
+- a sender *claims* a row before it sends it (a lease: ``claimed_by``/``claimed_until``; on PostgreSQL
+  taken with ``SKIP LOCKED``); only the oldest owed row of a campaign can be claimed, so a campaign's
+  posts keep their order whoever sends them; a lease that runs out (a dead engine) lets another take it;
+- it writes the *attempt marker* (``sending_at``) before it calls the platform; a row found unsent with
+  the marker set may be on the platform already (a crash after the call, a lost response), so it is
+  *reconciled* first: the adapter looks the post up by its key (:class:`engine.adapter.Reconciles`) and,
+  found, it is recorded as sent; only a post not found is sent again;
+- a post of several platform calls keeps the calls done in the row (:class:`engine.adapter.Checkpoints`):
+  a retry does not upload a file again or post a second root message.
+
 A platform failure (network, rate limit, the platform's API, the database) is retried with back-off,
 honouring ``retry_after``. Any other exception is a bug in an adapter or the engine: it is logged with
 its traceback and the message is given up after :data:`BUG_ATTEMPTS` tries (``outbox.gave_up``).
@@ -9,13 +21,19 @@ its traceback and the message is given up after :data:`BUG_ATTEMPTS` tries (``ou
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from engine.adapter import Button, ChatAdapter, OutMessage
+from engine import messages as say
+from engine import metrics
+from engine.adapter import Button, ChatAdapter, Checkpoints, OutMessage, Reconciles
 from engine.artifacts import LocalArtifacts
 from engine.errors import PermanentPlatformError, PlatformError
+from engine.jobs import is_relative_name
 from engine.store.models import Campaign, MessageRef, Outbox, now
 from engine.store.repo import Repo
 
@@ -27,6 +45,9 @@ BUG_ATTEMPTS = 3
 _PLATFORM_MODULES = ("slack_sdk", "slack_bolt", "discord", "aiohttp")
 # Posts whose message id points back at a campaign (reactions and buttons on them are understood).
 _REFERENCED = ("status", "grid", "variant")
+# Claims one pass makes at most (each claim takes the next owed row of up to OUTBOX_CLAIM_BATCH campaigns).
+MAX_CLAIMS_PER_PASS = 200
+NOT_READY_S = 1.0  # a row that cannot go yet (its thread is not open) is looked at again after this
 
 
 def is_platform_error(exc: BaseException) -> bool:
@@ -104,57 +125,125 @@ class Posts:
 
 
 class OutboxSender:
-    """Sends what the outbox owes, in order per campaign; one failure holds back that campaign only."""
+    """Sends what the outbox owes, in order per campaign; one failure holds back that campaign only.
 
-    def __init__(self, repo: Repo, adapters: dict[str, ChatAdapter], artifacts: LocalArtifacts):
+    Any number of senders (engine processes) may share one database: each row is claimed before it is sent
+    (``lease_seconds``, renewed by the attempt marker), see the module's docstring."""
+
+    def __init__(
+        self,
+        repo: Repo,
+        adapters: dict[str, ChatAdapter],
+        artifacts: LocalArtifacts,
+        *,
+        lease_seconds: float = 60.0,
+        name: str | None = None,
+    ):
         self.repo = repo
         self.adapters = adapters
         self.artifacts = artifacts
-        self._backoff: dict[int, float] = {}  # outbox seq -> not before
+        self.lease_seconds = lease_seconds
+        self.name = (name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")[:64]
 
     async def send_pending(self) -> bool:
-        """One pass over the unsent rows; True if something was posted."""
+        """Send what can go now (claiming each row first); True if something was posted."""
         did = False
-        blocked: set[int | None] = set()
-        for row in await self.repo.outbox_pending():
-            if row.campaign_id in blocked:
-                continue
-            if self._backoff.get(row.seq, 0) > now():
-                blocked.add(row.campaign_id)
-                continue
-            adapter = self.adapters.get(row.platform)
-            camp = await self.repo.campaign(row.campaign_id) if row.campaign_id else None
-            if adapter is None or camp is None:
-                continue
-            if row.in_thread and camp.thread is None:
-                blocked.add(row.campaign_id)
-                continue
-            try:
-                did |= await self._deliver(adapter, camp, row)
-            except Exception as exc:
-                if not await self._failed(row, exc):
-                    blocked.add(row.campaign_id)
+        for _ in range(MAX_CLAIMS_PER_PASS):
+            rows = await self.repo.outbox_claim(self.name, list(self.adapters), self.lease_seconds)
+            if not rows:
+                break
+            for row in rows:
+                did |= await self._claimed(row)
         return did
+
+    async def _claimed(self, row: Outbox) -> bool:
+        """Deliver one claimed row, or give it back; True if a message was posted."""
+        adapter = self.adapters[row.platform]
+        camp = await self.repo.campaign(row.campaign_id) if row.campaign_id is not None else None
+        if camp is None:
+            await self._give_up(row, "its campaign is gone")
+            return False
+        if row.in_thread and camp.thread is None:
+            root = await self.repo.outbox_row(f"{say.cid_str(camp.id)}:root")
+            if root is None or root.gave_up:
+                await self._give_up(row, "the campaign's thread was never opened")
+            else:
+                await self.repo.outbox_release(row.seq, self.name, until=now() + NOT_READY_S)
+            return False
+        try:
+            return await self._deliver(adapter, camp, row)
+        except Exception as exc:
+            if await self._failed(row, exc) and row.kind == "root":
+                await self._no_thread(camp)
+            return False
+
+    async def _no_thread(self, camp: Campaign) -> None:
+        """The campaign's root post was refused for good: what it owes in its thread cannot be posted
+        (given up with the reason), and its owner hears why, in the channel."""
+        n = await self.repo.outbox_give_up_campaign(camp.id, "the campaign's thread was never opened")
+        logger.warning("campaign %s has no thread: %d message(s) for it given up", camp.id, n)
+        note = Posts(self.artifacts).row(
+            camp,
+            f"{say.cid_str(camp.id)}:no-thread",
+            "tell",
+            OutMessage(text=say.no_thread(camp.id)),
+            in_thread=False,
+            user=camp.owner,
+        )
+        await self.repo.add([note], ignore_duplicate=True)
+
+    async def _give_up(self, row: Outbox, reason: str) -> None:
+        logger.warning("posting %s given up: %s", row.key, reason)
+        await self.repo.outbox_failed(row.seq, row.attempts, reason, gave_up=True)
 
     async def _deliver(self, adapter: ChatAdapter, camp: Campaign, row: Outbox) -> bool:
         sent = False
         if row.message_id is None:
-            await self._send_one(adapter, camp, row)
-            sent = True
+            if row.sending_at is not None and await self._reconciled(adapter, camp, row):
+                pass  # it was on the platform already: recorded as sent, not posted again
+            elif not await self.repo.outbox_sending(row.seq, self.name, self.lease_seconds):
+                logger.warning("outbox %s: the claim ran out before sending; left to its new holder", row.key)
+                return False
+            else:
+                await self._send_one(adapter, camp, row)
+                sent = True
         if row.reactions and not row.reactions_done and row.message_id:
             await adapter.add_reactions(camp.channel, camp.thread, row.message_id, list(row.reactions))
         await self.repo.reactions_done(row.seq)
         return sent
+
+    async def _reconciled(self, adapter: ChatAdapter, camp: Campaign, row: Outbox) -> bool:
+        """A row with an attempt marker but no message id: True if the adapter found the post (now recorded
+        as sent). A root message found is remembered as the root step, and its thread opened from it."""
+        if row.kind == "tell" or not isinstance(adapter, Reconciles):
+            logger.info("outbox %s: an earlier attempt may have been posted; sending again", row.key)
+            return False
+        thread = camp.thread if row.in_thread else None
+        mid = await adapter.find_sent(camp.channel, thread, row.key, since=row.sending_at)
+        if mid is None:
+            logger.info("outbox %s: an earlier attempt is not on the platform; sending again", row.key)
+            return False
+        logger.info(
+            "outbox %s: found on the platform after an unfinished attempt (%s); not re-sent", row.key, mid
+        )
+        if row.kind == "root":
+            row.steps = {**(row.steps or {}), "root": mid}
+            await self.repo.outbox_steps(row.seq, row.steps)
+            return False  # open_thread goes on from the root message (its checkpoint)
+        await self._record_sent(camp, row, mid)
+        return True
 
     async def _failed(self, row: Outbox, exc: Exception) -> bool:
         """Record a failed try and when to try again; True if the message was given up."""
         attempts = row.attempts + 1
         give_up = False
         if is_permanent_error(exc):
+            metrics.DELIVERY_ERRORS.labels("permanent").inc()
             logger.warning("posting %s failed for good, not retried: %s", row.key, exc)
             await self.repo.outbox_failed(row.seq, attempts, f"{type(exc).__name__}: {exc}", gave_up=True)
             return True
         if is_platform_error(exc):
+            metrics.DELIVERY_ERRORS.labels("transient").inc()
             delay = min(60.0, 0.5 * 2**attempts)
             if isinstance(exc, PlatformError) and exc.retry_after:
                 delay = max(delay, exc.retry_after)
@@ -162,6 +251,7 @@ class OutboxSender:
                 "posting %s failed (attempt %d, retry in %.0fs): %s", row.key, attempts, delay, exc
             )
         else:  # a bug in an adapter or in the engine: say so loudly, and do not retry forever
+            metrics.DELIVERY_ERRORS.labels("bug").inc()
             delay = 5.0
             give_up = attempts >= BUG_ATTEMPTS
             logger.exception(
@@ -172,12 +262,28 @@ class OutboxSender:
                 BUG_ATTEMPTS,
                 "; giving up on this message" if give_up else "",
             )
-        self._backoff[row.seq] = now() + delay
-        await self.repo.outbox_failed(row.seq, attempts, f"{type(exc).__name__}: {exc}", gave_up=give_up)
+        await self.repo.outbox_failed(
+            row.seq, attempts, f"{type(exc).__name__}: {exc}", gave_up=give_up, retry_at=now() + delay
+        )
         return give_up
 
-    async def _send_one(self, adapter: ChatAdapter, camp: Campaign, row: Outbox) -> None:
+    def _message(self, row: Outbox) -> OutMessage:
+        """The row's message, carrying its key and the row's durable checkpoints."""
         msg = message_from_dict(row.message, self.artifacts)
+
+        async def save(steps: dict[str, str]) -> None:
+            row.steps = steps
+            await self.repo.outbox_steps(row.seq, steps)
+
+        msg.key = row.key
+        msg.checkpoints = Checkpoints(row.steps or {}, save)
+        return msg
+
+    async def _send_one(self, adapter: ChatAdapter, camp: Campaign, row: Outbox) -> None:
+        file = row.message.get("file")
+        if file and is_relative_name(file):  # a copy here first when the store is not this host's disk
+            await self.artifacts.fetch(file)
+        msg = self._message(row)
         thread = camp.thread if row.in_thread else None
         if row.kind == "root":
             mid, thread_id = await adapter.open_thread(camp.channel, msg)
@@ -193,6 +299,9 @@ class OutboxSender:
             mid = f"tell:{row.seq}"
         else:
             mid = await adapter.post(camp.channel, thread, msg)
+        await self._record_sent(camp, row, mid)
+
+    async def _record_sent(self, camp: Campaign, row: Outbox, mid: str) -> None:
         ref = None
         if row.kind in _REFERENCED:
             ref = MessageRef(

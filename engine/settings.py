@@ -62,6 +62,13 @@ class Settings(BaseSettings):
         default=60.0, description="a job whose worker is silent this long is retried"
     )
     job_max_attempts: int = Field(default=3, description="deliveries of one job before it fails")
+    outbox_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="an engine claims each post before sending it for this long (renewed when it calls the "
+        "platform); the claim of an engine that died runs out and another engine sends the post, after "
+        "looking on the platform for it; keep it well above the time one platform call may take",
+    )
     job_ttl_seconds: float = Field(default=3600.0, description="queued jobs older than this are dropped")
     max_jobs_per_user: int = Field(default=2)
     queue_cap: int = Field(default=20, description="jobs waiting or running at once, all users")
@@ -124,6 +131,11 @@ class Settings(BaseSettings):
         default=300.0,
         gt=0,
         description="the window of worker_restart_limit; a worker that stayed up this long resets the count",
+    )
+    run_worker: bool = Field(
+        default=True,
+        description="campaignbot run starts and supervises an inference worker process beside the service; "
+        "false for bot replicas whose workers run on their own hosts (campaignbot worker)",
     )
     ops_port: int | None = Field(
         default=None,

@@ -41,11 +41,13 @@ class Message:
     file: str | None = None
     edited: bool = False
     only: str | None = None
+    key: str = ""  # the engine's outbox key of a bot post (kept in the journal; never sent to the page)
 
     def public(self) -> dict[str, Any]:
         """What the page receives: no server paths, just the kind of attachment."""
         d = asdict(self)
         path = d.pop("file")
+        d.pop("key")
         d["fields"] = [list(f) for f in self.fields]
         d["attachment"] = None
         if path:
@@ -76,6 +78,13 @@ class Channels:
     def visible(self, user: str) -> list[Message]:
         return [m for m in self.messages.values() if m.only is None or m.only == user]
 
+    def find(self, channel: str, thread: str | None, key: str) -> Message | None:
+        """The bot's post carrying the engine's outbox ``key`` (the journal keeps it across restarts)."""
+        for m in self.messages.values():
+            if key and m.key == key and m.channel == channel and m.thread == thread:
+                return m
+        return None
+
     def replies(self, thread: str) -> int:
         return sum(1 for m in self.messages.values() if m.thread == thread and m.only is None)
 
@@ -105,6 +114,7 @@ class Channels:
             m.fields = list(out.fields)
             m.buttons = [{"label": b.label, "action": b.action, "value": b.value} for b in out.buttons]
             m.file = str(out.file) if out.file else None
+            m.key = out.key
         self.messages[m.id] = m
         self._write({"op": "msg", "m": asdict(m)})
         return m

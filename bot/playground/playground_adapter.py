@@ -80,9 +80,19 @@ class PlaygroundAdapter:
 
     # -- ChatAdapter --------------------------------------------------------------------------------------
     async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
+        done = root.checkpoints.get("root")
+        if done is not None:  # found after an unfinished attempt: the thread is the root's
+            return done, done
         m = self.channels.add(channel, None, BOT, BOT, root.text, root)
         await self.publish(m)
         return m.id, m.id
+
+    async def find_sent(
+        self, channel: str, thread: str | None, key: str, *, since: float | None = None
+    ) -> str | None:
+        """The post carrying outbox ``key``, from the journal (the playground is its own platform)."""
+        m = self.channels.find(channel, thread, key)
+        return m.id if m is not None else None
 
     async def post(self, channel: str, thread: str | None, message: OutMessage) -> str:
         m = self.channels.add(channel, thread, BOT, BOT, message.text, message)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -141,6 +142,16 @@ class Outbox(Base):
     gave_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[float] = mapped_column(Float, default=now)
+    # The claim (engine.outbox.OutboxSender): the sender that holds the row and until when. Nobody may take
+    # the row before ``claimed_until``: a held claim, or the back-off after a failed try (claimed_by None).
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    # The attempt marker, written before the platform is called: a row found unsent with it set may have
+    # been posted (a crash, a lost response), so it is reconciled with the platform before it is sent again.
+    sending_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Steps of a post made of several calls already done (an upload's file id, the root message of a
+    # Discord thread), so that a retry does not repeat them.
+    steps: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class MessageRef(Base):

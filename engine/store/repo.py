@@ -7,14 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import ColumnElement, delete, exists, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from engine.store.db import sessionmaker
 from engine.store.models import (
@@ -36,6 +37,15 @@ Row = Round | Outbox | Card | MessageRef
 ROUND_CAS_TRIES = 8  # concurrent events on one campaign: each takes the next round number in turn
 ACTIVE_ROUND_STATES = ("queued", "running")  # a round being made: it counts against the limits
 ADMISSION_LOCK = 0x63616D70  # PostgreSQL advisory lock key that serialises admissions ("camp")
+OUTBOX_CLAIM_BATCH = 20  # rows one claim takes at most (one per campaign)
+
+
+def _pending(o: Any) -> ColumnElement[bool]:  # Outbox or an alias of it
+    """An outbox row still owed: its message or its reactions not done, and not given up."""
+    owed: ColumnElement[bool] = ((o.message_id.is_(None)) | (o.reactions_done.is_(False))) & o.gave_up.is_(
+        False
+    )
+    return owed
 
 
 class ChoiceGone(Exception):  # noqa: N818 - a signal, not an error
@@ -439,13 +449,76 @@ class Repo:
     async def outbox_pending(self) -> Sequence[Outbox]:
         """Messages not sent yet (or whose reactions are not added yet), oldest first; given-up ones aside."""
         async with self.sessions() as s:
-            q = (
-                select(Outbox)
-                .where((Outbox.message_id.is_(None)) | (Outbox.reactions_done.is_(False)))
-                .where(Outbox.gave_up.is_(False))
-                .order_by(Outbox.seq)
-            )
+            q = select(Outbox).where(_pending(Outbox)).order_by(Outbox.seq)
             return (await s.execute(q)).scalars().all()
+
+    @asynccontextmanager
+    async def _claiming(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that takes claims: on SQLite the write lock first (BEGIN IMMEDIATE), so that a
+        read followed by a compare-and-set never meets a snapshot another process has written past."""
+        async with self.sessions() as s, s.begin():
+            if self.db.dialect.name == "sqlite":
+                await s.execute(text("BEGIN IMMEDIATE"))
+            yield s
+
+    async def outbox_claim(
+        self, owner: str, platforms: Collection[str], lease: float, limit: int = OUTBOX_CLAIM_BATCH
+    ) -> list[Outbox]:
+        """Claim the rows ``owner`` may send now, oldest first: for each campaign only its oldest pending
+        row (so no row is sent while an earlier one of its campaign is unsent, or held by another sender),
+        one not claimed or backed off until later, on a platform in ``platforms``. Each row is taken with a
+        compare-and-set on ``claimed_until``; on PostgreSQL the candidates are locked with SKIP LOCKED, so
+        concurrent claimers never wait for each other nor take one row twice."""
+        at = now()
+        earlier = aliased(Outbox)
+        head = ~exists().where(
+            earlier.campaign_id == Outbox.campaign_id, earlier.seq < Outbox.seq, _pending(earlier)
+        )
+        q = (
+            select(Outbox)
+            .where(_pending(Outbox), Outbox.claimed_until < at, Outbox.platform.in_(list(platforms)), head)
+            .order_by(Outbox.seq)
+            .limit(limit)
+        )
+        if self.db.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True, of=Outbox)
+        got: list[Outbox] = []
+        async with self._claiming() as s:
+            for row in (await s.execute(q)).scalars().all():
+                res = await s.execute(
+                    update(Outbox)
+                    .where(Outbox.seq == row.seq, Outbox.claimed_until < at)
+                    .values(claimed_by=owner, claimed_until=at + lease)
+                )
+                if res.rowcount == 1:  # type: ignore[attr-defined]
+                    row.claimed_by, row.claimed_until = owner, at + lease
+                    got.append(row)
+        return got
+
+    async def outbox_sending(self, seq: int, owner: str, lease: float) -> bool:
+        """The attempt marker, written (and the claim renewed) before the platform is called; False when
+        ``owner`` no longer holds the row (its lease ran out and another sender took it)."""
+        async with self.sessions() as s, s.begin():
+            res = await s.execute(
+                update(Outbox)
+                .where(Outbox.seq == seq, Outbox.claimed_by == owner)
+                .values(sending_at=now(), claimed_until=now() + lease)
+            )
+            return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def outbox_steps(self, seq: int, steps: dict[str, str]) -> None:
+        """Remember the steps of a multi-call post done so far (see :class:`engine.adapter.Checkpoints`)."""
+        async with self.sessions() as s, s.begin():
+            await s.execute(update(Outbox).where(Outbox.seq == seq).values(steps=steps))
+
+    async def outbox_release(self, seq: int, owner: str, *, until: float = 0.0) -> None:
+        """Give a claim back: others may take the row from ``until`` on."""
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                update(Outbox)
+                .where(Outbox.seq == seq, Outbox.claimed_by == owner)
+                .values(claimed_by=None, claimed_until=until)
+            )
 
     async def outbox_sent(self, seq: int, message_id: str, ref: MessageRef | None = None) -> None:
         async with self.sessions() as s, s.begin():
@@ -471,16 +544,40 @@ class Repo:
             s.add(ref)
 
     async def reactions_done(self, seq: int) -> None:
-        async with self.sessions() as s, s.begin():
-            await s.execute(update(Outbox).where(Outbox.seq == seq).values(reactions_done=True))
-
-    async def outbox_failed(self, seq: int, attempts: int, error: str, *, gave_up: bool) -> None:
+        """The row is delivered (message and reactions): done, and its claim given back."""
         async with self.sessions() as s, s.begin():
             await s.execute(
                 update(Outbox)
                 .where(Outbox.seq == seq)
-                .values(attempts=attempts, error=error[:500], gave_up=gave_up)
+                .values(reactions_done=True, claimed_by=None, claimed_until=0.0)
             )
+
+    async def outbox_failed(
+        self, seq: int, attempts: int, error: str, *, gave_up: bool, retry_at: float = 0.0
+    ) -> None:
+        """A failed try: its error, and the claim given back, with nobody to try again before ``retry_at``."""
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                update(Outbox)
+                .where(Outbox.seq == seq)
+                .values(
+                    attempts=attempts,
+                    error=error[:500],
+                    gave_up=gave_up,
+                    claimed_by=None,
+                    claimed_until=retry_at,
+                )
+            )
+
+    async def outbox_give_up_campaign(self, campaign_id: int, error: str) -> int:
+        """Give up every unsent row of a campaign (its thread could not be opened); how many there were."""
+        async with self.sessions() as s, s.begin():
+            res = await s.execute(
+                update(Outbox)
+                .where(Outbox.campaign_id == campaign_id, _pending(Outbox), Outbox.message_id.is_(None))
+                .values(gave_up=True, error=error[:500], claimed_by=None, claimed_until=0.0)
+            )
+            return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
     # -- operations ---------------------------------------------------------------------------------------
     async def outbox_counts(self) -> tuple[int, int]:

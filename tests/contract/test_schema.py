@@ -81,3 +81,31 @@ async def test_rounds_made_before_the_user_column_get_their_user(backend: str, t
         got = (await c.execute(text('SELECT "user", state FROM rounds'))).all()
     await eng.dispose()
     assert [tuple(r) for r in got] == [("U42", "queued")]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_outbox_rows_made_before_claims_are_claimable(backend: str, tmp_path: Path) -> None:
+    """Migration 0005 adds the claim, the attempt marker and the steps: a row owed at upgrade time is
+    unclaimed, has no attempt marker (it is sent, not looked up) and is claimed by the next sender."""
+    from engine.store.repo import Repo  # noqa: PLC0415
+
+    url = await _fresh(backend, tmp_path)
+    await asyncio.to_thread(upgrade, url, "0004")
+    eng = make_engine(url)
+    async with eng.begin() as c:
+        await c.execute(
+            text(
+                "INSERT INTO outbox (key, campaign_id, kind, platform, channel, in_thread, message,"
+                " reactions, reactions_done, attempts, gave_up, created_at)"
+                " VALUES ('C1:root', 1, 'root', 'test', 'C', false, '{}', '[]', false, 0, false, 0)"
+            )
+        )
+    await eng.dispose()
+    await upgrade_async(url)
+    repo = Repo(make_engine(url))
+    try:
+        (row,) = await repo.outbox_claim("engine-a", ["test"], 60.0)
+        assert (row.key, row.sending_at, row.steps, row.claimed_by) == ("C1:root", None, None, "engine-a")
+        assert await repo.outbox_claim("engine-b", ["test"], 60.0) == []  # held by engine-a
+    finally:
+        await repo.close()

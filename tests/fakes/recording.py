@@ -26,6 +26,7 @@ class Posted:
     buttons: list[str] = field(default_factory=list)
     edits: list[str] = field(default_factory=list)
     reactions: list[str] = field(default_factory=list)
+    key: str = ""  # the outbox key the post carried
 
     @property
     def current(self) -> str:
@@ -41,6 +42,10 @@ class RecordingAdapter:
         self.tells: list[tuple[str, str | None, str, str]] = []
         self._ids = itertools.count(1)
         self.fail_next_posts = 0
+        self.lose_next_answers = 0  # posts that are made, then answered with a timeout (a lost response)
+        self.latency = 0.0  # seconds each post takes (lets concurrent senders interleave)
+        self.lookups = 0  # find_sent calls
+        self.posted: list[str] = []  # ids of the messages posted through this adapter
 
     def _id(self) -> str:
         return f"m{next(self._ids)}"
@@ -50,9 +55,29 @@ class RecordingAdapter:
         await stop.wait()
 
     async def open_thread(self, channel: str, root: OutMessage) -> tuple[str, str]:
+        done = root.checkpoints.get("root")
+        if done is not None:  # posted by an earlier attempt: the thread is the root's
+            return done, done
         mid = self._id()
-        self.messages[mid] = Posted(mid, channel, None, root.text, root.file, root.title)
+        self.messages[mid] = Posted(mid, channel, None, root.text, root.file, root.title, key=root.key)
+        self.posted.append(mid)
+        await self._answer()
         return mid, mid
+
+    async def find_sent(
+        self, channel: str, thread: str | None, key: str, *, since: float | None = None
+    ) -> str | None:
+        """The platform's own record: the message posted with this outbox key, if any."""
+        self.lookups += 1
+        found = [m.id for m in self.messages.values() if key and m.key == key and m.thread == thread]
+        return found[0] if found else None
+
+    async def _answer(self) -> None:
+        """The platform's answer to a post that it made: lost when ``lose_next_answers`` is set."""
+        await asyncio.sleep(self.latency)
+        if self.lose_next_answers > 0:
+            self.lose_next_answers -= 1
+            raise TimeoutError("injected: the post was made, its answer lost")
 
     async def post(self, channel: str, thread: str | None, message: OutMessage) -> str:
         if self.fail_next_posts > 0:
@@ -68,7 +93,10 @@ class RecordingAdapter:
             message.title,
             list(message.fields),
             [b.label for b in message.buttons],
+            key=message.key,
         )
+        self.posted.append(mid)
+        await self._answer()
         return mid
 
     async def edit(self, channel: str, thread: str | None, message_id: str, text: str) -> None:

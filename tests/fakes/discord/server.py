@@ -118,6 +118,11 @@ class FakeDiscord:
         self.session: _Session | None = None
         self._sessions: dict[str, _Session] = {}
         self._faults: list[tuple[str, re.Pattern[str], float]] = []
+        self._lost: list[tuple[str, re.Pattern[str]]] = []  # requests done whose answer is never sent
+        self.refuse_threads: int | None = None  # 403/404: thread creation refused with this status
+        self.nonce_window = 300.0  # seconds Discord remembers a nonce with enforce_nonce
+        self.deduplicated = 0  # sends answered with the message an earlier send with its nonce made
+        self._nonces: dict[tuple[str, str], tuple[str, float]] = {}  # (channel, nonce) -> (message, when)
         self.rate_limited: list[tuple[str, str, float]] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -156,6 +161,10 @@ class FakeDiscord:
         """The next request matching ``method`` and ``path_regex`` gets a 429 (with ``Via``, as Discord's
         own rate limits carry; a 429 without it is Cloudflare's ban)."""
         self._faults.append((method, re.compile(path_regex), retry_after))
+
+    def lose_next(self, method: str, path_regex: str) -> None:
+        """The next matching request takes effect, then the connection drops before the answer."""
+        self._lost.append((method, re.compile(path_regex)))
 
     async def reconnect(self) -> None:
         """Gateway op 7: the client must close and RESUME. Events dispatched meanwhile are kept for it."""
@@ -340,6 +349,11 @@ class FakeDiscord:
                 args = {k: unquote(v) for k, v in m.groupdict().items()}
                 handler = getattr(self, "_r_" + name)
                 result: web.StreamResponse = await handler(request, **args)
+                for lost in list(self._lost):
+                    if lost[0] == request.method and lost[1].fullmatch(path):
+                        self._lost.remove(lost)
+                        assert request.transport is not None
+                        request.transport.close()  # done, but the answer never reaches the bot
                 return result
         self.problems.append(f"unknown route {request.method} {path}")
         return _json({"message": "404: Not Found", "code": 0}, 404)
@@ -470,7 +484,21 @@ class FakeDiscord:
         payload, files = await self._body(request)
         self._check_send(f"POST /channels/{cid}/messages", payload)
         self.sent.append(Sent(f"/channels/{cid}/messages", payload, files))
+        nonce = payload.get("nonce")
+        if nonce is not None and len(str(nonce)) > 25:
+            self.problems.append(f"nonce {nonce!r} longer than 25 characters")
+        seen = self._nonces.get((cid, str(nonce))) if nonce is not None else None
+        if (
+            seen is not None
+            and payload.get("enforce_nonce")
+            and time.monotonic() - seen[1] < self.nonce_window
+        ):
+            self.deduplicated += 1
+            return _json(self.messages[seen[0]])
         msg = self._message(cid, self.bot, payload, files)
+        if nonce is not None:
+            msg["nonce"] = str(nonce)
+            self._nonces[(cid, str(nonce))] = (msg["id"], time.monotonic())
         self.messages[msg["id"]] = msg
         await self.dispatch("MESSAGE_CREATE", {**msg, "guild_id": self.guild_id})
         return _json(msg)
@@ -501,6 +529,14 @@ class FakeDiscord:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
         if not 1 <= len(payload.get("name", "")) <= 100:
             self.problems.append(f"thread name {payload.get('name')!r}")
+        if self.refuse_threads is not None:
+            refusals = {403: ("Missing Permissions", 50013), 404: ("Unknown Channel", 10003)}
+            text, code = refusals[self.refuse_threads]
+            return _json({"message": text, "code": code}, self.refuse_threads)
+        if mid in self.channels:
+            return _json(
+                {"message": "A thread has already been created for this message", "code": 160004}, 400
+            )
         thread = {
             "id": mid,  # Discord: a thread started from a message has the message's id
             "type": 11,

@@ -42,6 +42,7 @@ class Message:
     reactions: dict[str, list[str]] = field(default_factory=dict)
     edits: list[str] = field(default_factory=list)
     bot: bool = False
+    metadata: dict[str, Any] | None = None  # chat.postMessage's metadata (event_type, event_payload)
 
     @property
     def current(self) -> str:
@@ -103,6 +104,9 @@ class FakeSlack:
     ):
         self.mode = mode  # "socket" or "http": how events reach the app
         self.app_url: str | None = None  # HTTP mode: the app's request URL
+        # HTTP mode behind a load balancer: requests go to these in turn (replicas of one app)
+        self.app_urls: list[str] = []
+        self._next_app = itertools.count()
         self.echo_bot_events = echo_bot_events
         self.update_limit_per_minute = update_limit_per_minute
         self.channels: dict[str, str] = {"C0GENERAL": "general", "C0RANDOM": "random"}
@@ -114,6 +118,7 @@ class FakeSlack:
         self.rate_limited: list[tuple[float, str]] = []
         self.problems: list[str] = []
         self.faults: dict[str, list[Fault]] = {}
+        self.lost: dict[str, int] = {}  # method -> how many more calls are made but never answered
         self.connections = 0  # websocket connections opened so far
         self.events: dict[str, dict[str, Any]] = {}  # event_id -> event callback payload
         self._ts = itertools.count(1)
@@ -202,6 +207,11 @@ class FakeSlack:
         """The next ``times`` calls of ``method`` (or ``"upload"`` for the upload URL) answer ``status``."""
         self.faults.setdefault(method, []).extend(Fault(status, retry_after) for _ in range(times))
 
+    def lose_next(self, method: str, *, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` take effect, then the connection drops before the answer
+        (a lost response: the app cannot tell whether Slack did it)."""
+        self.lost[method] = self.lost.get(method, 0) + times
+
     def _fault(self, method: str) -> web.Response | None:
         if self.faults.get(method):
             f = self.faults[method].pop(0)
@@ -237,6 +247,10 @@ class FakeSlack:
             if exc.strict:
                 self.problem(f"{method}: {exc.code} {exc.detail}")
             return self._json({"ok": False, "error": exc.code})
+        if self.lost.get(method):
+            self.lost[method] -= 1
+            assert request.transport is not None
+            request.transport.close()  # done, but the answer never reaches the app
         return self._json({"ok": True, **result})
 
     def _channel(self, params: dict[str, Any], key: str = "channel") -> str:
@@ -305,8 +319,17 @@ class FakeSlack:
         if not text and not blocks:
             raise _ApiError("no_text", "neither text nor blocks")
         thread = params.get("thread_ts") or None
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata is not None and (
+            not isinstance(metadata, dict)
+            or not re.fullmatch(r"[a-z0-9_]{1,255}", str(metadata.get("event_type") or ""))
+            or not isinstance(metadata.get("event_payload"), dict)
+        ):
+            raise _ApiError("invalid_metadata_format", f"{metadata!r}")
         msg = self._add_message(
-            Message(channel, self._new_ts(), self.BOT_USER, text, thread, blocks, bot=True)
+            Message(channel, self._new_ts(), self.BOT_USER, text, thread, blocks, bot=True, metadata=metadata)
         )
         self._echo_message(msg)
         return {
@@ -314,6 +337,52 @@ class FakeSlack:
             "ts": msg.ts,
             "message": {"text": text, "ts": msg.ts, "bot_id": self.BOT_ID},
         }
+
+    def _wire(self, m: Message, with_metadata: bool) -> dict[str, Any]:
+        """A message as conversations.history/replies return it (metadata only when asked for)."""
+        out: dict[str, Any] = {"type": "message", "ts": m.ts, "user": m.user, "text": m.current}
+        if m.thread_ts is not None:
+            out["thread_ts"] = m.thread_ts
+        if m.bot:
+            out["bot_id"] = self.BOT_ID
+        if m.files:
+            out["files"] = [{"id": f, "title": self.files[f].title} for f in m.files if f in self.files]
+        if with_metadata and m.metadata is not None:
+            out["metadata"] = m.metadata
+        return out
+
+    @staticmethod
+    def _window(params: dict[str, Any]) -> tuple[float, int, bool]:
+        limit = int(str(params.get("limit") or 100))
+        if not 1 <= limit <= 1000:
+            raise _ApiError("invalid_limit", str(limit))
+        meta = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        return float(str(params.get("oldest") or 0)), limit, meta
+
+    def _m_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The channel's top-level messages (and thread roots), newest first."""
+        channel = self._channel(params)
+        oldest, limit, meta = self._window(params)
+        found = [
+            m
+            for m in self.messages.values()
+            if m.channel == channel and m.thread_ts is None and float(m.ts) >= oldest
+        ]
+        found.sort(key=lambda m: float(m.ts), reverse=True)
+        return {"messages": [self._wire(m, meta) for m in found[:limit]], "has_more": len(found) > limit}
+
+    def _m_conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its root, then its replies oldest first."""
+        channel = self._channel(params)
+        root = self._message(channel, params.get("ts"))
+        oldest, limit, meta = self._window(params)
+        replies = [
+            m
+            for m in self.messages.values()
+            if m.channel == channel and m.thread_ts == root.ts and float(m.ts) >= oldest
+        ]
+        found = [root, *sorted(replies, key=lambda m: float(m.ts))]
+        return {"messages": [self._wire(m, meta) for m in found[:limit]], "has_more": len(found) > limit}
 
     def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params)
@@ -546,10 +615,11 @@ class FakeSlack:
         timestamp: int | None = None,
         secret: str | None = None,
     ) -> tuple[int, str, float]:
-        assert self.app_url and self.http is not None
+        url = self.app_urls[next(self._next_app) % len(self.app_urls)] if self.app_urls else self.app_url
+        assert url and self.http is not None
         h = {"Content-Type": content_type, **self.sign(body, timestamp, secret), **(headers or {})}
         t0 = time.monotonic()
-        async with self.http.post(self.app_url, data=body, headers=h) as resp:
+        async with self.http.post(url, data=body, headers=h) as resp:
             return resp.status, await resp.text(), time.monotonic() - t0
 
     async def _deliver_http(self, kind: str, payload: dict[str, Any], retry_attempt: int) -> Delivery:
