@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,8 @@ from engine.store.db import make_engine
 from engine.store.migrate import upgrade, upgrade_async
 from engine.store.models import Base
 from tests.pg import PG_URL
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _diff(url: str) -> list[object]:
@@ -109,3 +114,36 @@ async def test_outbox_rows_made_before_claims_are_claimable(backend: str, tmp_pa
         assert await repo.outbox_claim("engine-b", ["test"], 60.0) == []  # held by engine-a
     finally:
         await repo.close()
+
+
+async def test_replicas_migrating_one_new_postgresql_database_at_once_all_succeed() -> None:
+    """Several bot replicas (and workers) start at once on an empty database: the migration runs once, the
+    others wait for it and find the schema at head."""
+    url = await _fresh("postgresql", Path("."))
+    # separate processes, as replicas are (Alembic's context is global to a process)
+    # all start migrating at one moment (after their imports), as replicas started together would
+    code = (
+        "import sys, time; from engine.store.migrate import upgrade; "
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); upgrade(sys.argv[1])"
+    )
+    start = str(time.time() + 4.0)
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            code,
+            url,
+            start,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        for _ in range(4)
+    ]
+    results = [(await p.wait(), (await p.stderr.read()).decode()) for p in procs if p.stderr is not None]
+    assert [rc for rc, _ in results] == [0, 0, 0, 0], [err[-800:] for _, err in results]
+    eng = make_engine(url)
+    async with eng.connect() as c:
+        heads = (await c.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+    await eng.dispose()
+    assert len(heads) == 1
