@@ -14,6 +14,7 @@ from engine.ids import card_id
 from engine.jobs import Job, JobState, RoundResult
 from engine.outbox import OutboxSender, Posts, is_permanent_error
 from engine.queue import JobProducer
+from engine.retention import EVENT_MEMORY_S, Retention
 from engine.rounds import Rounds
 from engine.settings import Settings
 from engine.store.models import Campaign, Card, Round, now
@@ -24,7 +25,6 @@ logger = logging.getLogger(__name__)
 
 EDIT_RETRY_S = 5.0  # a failed status edit is retried no sooner than this
 HOUSEKEEPING_S = 10.0  # TTL drops and forgetting old event ids, at most this often
-EVENT_MEMORY_S = 86400.0  # platforms retry events for minutes, not days
 
 
 @dataclass
@@ -100,6 +100,7 @@ class Delivery:
         adapters: dict[str, ChatAdapter],
         rounds: Rounds,
         outbox: OutboxSender,
+        retention: Retention | None = None,
     ):
         self.settings = settings
         self.repo = repo
@@ -107,10 +108,12 @@ class Delivery:
         self.adapters = adapters
         self.rounds = rounds
         self.outbox = outbox
+        self.retention = retention
         self.posts = rounds.posts
         self.wake = asyncio.Event()
         self._edits: dict[str, _EditState] = {}
         self._last_housekeeping = 0.0
+        self._last_prune = 0.0
 
     async def pump(self) -> bool:
         """One delivery pass: job progress and results -> outbox -> chat; votes; TTL. True if it did work."""
@@ -121,6 +124,9 @@ class Delivery:
                 logger.warning("job %s dropped after waiting past the TTL", j.id)
             await self.repo.forget_events(now() - EVENT_MEMORY_S)
             await self.rounds.recover()  # a round whose job was never enqueued (a queue error) gets it
+        if self.retention and now() - self._last_prune >= self.settings.prune_interval_seconds:
+            self._last_prune = now()  # a failing pass is logged by run() and tried again next interval
+            await self.retention.prune()
         for job in await self.queue.unhandled():
             did |= await self._job(job)
         did |= await close_due_votes(self.repo, self.rounds)

@@ -33,6 +33,7 @@ from engine.outbox import OutboxSender, Posts
 from engine.planning import job_id_for
 from engine.queue import JobProducer
 from engine.replies import BackTo, ExportIntent, HelpIntent, NotUnderstood, Refine, ReplyIntent, parse_reply
+from engine.retention import PruneReport, Retention
 from engine.rounds import Rounds
 from engine.settings import Settings
 from engine.store.models import Campaign, Round, now
@@ -57,7 +58,10 @@ class Engine:
         self.adapters: dict[str, ChatAdapter] = {a.platform: a for a in adapters or []}
         self.rounds = Rounds(settings, repo, queue, Posts(artifacts))
         self.outbox = OutboxSender(repo, self.adapters, artifacts)
-        self.delivery = Delivery(settings, repo, queue, self.adapters, self.rounds, self.outbox)
+        self.retention = Retention(settings, repo, artifacts)
+        self.delivery = Delivery(
+            settings, repo, queue, self.adapters, self.rounds, self.outbox, self.retention
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -75,6 +79,10 @@ class Engine:
 
     async def run(self, stop: asyncio.Event, *, interval: float = 0.5) -> None:
         await self.delivery.run(stop, interval=interval)
+
+    async def prune(self, *, dry_run: bool = False) -> PruneReport:
+        """Delete what the retention settings allow (``campaignbot prune``; the delivery loop does it too)."""
+        return await self.retention.prune(dry_run=dry_run)
 
     # -- what adapters may keep per workspace (e.g. Discord's slash-command digest) -----------------------
     async def workspace_data(self, platform: str, workspace: str) -> dict[str, Any]:
@@ -171,7 +179,12 @@ class Engine:
         camp = await self.repo.campaign(campaign_id)
         if camp is None or camp.platform != platform or camp.workspace != workspace:
             raise UserError(say.no_such_campaign(campaign_id))
+        if camp.expired_at is not None:
+            raise UserError(self._expired(camp))
         return camp
+
+    def _expired(self, camp: Campaign) -> str:
+        return say.campaign_expired(camp.id, self.settings.retention_days)
 
     async def _may_choose(self, camp: Campaign, user: str) -> bool:
         if user == camp.owner:
@@ -187,10 +200,17 @@ class Engine:
     # -- reactions, buttons, replies ----------------------------------------------------------------------
     async def _reaction(self, ev: ReactionEvent) -> Reply | None:
         ref = await self.repo.message_ref(ev.where.platform, ev.where.channel, ev.message_id)
-        if ref is None or ref.round_number is None:
+        if ref is None:
             return None
         camp = await self.repo.campaign(ref.campaign_id)
         assert camp is not None
+        if camp.expired_at is not None:
+            meant = is_cancel_emoji(ev.emoji) or is_choose_emoji(ev.emoji) or emoji_choice(ev.emoji)
+            if meant:  # a choice or a cancel on an expired campaign's message: say why nothing happens
+                await self.rounds.tell(camp, ev.user, self._expired(camp))
+            return None
+        if ref.round_number is None:
+            return None
         if is_cancel_emoji(ev.emoji):
             if ref.kind != "status":
                 return None
@@ -240,6 +260,9 @@ class Engine:
             return None
         camp = await self.repo.campaign_in_thread(ev.where.platform, ev.where.thread)
         if camp is None:
+            return None
+        if camp.expired_at is not None:
+            await self.rounds.tell(camp, ev.user, self._expired(camp))
             return None
         base = await self.repo.round(camp.id, camp.base_round)
         intent = await self._parse(ev.text, camp, base)

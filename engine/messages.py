@@ -67,6 +67,14 @@ def no_such_campaign(campaign_id: int) -> str:
     return f"There is no campaign C{campaign_id} here. /campaign status lists yours."
 
 
+def campaign_expired(campaign_id: int, days: float) -> str:
+    age = f" (older than {days:g} days)" if days > 0 else ""
+    return (
+        f"Campaign {cid_str(campaign_id)} has expired{age}: its rounds and images were deleted. "
+        "Start a new one with /campaign <what to advertise>."
+    )
+
+
 def owner_only(owner_name: str, what: str, campaign_id: int) -> str:
     return f"Only {owner_name or 'the owner'} can {what} on campaign {cid_str(campaign_id)}."
 

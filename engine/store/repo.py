@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import ColumnElement, delete, false, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,6 +20,7 @@ from engine.store.db import sessionmaker
 from engine.store.models import (
     Campaign,
     Card,
+    JobRow,
     MessageRef,
     Outbox,
     Round,
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 Row = Round | Outbox | Card | MessageRef
 ROUND_CAS_TRIES = 8  # concurrent events on one campaign: each takes the next round number in turn
 ACTIVE_ROUND_STATES = ("queued", "running")  # a round being made: it counts against the limits
+EXPIRED_REF = "expired"  # a message of an expired campaign: a late reaction on it is told so
 ADMISSION_LOCK = 0x63616D70  # PostgreSQL advisory lock key that serialises admissions ("camp")
 
 
@@ -71,12 +73,44 @@ class Admission:
 
 
 @dataclass
+class Expired:
+    """What one retention pass removed (or, in a dry run, would remove): the campaigns it expired and the
+    rows per table (``message_refs`` counts references reduced to "expired" markers)."""
+
+    campaigns: list[int] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What file retention must know: campaigns with a round being made (never touched), expired
+    campaigns, every campaign id, and when each (campaign, round) was made."""
+
+    active: frozenset[int]
+    expired: frozenset[int]
+    known: frozenset[int]
+    rounds: dict[tuple[int, int], float]
+
+
+@dataclass
 class NewRows:
     """Rows one step adds in one transaction, and field changes of the campaign and round it is about."""
 
     add: list[Row] = field(default_factory=list)
     campaign: dict[str, Any] = field(default_factory=dict)
     round: dict[str, Any] = field(default_factory=dict)
+
+
+async def _count(s: AsyncSession, model: type[Any], where: ColumnElement[bool]) -> int:
+    return int(await s.scalar(select(func.count()).select_from(model).where(where)) or 0)
+
+
+async def _remove(s: AsyncSession, model: type[Any], where: ColumnElement[bool], dry_run: bool) -> int:
+    """Delete the rows ``where`` selects (a dry run counts them); how many."""
+    if dry_run:
+        return await _count(s, model, where)
+    got = await s.execute(delete(model).where(where).execution_options(synchronize_session=False))
+    return int(got.rowcount or 0)  # type: ignore[attr-defined]
 
 
 class Repo:
@@ -145,9 +179,85 @@ class Repo:
         mine = await s.scalar(select(func.count()).select_from(Round).where(active, Round.user == admit.user))
         admit.check(Active(mine=int(mine or 0), total=int(total or 0)))
 
-    async def forget_events(self, older_than: float) -> None:
+    async def forget_events(self, older_than: float, *, dry_run: bool = False) -> int:
+        """Forget event ids recorded before ``older_than``; how many (would be) forgotten."""
         async with self.sessions() as s, s.begin():
-            await s.execute(delete(SeenEvent).where(SeenEvent.seen_at < older_than))
+            return await _remove(s, SeenEvent, SeenEvent.seen_at < older_than, dry_run)
+
+    # -- retention ----------------------------------------------------------------------------------------
+    async def expire_campaigns(
+        self, before: float, job_prefix: Callable[[int], str], *, dry_run: bool = False
+    ) -> Expired:
+        """Expire the campaigns with no round made since ``before`` and none being made: delete their
+        rounds, cards, votes, handled jobs (ids starting with ``job_prefix(campaign id)``) and posts sent or
+        given up, reduce their message references to "expired" markers, empty their brief and mark them
+        expired. Rows that reached an expired campaign later (a note telling someone it expired) go too.
+        Serialised with admissions, so no round can be added to a campaign while it expires."""
+        out = Expired()
+        async with self._write(admission=True) as s:
+            last = (
+                select(Round.campaign_id, func.max(Round.created_at).label("at"))
+                .group_by(Round.campaign_id)
+                .subquery()
+            )
+            busy = select(Round.campaign_id).where(Round.state.in_(ACTIVE_ROUND_STATES))
+            q = (
+                select(Campaign.id)
+                .outerjoin(last, last.c.campaign_id == Campaign.id)
+                .where(Campaign.expired_at.is_(None), Campaign.created_at < before)
+                .where(last.c.at.is_(None) | (last.c.at < before), Campaign.id.not_in(busy))
+                .order_by(Campaign.id)
+            )
+            for cid in (await s.scalars(q)).all():
+                unhandled = JobRow.handled.is_(False) & JobRow.id.startswith(job_prefix(cid), autoescape=True)
+                if not await s.scalar(select(func.count()).select_from(JobRow).where(unhandled)):
+                    out.campaigns.append(cid)
+            new = Campaign.id.in_(out.campaigns)
+            gone = select(Campaign.id).where(or_(new, Campaign.expired_at.is_not(None)))
+            done_jobs = [JobRow.id.startswith(job_prefix(c), autoescape=True) for c in out.campaigns]
+            sent = Outbox.message_id.is_not(None) & Outbox.reactions_done.is_(True)
+            where: dict[str, tuple[type[Any], ColumnElement[bool]]] = {
+                "rounds": (Round, Round.campaign_id.in_(gone)),
+                "cards": (Card, Card.campaign_id.in_(gone)),
+                "votes": (Vote, Vote.campaign_id.in_(gone)),
+                "jobs": (JobRow, JobRow.handled.is_(True) & or_(false(), *done_jobs)),
+                "outbox": (
+                    Outbox,
+                    Outbox.campaign_id.in_(gone)
+                    & (sent | Outbox.gave_up.is_(True) | (Outbox.created_at < before)),
+                ),
+            }
+            for name, (model, clause) in where.items():
+                out.rows[name] = await _remove(s, model, clause, dry_run)
+            refs = MessageRef.campaign_id.in_(out.campaigns) & (MessageRef.kind != EXPIRED_REF)
+            out.rows["message_refs"] = await _count(s, MessageRef, refs)
+            if not dry_run:
+                await s.execute(
+                    update(MessageRef)
+                    .where(refs)
+                    .values(kind=EXPIRED_REF, round_number=None, variant_index=None)
+                    .execution_options(synchronize_session=False)
+                )
+                await s.execute(
+                    update(Campaign)
+                    .where(new)
+                    .values(expired_at=now(), brief={})
+                    .execution_options(synchronize_session=False)
+                )
+        return out
+
+    async def holdings(self) -> Holdings:
+        async with self.sessions() as s:
+            active = await s.scalars(select(Round.campaign_id).where(Round.state.in_(ACTIVE_ROUND_STATES)))
+            expired = await s.scalars(select(Campaign.id).where(Campaign.expired_at.is_not(None)))
+            known = await s.scalars(select(Campaign.id))
+            made = await s.execute(select(Round.campaign_id, Round.number, Round.created_at))
+            return Holdings(
+                active=frozenset(active.all()),
+                expired=frozenset(expired.all()),
+                known=frozenset(known.all()),
+                rounds={(c, n): at for c, n, at in made.all()},
+            )
 
     # -- campaigns and settings ---------------------------------------------------------------------------
     async def campaign(self, campaign_id: int) -> Campaign | None:
