@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from engine.emoji import NUMBER_EMOJI
 from engine.events import ButtonEvent
-from engine.store.models import Campaign, Card, MessageRef, Outbox, Round, SeenEvent
+from engine.store.models import Campaign, Card, JobRow, MessageRef, Outbox, Round, SeenEvent
 from engine.store.repo import EXPIRED_REF
 from tests.engine.conftest import HERE, Studio
 
@@ -181,3 +181,19 @@ def test_the_prune_command_prints_what_it_removes(tmp_path: Path, monkeypatch, c
     assert "would remove" in out and "exports/C9-1rounds.zip" in out and old.exists()
     assert main(["prune"]) == 0
     assert "removed" in capsys.readouterr().out and not old.exists()
+
+
+async def test_handled_jobs_go_with_their_campaign_an_unhandled_one_keeps_it(studio: Studio) -> None:
+    """The SQL queue's rows: a handled job (and a retry's) goes; a job not handled yet keeps the campaign."""
+    await _round(studio)  # C1
+    await _round(studio, "espresso machine --variants 2")  # C2
+    async with studio.engine.repo.sessions() as s, s.begin():
+        for job_id, handled in [("C1-R1", True), ("C1-R1-again7", True), ("C2-R1", False), ("C12-R1", True)]:
+            s.add(JobRow(id=job_id, kind="round", payload={}, state="done", handled=handled))
+    await _age(studio, 1, 31)
+    await _age(studio, 2, 31)
+    report = await studio.engine.prune()
+    assert report.campaigns == [1] and report.rows["jobs"] == 2
+    async with studio.engine.repo.sessions() as s:
+        assert sorted((await s.scalars(select(JobRow.id))).all()) == ["C12-R1", "C2-R1"]
+    assert await _count(studio, Round, Round.campaign_id == 2) == 1
