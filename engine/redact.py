@@ -31,14 +31,19 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"),
         MASK,
     ),  # Discord bot tokens
-    # Discord webhook and interaction callback URLs carry their token in the path
+    # Discord webhook and interaction callback URLs carry their token in the path, at any host (discord.com,
+    # a proxy named by DISCORD_API_URL); what follows the token (/callback, /messages/...) stays readable
+    (re.compile(r"(/(?:webhooks|interactions)/\d+/)[^\s\"'/?&]+"), rf"\1{MASK}"),
+    (re.compile(r"https?://hooks\.slack\.com/[^\s\"']+"), MASK),  # Slack response_url and incoming webhooks
+    # the value of a key that names a secret, in JSON, a repr or a form body: a response_url at any host
+    # (GovSlack, a proxy), Slack's verification token and Discord's interaction token in every payload
     (
         re.compile(
-            r"(https?://[^\s\"'/]*discord(?:app)?\.com/api/(?:v\d+/)?(?:webhooks|interactions)/\d+/)[^\s\"'?]+"
+            r"((?<![\w-])[\"']?(?:response_url|token|access_token|client_secret|signing_secret)[\"']?"
+            r"\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"
         ),
         rf"\1{MASK}",
     ),
-    (re.compile(r"https?://hooks\.slack\.com/[^\s\"']+"), MASK),  # Slack response_url and incoming webhooks
     (re.compile(r"(?i)(\bBot |\bBearer )[A-Za-z0-9._-]{20,}"), rf"\1{MASK}"),  # Authorization headers
     (re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/\s]+:)[^@\s]+(@)"), rf"\1{MASK}\2"),  # a database password
 ]

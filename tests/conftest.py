@@ -7,7 +7,7 @@ import os
 import pytest
 from hypothesis import settings
 
-pytest_plugins = ["tests.fixtures_copy", "tests.fixtures_visual"]
+pytest_plugins = ["tests.fixtures_copy", "tests.fixtures_visual", "tests.log_guard", "pytester"]
 
 # Hypothesis profiles. The gate runs each property test (marker ``property``: the command, reply and
 # neutralizer parsers) on 300 examples; the nightly run on 10,000:
