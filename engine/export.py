@@ -35,6 +35,9 @@ async def export_campaign(repo: Repo, rounds: Rounds, artifacts: LocalArtifacts,
     out = artifacts.path(artifacts.export_name(camp.id, len(finished)))
     out.parent.mkdir(parents=True, exist_ok=True)
     folders = [(r.number, artifacts.path(RoundResult.from_dict(r.result or {}).dir)) for r in finished]
+    folders = [(n, d) for n, d in folders if d.is_dir()]  # image retention may have deleted old rounds'
+    if not folders:
+        raise UserError(say.images_expired(camp.id))
     await asyncio.to_thread(write_zip, out, folders, say.cid_str(camp.id))
     await rounds.note(camp, f"export:{len(finished)}", say.export_ready(camp.id, len(finished)), file=out)
     return out

@@ -126,6 +126,16 @@ def nothing_to_export(campaign_id: int) -> str:
     return f"{cid_str(campaign_id)} has no finished round to export yet."
 
 
+IMAGES_EXPIRED = "(Its images have expired and were deleted; the numbers still choose a variant.)"
+
+
+def images_expired(campaign_id: int) -> str:
+    return (
+        f"The images of {cid_str(campaign_id)} have expired and were deleted, so there is nothing to export. "
+        "React with a number or reply with changes to make a new round."
+    )
+
+
 # -- posts in the thread ---------------------------------------------------------------------------------
 def campaign_root(
     campaign_id: int,

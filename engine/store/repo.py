@@ -84,11 +84,10 @@ class Expired:
 @dataclass(frozen=True)
 class Holdings:
     """What file retention must know: campaigns with a round being made (never touched), expired
-    campaigns, every campaign id, and when each (campaign, round) was made."""
+    campaigns, and when each (campaign, round) was made."""
 
     active: frozenset[int]
     expired: frozenset[int]
-    known: frozenset[int]
     rounds: dict[tuple[int, int], float]
 
 
@@ -250,12 +249,10 @@ class Repo:
         async with self.sessions() as s:
             active = await s.scalars(select(Round.campaign_id).where(Round.state.in_(ACTIVE_ROUND_STATES)))
             expired = await s.scalars(select(Campaign.id).where(Campaign.expired_at.is_not(None)))
-            known = await s.scalars(select(Campaign.id))
             made = await s.execute(select(Round.campaign_id, Round.number, Round.created_at))
             return Holdings(
                 active=frozenset(active.all()),
                 expired=frozenset(expired.all()),
-                known=frozenset(known.all()),
                 rounds={(c, n): at for c, n, at in made.all()},
             )
 

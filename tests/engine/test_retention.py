@@ -135,6 +135,14 @@ async def test_images_and_exports_have_their_own_retention(studio: Studio) -> No
     assert report.files == ["images/C1/round-1"] and not (root / "images/C1/round-1").exists()
     assert await _count(studio, Card, Card.campaign_id == 1) == 2  # rows are kept (retention_days = 0)
     assert (await studio.command("history C1") or "").startswith("C1")
+    # what needs the images says so; choosing from the round still works
+    assert "images of C1 have expired" in (await studio.command("export C1") or "")
+    await studio.reply("back to round 1")
+    await studio.pump()
+    grid = next(m for m in studio.chat.thread(studio.thread()) if m.text.startswith("↩️ Back to round 1"))
+    assert grid.file is None and "images have expired" in grid.text
+    await studio.react(grid, NUMBER_EMOJI[0])
+    assert "C1-R2" in studio.queue.jobs
 
 
 async def test_zero_days_keeps_everything_forever(studio: Studio) -> None:
