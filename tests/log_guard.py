@@ -27,21 +27,35 @@ TEST_SECRETS = (
     "the-real-token",
 )
 _MASKED = re.escape(redact.MASK)
-LEAK_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{6,}"),  # Slack bot / user tokens
-    re.compile(r"\bxapp-[A-Za-z0-9-]{6,}"),  # Slack app-level tokens
-    re.compile(r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"),  # Discord bot tokens
-    re.compile(r"\bitok-[0-9a-f]{8,}"),  # the fake Discord's interaction tokens
-    re.compile(rf"/(?:webhooks|interactions)/\d+/(?!{_MASKED})[^\s\"'/?]{{8,}}"),  # token in a webhook URL
-    re.compile(r"hooks\.slack\.com/"),  # incoming webhooks and response URLs (the filter masks them whole)
-    re.compile(rf"response_url['\"]?\s*[:=]\s*['\"]?(?!{_MASKED})https?://"),  # a response_url's value
-    re.compile("|".join(re.escape(s) for s in TEST_SECRETS)),
+# (pattern, needles): a pattern is searched only in lines that hold one of its needles (lower case; none:
+# always), which keeps the check of every DEBUG record cheap.
+LEAK_PATTERNS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{6,}"), ("xox",)),  # Slack bot / user tokens
+    (re.compile(r"\bxapp-[A-Za-z0-9-]{6,}"), ("xapp-",)),  # Slack app-level tokens
+    (
+        re.compile(r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"),
+        (),
+    ),  # Discord bot tokens
+    (re.compile(r"\bitok-[0-9a-f]{8,}"), ("itok-",)),  # the fake Discord's interaction tokens
+    (
+        re.compile(rf"/(?:webhooks|interactions)/\d+/(?!{_MASKED})[^\s\"'/?]{{8,}}"),
+        ("/webhooks/", "/interactions/"),
+    ),  # a token in a webhook / interaction URL
+    (re.compile(r"hooks\.slack\.com/"), ("hooks.slack.com",)),  # response and webhook URLs (masked whole)
+    (
+        re.compile(rf"response_url['\"]?\s*[:=]\s*['\"]?(?!{_MASKED})https?://"),
+        ("response_url",),
+    ),  # a response_url's value
+    (re.compile("|".join(re.escape(s) for s in TEST_SECRETS)), tuple(s.lower() for s in TEST_SECRETS)),
 )
 
 
 def find_leak(line: str) -> re.Match[str] | None:
     """The first secret-looking text in a formatted log line, or None."""
-    for pattern in LEAK_PATTERNS:
+    low = line.lower()
+    for pattern, needles in LEAK_PATTERNS:
+        if needles and not any(n in low for n in needles):
+            continue
         m = pattern.search(line)
         if m:
             return m
