@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 EDIT_RETRY_S = 5.0  # a failed status edit is retried no sooner than this
 HOUSEKEEPING_S = 10.0  # TTL drops and forgetting old event ids, at most this often
+PRUNE_BATCH = 100  # campaigns expired per delivery pass at most (a first pass over years of them)
 
 
 @dataclass
@@ -126,7 +127,9 @@ class Delivery:
             await self.rounds.recover()  # a round whose job was never enqueued (a queue error) gets it
         if self.retention and now() - self._last_prune >= self.settings.prune_interval_seconds:
             self._last_prune = now()  # a failing pass is logged by run() and tried again next interval
-            await self.retention.prune()
+            report = await self.retention.prune(limit=PRUNE_BATCH)
+            if len(report.campaigns) >= PRUNE_BATCH:
+                self._last_prune = 0.0  # more are due: the next pass goes on
         for job in await self.queue.unhandled():
             did |= await self._job(job)
         did |= await close_due_votes(self.repo, self.rounds)

@@ -82,14 +82,18 @@ class Retention:
         self.repo = repo
         self.artifacts = artifacts
 
-    async def prune(self, *, dry_run: bool = False) -> PruneReport:
+    async def prune(self, *, dry_run: bool = False, limit: int | None = None) -> PruneReport:
         """One pass: rows first (the campaigns are marked expired in that transaction), then files, so a
-        crash in between leaves files of expired campaigns, which the next pass removes."""
+        crash in between leaves files of expired campaigns, which the next pass removes. ``limit`` caps
+        the campaigns expired in one pass (the delivery loop's, so a first pass over years of campaigns
+        does not hold up delivery)."""
         at = now()
         report = PruneReport(dry_run=dry_run)
         rows_before = _cutoff(self.settings.retention_days, at)
         if rows_before is not None:
-            expired = await self.repo.expire_campaigns(rows_before, job_id_prefix, dry_run=dry_run)
+            expired = await self.repo.expire_campaigns(
+                rows_before, job_id_prefix, dry_run=dry_run, limit=limit
+            )
             report.campaigns, report.rows = expired.campaigns, expired.rows
         report.rows["seen_events"] = await self.repo.forget_events(at - EVENT_MEMORY_S, dry_run=dry_run)
         held = await self.repo.holdings()

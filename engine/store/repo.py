@@ -185,12 +185,18 @@ class Repo:
 
     # -- retention ----------------------------------------------------------------------------------------
     async def expire_campaigns(
-        self, before: float, job_prefix: Callable[[int], str], *, dry_run: bool = False
+        self,
+        before: float,
+        job_prefix: Callable[[int], str],
+        *,
+        dry_run: bool = False,
+        limit: int | None = None,
     ) -> Expired:
         """Expire the campaigns with no round made since ``before`` and none being made: delete their
         rounds, cards, votes, handled jobs (ids starting with ``job_prefix(campaign id)``) and posts sent or
         given up, reduce their message references to "expired" markers, empty their brief and mark them
-        expired. Rows that reached an expired campaign later (a note telling someone it expired) go too.
+        expired; at most ``limit`` campaigns, oldest first. Rows that reached an expired campaign later (a
+        note telling someone it expired) go too.
         Serialised with admissions, so no round can be added to a campaign while it expires."""
         out = Expired()
         async with self._write(admission=True) as s:
@@ -211,6 +217,8 @@ class Repo:
                 unhandled = JobRow.handled.is_(False) & JobRow.id.startswith(job_prefix(cid), autoescape=True)
                 if not await s.scalar(select(func.count()).select_from(JobRow).where(unhandled)):
                     out.campaigns.append(cid)
+                if limit is not None and len(out.campaigns) >= limit:
+                    break
             new = Campaign.id.in_(out.campaigns)
             gone = select(Campaign.id).where(or_(new, Campaign.expired_at.is_not(None)))
             done_jobs = [JobRow.id.startswith(job_prefix(c), autoescape=True) for c in out.campaigns]

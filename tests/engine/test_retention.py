@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from engine.emoji import NUMBER_EMOJI
@@ -205,3 +206,18 @@ async def test_handled_jobs_go_with_their_campaign_an_unhandled_one_keeps_it(stu
     async with studio.engine.repo.sessions() as s:
         assert sorted((await s.scalars(select(JobRow.id))).all()) == ["C12-R1", "C2-R1"]
     assert await _count(studio, Round, Round.campaign_id == 2) == 1
+
+
+async def test_the_delivery_loop_expires_a_batch_per_pass_and_goes_on(
+    studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("engine.delivery.PRUNE_BATCH", 1)
+    await _round(studio)
+    await _round(studio, "espresso machine --variants 2")
+    await _age(studio, 1, 31)
+    await _age(studio, 2, 31)
+    studio.engine.delivery._last_prune = 0.0
+    await studio.engine.pump()
+    assert await _count(studio, Campaign, Campaign.expired_at.is_not(None)) == 1
+    await studio.engine.pump()  # a full batch: the next pass does not wait for the interval
+    assert await _count(studio, Campaign, Campaign.expired_at.is_not(None)) == 2
