@@ -23,7 +23,7 @@ from engine.brief import Brief
 from engine.commands import Cancel, Export, Help, History, NewCampaign, Resume, Status, parse_command
 from engine.delivery import Delivery
 from engine.emoji import emoji_choice, is_cancel_emoji, is_choose_emoji
-from engine.errors import UserError
+from engine.errors import CampaignExpiredError, UserError
 from engine.events import ButtonEvent, CommandEvent, Event, ReactionEvent, Reply, ReplyEvent
 from engine.export import export_campaign
 from engine.help import help_text
@@ -116,6 +116,8 @@ class Engine:
                     return await self._dispatch(event)
                 except UserError as exc:  # an answer: the event is handled (and recorded)
                     return Reply(str(exc))
+                except CampaignExpiredError as exc:  # expired between reading it and adding a round
+                    return Reply(say.campaign_expired(exc.campaign_id, self.settings.retention_days))
         except DuplicateEvent:
             logger.info("duplicate event %s ignored (delivered twice at once)", event.event_id)
             return None

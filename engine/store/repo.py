@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, delete, false, func, or_, select, text, up
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from engine.errors import CampaignExpiredError
 from engine.store.db import sessionmaker
 from engine.store.models import (
     Campaign,
@@ -339,7 +340,8 @@ class Repo:
         self, campaign_id: int, plan: Callable[[int], NewRows], admit: Admission | None = None
     ) -> int:
         """Add the campaign's next round: ``plan(number)`` builds its rows with the number taken inside the
-        transaction (with ``admit``, after its check let the round in). Compare-and-set: when another
+        transaction (with ``admit``, after its check let the round in); :class:`CampaignExpiredError` if
+        retention expired the campaign (nothing is written). Compare-and-set: when another
         event took that number first (a unique key refuses the insert, or SQLite refuses a write on a
         stale snapshot), the number is taken again and ``plan`` called again, so two replies at once
         make two rounds."""
@@ -348,6 +350,9 @@ class Repo:
                 async with self._write(admission=admit is not None) as s:
                     if admit is not None:
                         await self._admit(s, admit)
+                    expired = select(Campaign.expired_at).where(Campaign.id == campaign_id)
+                    if await s.scalar(expired) is not None:  # retention expired it since it was read
+                        raise CampaignExpiredError(campaign_id)
                     q = select(func.max(Round.number)).where(Round.campaign_id == campaign_id)
                     number = int(await s.scalar(q) or 0) + 1
                     s.add_all(plan(number).add)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from engine.emoji import NUMBER_EMOJI
+from engine.errors import CampaignExpiredError
 from engine.events import ButtonEvent
 from engine.store.models import Campaign, Card, JobRow, MessageRef, Outbox, Round, SeenEvent
 from engine.store.repo import EXPIRED_REF
@@ -221,3 +222,17 @@ async def test_the_delivery_loop_expires_a_batch_per_pass_and_goes_on(
     assert await _count(studio, Campaign, Campaign.expired_at.is_not(None)) == 1
     await studio.engine.pump()  # a full batch: the next pass does not wait for the interval
     assert await _count(studio, Campaign, Campaign.expired_at.is_not(None)) == 2
+
+
+async def test_a_round_asked_of_a_campaign_that_expired_meanwhile_is_refused(studio: Studio) -> None:
+    """The event read the campaign before retention expired it: adding its round is refused in the
+    round's own transaction, so no round (and no job) is added to an expired campaign."""
+    await _round(studio)
+    camp = await studio.engine.repo.campaign(1)
+    rnd = await studio.engine.repo.round(1, 1)
+    assert camp is not None and rnd is not None
+    await _age(studio, 1, 31)
+    assert (await studio.engine.prune()).campaigns == [1]
+    with pytest.raises(CampaignExpiredError):
+        await studio.engine.rounds.start(camp, "alice", base=rnd, choice=1, edits=None, note="")
+    assert await _count(studio, Round, Round.campaign_id == 1) == 0 and "C1-R2" not in studio.queue.jobs
