@@ -53,13 +53,15 @@ class PruneReport:
     def lines(self) -> list[str]:
         verb = "would remove" if self.dry_run else "removed"
         if self.empty:
-            return [f"nothing to prune (retention settings: {verb} nothing)"]
-        camps = ", ".join(say.cid_str(c) for c in self.campaigns) or "none"
-        rows = ", ".join(f"{n} {table}" for table, n in self.rows.items() if n) or "no rows"
-        out = [f"{verb} {len(self.campaigns)} expired campaigns ({camps}); rows: {rows}"]
-        out.append(f"{verb} {len(self.files)} files and folders ({self.bytes / 1e6:.1f} MB)")
-        out.extend(f"  {name}" for name in self.files)
-        return out
+            return ["nothing to remove: nothing is older than the retention settings allow"]
+        camps = ", ".join(say.cid_str(c) for c in self.campaigns)
+        rows = ", ".join(f"{n} {table}" for table, n in self.rows.items() if n) or "none"
+        size = f"{self.bytes / 1e6:.1f} MB" if self.bytes >= 1e6 else f"{self.bytes} bytes"
+        return [
+            f"{verb} {len(self.campaigns)} expired campaigns{f' ({camps})' if camps else ''}; rows: {rows}",
+            f"{verb} {len(self.files)} files and folders ({size})",
+            *(f"  {name}" for name in self.files),
+        ]
 
 
 def _cutoff(days: float, at: float) -> float | None:
