@@ -92,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run the inference worker process (takes jobs from the queue)")
     w.add_argument("args", nargs=argparse.REMAINDER, help="--burst, --health, --device, --name")
     sub.add_parser("migrate", help="create or upgrade the database schema (Alembic)")
+    pr = sub.add_parser(
+        "prune",
+        help="delete campaigns, images and exports older than the retention settings allow",
+        description="Deletes what CAMPAIGNBOT_RETENTION_DAYS, CAMPAIGNBOT_IMAGE_RETENTION_DAYS and "
+        "CAMPAIGNBOT_EXPORT_RETENTION_DAYS allow (0 keeps that kind forever), never anything of a campaign "
+        "with a job still active, and prints what it removed. The running service does this hourly.",
+    )
+    pr.add_argument("--dry-run", action="store_true", help="print what would be removed; delete nothing")
     r = sub.add_parser(
         "run", help="the chat service: Slack/Discord when configured, else the local playground"
     )
@@ -226,6 +234,29 @@ def cmd_console() -> int:
     return asyncio.run(serve(settings, [adapter], front=lambda eng, stop: console_front(adapter, eng, stop)))
 
 
+def cmd_prune(a: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from bot.app import build_engine  # noqa: PLC0415
+    from engine.settings import Settings  # noqa: PLC0415
+    from engine.store.db import database_url  # noqa: PLC0415
+    from engine.store.migrate import upgrade_async  # noqa: PLC0415
+
+    settings = Settings()
+
+    async def _prune() -> list[str]:
+        await upgrade_async(database_url(settings.data_dir, settings.database_url))
+        engine = build_engine(settings)
+        try:
+            return (await engine.prune(dry_run=a.dry_run)).lines()
+        finally:
+            await engine.close()
+
+    for line in asyncio.run(_prune()):
+        print(f"campaignbot prune: {line}" if not line.startswith(" ") else line)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
@@ -253,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
             return run(playground=True if a.playground else None)
         if a.command == "console":
             return cmd_console()
+        if a.command == "prune":
+            return cmd_prune(a)
         if a.command == "migrate":
             from engine.settings import Settings  # noqa: PLC0415
             from engine.store.db import database_url  # noqa: PLC0415

@@ -68,6 +68,11 @@ class LocalArtifacts:
     async def remove(self, name: str) -> None:
         """Forget a file or a folder in the store (retention); the local copy is the caller's."""
 
+    async def stored(self, prefix: str) -> dict[str, tuple[float, int]]:
+        """Files the store holds beyond this host's disk, under ``prefix``: name -> (created, bytes). The
+        local store holds nothing beyond the disk (retention walks the folders instead)."""
+        return {}
+
 
 class DatabaseArtifacts(LocalArtifacts):
     """Artifacts in the database's ``artifacts`` table; ``root`` is this process's local copy."""
@@ -135,3 +140,12 @@ class DatabaseArtifacts(LocalArtifacts):
                     (Artifact.name == name) | Artifact.name.startswith(name + "/", autoescape=True)
                 )
             )
+
+    async def stored(self, prefix: str) -> dict[str, tuple[float, int]]:
+        prefix = self._check(prefix)
+        under = (Artifact.name == prefix) | Artifact.name.startswith(prefix + "/", autoescape=True)
+        async with self.sessions() as s:
+            rows = (
+                await s.execute(select(Artifact.name, Artifact.created_at, Artifact.size).where(under))
+            ).all()
+        return {str(n): (float(c), int(b)) for n, c, b in rows}

@@ -17,6 +17,7 @@ from engine.jobs import Job, JobState, RoundResult
 from engine.moderation import ModerationList
 from engine.outbox import OutboxSender, Posts, is_permanent_error
 from engine.queue import JobProducer
+from engine.retention import EVENT_MEMORY_S, Retention
 from engine.rounds import Rounds
 from engine.settings import Settings
 from engine.store.models import Campaign, Card, Round, now
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 EDIT_RETRY_S = 5.0  # a failed status edit is retried no sooner than this
 HOUSEKEEPING_S = 10.0  # TTL drops and forgetting old event ids, at most this often
-EVENT_MEMORY_S = 86400.0  # platforms retry events for minutes, not days
+PRUNE_BATCH = 100  # campaigns expired per delivery pass at most (a first pass over years of them)
 
 
 @dataclass
@@ -124,6 +125,7 @@ class Delivery:
         rounds: Rounds,
         outbox: OutboxSender,
         settle_choices: Callable[[], Awaitable[bool]] | None = None,
+        retention: Retention | None = None,
     ):
         self.settings = settings
         self.repo = repo
@@ -133,10 +135,12 @@ class Delivery:
         self.outbox = outbox
         self.settle_choices = settle_choices  # debounced reaction/button choices past their deadline
         self.moderation: ModerationList | None = None  # generated copy holding an entry is not posted
+        self.retention = retention
         self.posts = rounds.posts
         self.wake = asyncio.Event()
         self._edits: dict[str, _EditState] = {}
         self._last_housekeeping = 0.0
+        self._last_prune = 0.0
 
     async def pump(self) -> bool:
         """One delivery pass: job progress and results -> outbox -> chat; votes; TTL. True if it did work."""
@@ -147,6 +151,11 @@ class Delivery:
                 logger.warning("job %s dropped after waiting past the TTL", j.id)
             await self.repo.forget_events(now() - EVENT_MEMORY_S)
             await self.rounds.recover()  # a round whose job was never enqueued (a queue error) gets it
+        if self.retention and now() - self._last_prune >= self.settings.prune_interval_seconds:
+            self._last_prune = now()  # a failing pass is logged by run() and tried again next interval
+            report = await self.retention.prune(limit=PRUNE_BATCH)
+            if len(report.campaigns) >= PRUNE_BATCH:
+                self._last_prune = 0.0  # more are due: the next pass goes on
         for job in await self.queue.unhandled():
             did |= await self._job(job)
         did |= await close_due_votes(self.repo, self.rounds)

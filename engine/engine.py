@@ -25,21 +25,22 @@ from engine.choices import Choices
 from engine.commands import Cancel, Export, Help, History, NewCampaign, Resume, Status, parse_command
 from engine.delivery import Delivery
 from engine.emoji import emoji_choice, is_cancel_emoji, is_choose_emoji
-from engine.errors import UserError
+from engine.errors import CampaignExpiredError, UserError
 from engine.events import ButtonEvent, CommandEvent, Event, ReactionEvent, Reply, ReplyEvent
 from engine.export import export_campaign
 from engine.help import help_text
 from engine.ids import card_id, parse_card_id
-from engine.jobs import RoundResult
+from engine.jobs import RoundResult, VariantResult
 from engine.moderation import ModerationList
 from engine.outbox import OutboxSender, Posts
 from engine.planning import job_id_for
 from engine.queue import JobProducer
 from engine.replies import BackTo, ExportIntent, HelpIntent, NotUnderstood, Refine, ReplyIntent, parse_reply
+from engine.retention import PruneReport, Retention
 from engine.rounds import Rounds
 from engine.settings import Settings
 from engine.store.db import lock_wait
-from engine.store.models import Campaign, Round, now
+from engine.store.models import Campaign, MessageRef, Round, now
 from engine.store.repo import DuplicateEvent, Repo
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,16 @@ class Engine:
             repo, self.adapters, artifacts, lease_seconds=settings.outbox_lease_seconds
         )
         self.choices = Choices(settings, repo, self.rounds)
+        self.retention = Retention(settings, repo, artifacts)
         self.delivery = Delivery(
-            settings, repo, queue, self.adapters, self.rounds, self.outbox, self.choices.settle_due
+            settings,
+            repo,
+            queue,
+            self.adapters,
+            self.rounds,
+            self.outbox,
+            self.choices.settle_due,
+            self.retention,
         )
         self.delivery.moderation = self.moderation
 
@@ -91,6 +100,10 @@ class Engine:
 
     async def run(self, stop: asyncio.Event, *, interval: float = 0.5) -> None:
         await self.delivery.run(stop, interval=interval)
+
+    async def prune(self, *, dry_run: bool = False) -> PruneReport:
+        """Delete what the retention settings allow (``campaignbot prune``; the delivery loop does it too)."""
+        return await self.retention.prune(dry_run=dry_run)
 
     # -- what adapters may keep per workspace (e.g. Discord's slash-command digest) -----------------------
     async def workspace_data(self, platform: str, workspace: str) -> dict[str, Any]:
@@ -142,6 +155,8 @@ class Engine:
                     return await self._dispatch(event), False
                 except UserError as exc:  # an answer: the event is handled (and recorded)
                     return Reply(str(exc)), False
+                except CampaignExpiredError as exc:  # expired between reading it and adding a round
+                    return Reply(say.campaign_expired(exc.campaign_id, self.settings.retention_days)), False
         except DuplicateEvent:
             logger.info("duplicate event %s ignored (delivered twice at once)", event.event_id)
             return None, True
@@ -198,7 +213,12 @@ class Engine:
         camp = await self.repo.campaign(campaign_id)
         if camp is None or camp.platform != platform or camp.workspace != workspace:
             raise UserError(say.no_such_campaign(campaign_id))
+        if camp.expired_at is not None:
+            raise UserError(self._expired(camp))
         return camp
+
+    def _expired(self, camp: Campaign) -> str:
+        return say.campaign_expired(camp.id, self.settings.retention_days)
 
     async def _may_choose(self, camp: Campaign, user: str) -> bool:
         if user == camp.owner:
@@ -214,26 +234,25 @@ class Engine:
     # -- reactions, buttons, replies ----------------------------------------------------------------------
     async def _reaction(self, ev: ReactionEvent) -> Reply | None:
         ref = await self.repo.message_ref(ev.where.platform, ev.where.channel, ev.message_id)
-        if ref is None or ref.round_number is None:
+        if ref is None:
             return None
         camp = await self.repo.campaign(ref.campaign_id)
         assert camp is not None
+        if camp.expired_at is not None:
+            meant = is_cancel_emoji(ev.emoji) or is_choose_emoji(ev.emoji) or emoji_choice(ev.emoji)
+            if meant:  # a choice or a cancel on an expired campaign's message: say why nothing happens
+                await self.rounds.tell(camp, ev.user, self._expired(camp))
+            return None
+        if ref.round_number is None:
+            return None
         if is_cancel_emoji(ev.emoji):
             if ref.kind == "status" and not ev.removed:
                 await self._cancel_by_reaction(camp, ev.user, ref.round_number)
             return None
-        choice: int | None = None
-        if ref.kind == "grid":
-            choice = emoji_choice(ev.emoji)
-        elif ref.kind == "variant" and is_choose_emoji(ev.emoji):
-            choice = ref.variant_index
-        rnd = await self.repo.round(camp.id, ref.round_number)
-        if choice is None or rnd is None or rnd.result is None:
+        chosen = await self._chosen_variant(camp, ref, ev.emoji)
+        if chosen is None:
             return None
-        variants = RoundResult.from_dict(rnd.result).variants
-        if not 1 <= choice <= len(variants):
-            return None
-        v = next((v for v in variants if v.index == choice), variants[choice - 1])
+        rnd, choice, v = chosen
         if not ev.removed and self.moderation.matches(v.headline, v.body, v.cta) is not None:
             await self.rounds.tell(camp, ev.user, say.withheld_variant(rnd.number, choice))
             return None
@@ -249,6 +268,26 @@ class Engine:
         if not await self.choices.refuse_if_busy(camp, ev.user):
             await self.choices.choose(camp, ev.user, rnd, choice)
         return None
+
+    async def _chosen_variant(
+        self, camp: Campaign, ref: MessageRef, emoji: str
+    ) -> tuple[Round, int, VariantResult] | None:
+        """The finished round, variant number and variant a reaction on ``ref`` picks, if it picks one: a
+        number on the contact sheet, or the choose emoji on a variant's card."""
+        choice: int | None = None
+        if ref.kind == "grid":
+            choice = emoji_choice(emoji)
+        elif ref.kind == "variant" and is_choose_emoji(emoji):
+            choice = ref.variant_index
+        if choice is None or ref.round_number is None:
+            return None
+        rnd = await self.repo.round(camp.id, ref.round_number)
+        if rnd is None or rnd.result is None:
+            return None
+        variants = RoundResult.from_dict(rnd.result).variants
+        if not 1 <= choice <= len(variants):
+            return None
+        return rnd, choice, next((v for v in variants if v.index == choice), variants[choice - 1])
 
     async def _cancel_by_reaction(self, camp: Campaign, user: str, round_number: int) -> None:
         if not await self._may_choose(camp, user):
@@ -280,6 +319,9 @@ class Engine:
             return None
         camp = await self.repo.campaign_in_thread(ev.where.platform, ev.where.thread)
         if camp is None:
+            return None
+        if camp.expired_at is not None:
+            await self.rounds.tell(camp, ev.user, self._expired(camp))
             return None
         try:
             self._moderate(ev.text, f"reply from {ev.user} in {say.cid_str(camp.id)}", say.MODERATED_REPLY)

@@ -15,6 +15,15 @@ class UserError(CampaignbotError):
     """Bad input from a person. ``str(err)`` is a friendly one-line message."""
 
 
+class CampaignExpiredError(CampaignbotError):
+    """A round was asked of a campaign that retention expired meanwhile (the engine answers with
+    ``messages.campaign_expired``); nothing was written."""
+
+    def __init__(self, campaign_id: int) -> None:
+        super().__init__(f"campaign {campaign_id} has expired")
+        self.campaign_id = campaign_id
+
+
 class ModelError(CampaignbotError):
     """A model could not be loaded or run (missing files, wrong format, unsupported language)."""
 

@@ -35,8 +35,17 @@ async def export_campaign(repo: Repo, rounds: Rounds, artifacts: LocalArtifacts,
     name = artifacts.export_name(camp.id, len(finished))
     out = artifacts.path(name)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # the rounds' folders, copied here first when the store is not this host's disk
-    folders = [(r.number, await artifacts.fetch(RoundResult.from_dict(r.result or {}).dir)) for r in finished]
+    # the rounds' folders (copied here first when the store is not this host's disk); image retention may
+    # have deleted old rounds' images
+    folders = []
+    for r in finished:
+        try:
+            folders.append((r.number, await artifacts.fetch(RoundResult.from_dict(r.result or {}).dir)))
+        except FileNotFoundError:
+            continue
+    folders = [(n, d) for n, d in folders if d.is_dir()]
+    if not folders:
+        raise UserError(say.images_expired(camp.id))
     await asyncio.to_thread(write_zip, out, folders, say.cid_str(camp.id))
     await artifacts.publish(name)  # another replica may be the one that posts it
     await rounds.note(camp, f"export:{len(finished)}", say.export_ready(camp.id, len(finished)), file=out)

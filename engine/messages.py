@@ -67,6 +67,14 @@ def no_such_campaign(campaign_id: int) -> str:
     return f"There is no campaign C{campaign_id} here. /campaign status lists yours."
 
 
+def campaign_expired(campaign_id: int, days: float) -> str:
+    age = f" (older than {days:g} days)" if days > 0 else ""
+    return (
+        f"Campaign {cid_str(campaign_id)} has expired{age}: its rounds and images were deleted. "
+        "Start a new one with /campaign <what to advertise>."
+    )
+
+
 def owner_only(owner_name: str, what: str, campaign_id: int) -> str:
     return f"Only {owner_name or 'the owner'} can {what} on campaign {cid_str(campaign_id)}."
 
@@ -140,6 +148,16 @@ def resumed(campaign_id: int, number: int) -> str:
 
 def nothing_to_export(campaign_id: int) -> str:
     return f"{cid_str(campaign_id)} has no finished round to export yet."
+
+
+IMAGES_EXPIRED = "(Its images have expired and were deleted; the numbers still choose a variant.)"
+
+
+def images_expired(campaign_id: int) -> str:
+    return (
+        f"The images of {cid_str(campaign_id)} have expired and were deleted, so there is nothing to export. "
+        "React with a number or reply with changes to make a new round."
+    )
 
 
 # -- posts in the thread ---------------------------------------------------------------------------------

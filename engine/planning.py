@@ -16,8 +16,13 @@ from engine.edits import Edits
 from engine.jobs import JobSpec
 
 
+def job_id_prefix(campaign_id: int) -> str:
+    """How every job id of a campaign starts (its rounds' jobs, and their retries)."""
+    return f"C{campaign_id}-R"
+
+
 def job_id_for(campaign_id: int, round_number: int) -> str:
-    return f"C{campaign_id}-R{round_number}"
+    return f"{job_id_prefix(campaign_id)}{round_number}"
 
 
 def campaign_seed(cmd_seed: int | None, now_s: float) -> int:

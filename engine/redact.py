@@ -23,24 +23,49 @@ SECRET_ENV = (
     "DISCORD_TOKEN",
     "CAMPAIGNBOT_DATABASE_URL",
 )
-# (pattern, replacement): what stays readable around a secret is kept by the replacement's groups.
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"), MASK),  # Slack bot / user / refresh tokens
-    (re.compile(r"\bxapp-[0-9]-[A-Za-z0-9-]{8,}"), MASK),  # Slack app-level (Socket Mode) tokens
+# (pattern, replacement, needles): what stays readable around a secret is kept by the replacement's groups;
+# a pattern runs only on text that holds one of its needles (lower case, looked for in the lowered text;
+# none: always), so a DEBUG line with no sign of a secret costs a few substring checks, not eight regexes.
+_PATTERNS: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"), MASK, ("xox",)),  # Slack bot / user / refresh tokens
+    (re.compile(r"\bxapp-[0-9]-[A-Za-z0-9-]{8,}"), MASK, ("xapp-",)),  # Slack app-level (Socket Mode) tokens
     (
         re.compile(r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"),
         MASK,
+        (),
     ),  # Discord bot tokens
-    # Discord webhook and interaction callback URLs carry their token in the path
+    # Discord webhook and interaction callback URLs carry their token in the path, at any host (discord.com,
+    # a proxy named by DISCORD_API_URL); what follows the token (/callback, /messages/...) stays readable
+    (
+        re.compile(r"(/(?:webhooks|interactions)/\d+/)[^\s\"'/?&]+"),
+        rf"\1{MASK}",
+        ("/webhooks/", "/interactions/"),
+    ),
+    (
+        re.compile(r"https?://hooks\.slack\.com/[^\s\"']+"),
+        MASK,
+        ("hooks.slack.com",),
+    ),  # response/webhook URLs
+    # the value of a key that names a secret, in JSON, a repr or a form body: a response_url at any host
+    # (GovSlack, a proxy), Slack's verification token and Discord's interaction token in every payload
     (
         re.compile(
-            r"(https?://[^\s\"'/]*discord(?:app)?\.com/api/(?:v\d+/)?(?:webhooks|interactions)/\d+/)[^\s\"'?]+"
+            r"((?<![\w-])[\"']?(?:response_url|token|access_token|client_secret|signing_secret)[\"']?"
+            r"\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"
         ),
         rf"\1{MASK}",
+        ("response_url", "token", "secret"),
     ),
-    (re.compile(r"https?://hooks\.slack\.com/[^\s\"']+"), MASK),  # Slack response_url and incoming webhooks
-    (re.compile(r"(?i)(\bBot |\bBearer )[A-Za-z0-9._-]{20,}"), rf"\1{MASK}"),  # Authorization headers
-    (re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/\s]+:)[^@\s]+(@)"), rf"\1{MASK}\2"),  # a database password
+    (
+        re.compile(r"(?i)(\bBot |\bBearer )[A-Za-z0-9._-]{20,}"),
+        rf"\1{MASK}",
+        ("bot ", "bearer "),
+    ),  # Authorization headers
+    (
+        re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/\s]+:)[^@\s]+(@)"),
+        rf"\1{MASK}\2",
+        ("postgres",),
+    ),  # a database password
 ]
 
 
@@ -48,8 +73,10 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     for value in secrets:
         if value and len(value) >= 6:
             text = text.replace(value, MASK)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    low = text.lower()
+    for pattern, replacement, needles in _PATTERNS:
+        if not needles or any(n in low for n in needles):
+            text = pattern.sub(replacement, text)
     return text
 
 

@@ -197,11 +197,14 @@ class Rounds:
         """Make ``rnd`` the round replies build on, and post its contact sheet again to choose from."""
         assert rnd.result is not None
         res = RoundResult.from_dict(rnd.result)
+        sheet: Path | None = self.posts.artifacts.path(res.sheet)
+        if sheet is not None and not sheet.is_file():  # deleted by image retention: choosing still works
+            sheet, text = None, f"{text} {say.IMAGES_EXPIRED}"
         row = self.posts.row(
             camp,
             key,
             "grid",
-            OutMessage(text=text, file=self.posts.artifacts.path(res.sheet)),
+            OutMessage(text=text, file=sheet),
             round_number=rnd.number,
             reactions=NUMBER_EMOJI[: len(res.variants)],
         )

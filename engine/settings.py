@@ -165,6 +165,27 @@ class Settings(BaseSettings):
     worker_log_backups: int = Field(
         default=5, ge=0, description="rotated worker logs kept (worker.log.1 ... worker.log.N)"
     )
+    retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="a campaign with no new round for this many days expires: its rounds, cards, votes, sent "
+        "posts, finished jobs, images and exports are deleted (a small record stays, so a late reaction, "
+        "reply or button hears that it expired); never while one of its jobs is active; 0 keeps campaigns",
+    )
+    image_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="the images of a round older than this many days are deleted (its cards and history "
+        "stay; an export holds the rounds whose images are left); 0 keeps images",
+    )
+    export_retention_days: float = Field(
+        default=7.0, ge=0, description="export zips older than this many days are deleted; 0 keeps them"
+    )
+    prune_interval_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="the delivery loop prunes what the retention settings allow this often",
+    )
 
     def copy_model_for(self, language: str) -> str | None:
         if language == "en":

@@ -2,13 +2,17 @@
 message), reactions by user, buttons, and notes shown to one user only.
 
 Everything lives in memory and is appended to a journal (JSON lines in the data dir), so a restart
-keeps the conversation and the message ids the engine has stored. Pure Python; no aiohttp here.
+keeps the conversation and the message ids the engine has stored. Both are bounded: a channel keeps its
+last ``max_messages`` messages (the oldest conversation, a root message with its thread, goes first, also
+while the journal is replayed), and the journal is rewritten as a snapshot of what is kept once it holds
+more than twice that many lines. Pure Python; no aiohttp here.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,6 +24,8 @@ from engine.adapter import OutMessage
 logger = logging.getLogger(__name__)
 
 BOT = "campaignbot"
+MAX_MESSAGES = 2000  # per channel, kept in memory and in the journal
+COMPACT_SLACK = 200  # journal lines beyond twice the kept messages before the journal is rewritten
 
 
 @dataclass
@@ -64,12 +70,21 @@ def new_id() -> str:
 class Channels:
     """All channels of the playground workspace and the journal behind them."""
 
-    def __init__(self, journal: Path | None = None):
-        self.messages: dict[str, Message] = {}
+    def __init__(self, journal: Path | None = None, *, max_messages: int = MAX_MESSAGES):
+        if max_messages < 1:
+            raise ValueError("max_messages must be at least 1")
+        self.messages: dict[str, Message] = {}  # in the order they were posted
         self.journal = journal
+        self.max_messages = max_messages
+        self._per_channel: dict[str, int] = {}
+        self._threads: dict[
+            str, dict[str, list[str]]
+        ] = {}  # channel -> root id -> its messages, oldest first
+        self._journal_lines = 0
         if journal is not None:
             journal.parent.mkdir(parents=True, exist_ok=True)
             self._replay(journal)
+            self._compact_if_due()
 
     # -- reading ------------------------------------------------------------------------------------------
     def get(self, message_id: str) -> Message | None:
@@ -115,9 +130,30 @@ class Channels:
             m.buttons = [{"label": b.label, "action": b.action, "value": b.value} for b in out.buttons]
             m.file = str(out.file) if out.file else None
             m.key = out.key
-        self.messages[m.id] = m
+        self._keep(m)
         self._write({"op": "msg", "m": asdict(m)})
         return m
+
+    # -- bounds -------------------------------------------------------------------------------------------
+    def _keep(self, m: Message) -> None:
+        """Hold a new message; past the channel's bound, its oldest conversations are dropped."""
+        if m.id in self.messages:  # the same message again (a journal written twice): replace it
+            self.messages[m.id] = m
+            return
+        self.messages[m.id] = m
+        threads = self._threads.setdefault(m.channel, {})
+        threads.setdefault(m.thread or m.id, []).append(m.id)
+        self._per_channel[m.channel] = self._per_channel.get(m.channel, 0) + 1
+        while self._per_channel[m.channel] > self.max_messages:
+            self._drop_oldest(m.channel)
+
+    def _drop_oldest(self, channel: str) -> None:
+        """Drop the channel's oldest conversation: a root message and its thread, or a lone reply."""
+        threads = self._threads[channel]
+        root = next(iter(threads))
+        for mid in threads.pop(root):
+            del self.messages[mid]
+            self._per_channel[channel] -= 1
 
     def edit(self, message_id: str, text: str) -> Message | None:
         m = self.messages.get(message_id)
@@ -150,18 +186,34 @@ class Channels:
             return
         with self.journal.open("a", encoding="utf-8") as f:
             f.write(json.dumps(op, ensure_ascii=False) + "\n")
+        self._journal_lines += 1
+        self._compact_if_due()
+
+    def _compact_if_due(self) -> None:
+        """Rewrite the journal as one line per kept message once it is mostly history of dropped ones
+        (written beside and renamed: a crash leaves the old journal or the new one, never half)."""
+        if self.journal is None or self._journal_lines <= 2 * len(self.messages) + COMPACT_SLACK:
+            return
+        tmp = self.journal.with_name(f"{self.journal.name}.{secrets.token_hex(4)}.tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for m in self.messages.values():
+                f.write(json.dumps({"op": "msg", "m": asdict(m)}, ensure_ascii=False) + "\n")
+        os.replace(tmp, self.journal)
+        logger.info("playground journal compacted: %d lines -> %d", self._journal_lines, len(self.messages))
+        self._journal_lines = len(self.messages)
 
     def _replay(self, journal: Path) -> None:
         if not journal.exists():
             return
         with journal.open(encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
+                self._journal_lines = n
                 try:
                     op = json.loads(line)
                     if op["op"] == "msg":
                         d = op["m"]
                         d["fields"] = [tuple(x) for x in d.get("fields", [])]
-                        self.messages[d["id"]] = Message(**d)
+                        self._keep(Message(**d))
                     elif op["op"] == "edit" and op["id"] in self.messages:
                         m = self.messages[op["id"]]
                         m.text, m.edited = op["text"], True

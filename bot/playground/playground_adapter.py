@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.playground.channel import BOT, Channels, Message
+from bot.playground.channel import BOT, MAX_MESSAGES, Channels, Message
 from engine.adapter import OutMessage
+from engine.errors import PermanentPlatformError
 from engine.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,12 +33,17 @@ DEFAULT_CHANNEL = "general"
 
 
 class PlaygroundSettings(BaseSettings):
-    """``CAMPAIGNBOT_PLAYGROUND_HOST`` / ``CAMPAIGNBOT_PLAYGROUND_PORT`` (and the same keys in ``.env``)."""
+    """``CAMPAIGNBOT_PLAYGROUND_HOST`` / ``_PORT`` / ``_MAX_MESSAGES`` (and the same keys in ``.env``)."""
 
     model_config = SettingsConfigDict(env_prefix="CAMPAIGNBOT_PLAYGROUND_", env_file=".env", extra="ignore")
 
     host: str = "127.0.0.1"
     port: int = 8321
+    max_messages: int = Field(
+        default=MAX_MESSAGES,
+        ge=1,
+        description="messages a channel keeps (in memory and in the journal); the oldest conversations go first",
+    )
 
 
 @dataclass(eq=False)
@@ -67,12 +74,14 @@ class PlaygroundAdapter:
         host: str = "127.0.0.1",
         port: int = 8321,
         journal: bool = True,
+        max_messages: int = MAX_MESSAGES,
         announce: Callable[[str], None] | None = None,
     ):
         self.data_dir = data_dir
         self.host = host
         self.port = port
-        self.channels = Channels(data_dir / "playground" / "journal.jsonl" if journal else None)
+        journal_path = data_dir / "playground" / "journal.jsonl" if journal else None
+        self.channels = Channels(journal_path, max_messages=max_messages)
         self.clients: set[Client] = set()
         self.announce = announce
         self.url: str | None = None
@@ -102,7 +111,8 @@ class PlaygroundAdapter:
     async def edit(self, channel: str, thread: str | None, message_id: str, text: str) -> None:
         m = self.channels.edit(message_id, text)
         if m is None:
-            raise KeyError(f"no playground message {message_id}")
+            # dropped with its conversation (the channel keeps its last messages): nothing left to edit
+            raise PermanentPlatformError(f"playground message {message_id} is no longer kept")
         await self.publish(m)
 
     async def add_reactions(
@@ -177,6 +187,12 @@ def from_settings(
     if environ is None:
         pg = PlaygroundSettings()
     else:
-        keys = {"host": "CAMPAIGNBOT_PLAYGROUND_HOST", "port": "CAMPAIGNBOT_PLAYGROUND_PORT"}
+        keys = {
+            "host": "CAMPAIGNBOT_PLAYGROUND_HOST",
+            "port": "CAMPAIGNBOT_PLAYGROUND_PORT",
+            "max_messages": "CAMPAIGNBOT_PLAYGROUND_MAX_MESSAGES",
+        }
         pg = PlaygroundSettings.model_validate({k: environ[v] for k, v in keys.items() if v in environ})
-    return PlaygroundAdapter(settings.data_dir, host=pg.host, port=pg.port, announce=announce)
+    return PlaygroundAdapter(
+        settings.data_dir, host=pg.host, port=pg.port, max_messages=pg.max_messages, announce=announce
+    )

@@ -52,6 +52,9 @@ class Campaign(Base):
         Integer, default=1
     )  # the round replies refine from ("back to round N")
     created_at: Mapped[float] = mapped_column(Float, default=now)
+    # set when retention pruned the campaign: the row stays (its id is never reused; a late reaction, reply
+    # or button is told the campaign expired), its brief is emptied and everything else is deleted
+    expired_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Round(Base):

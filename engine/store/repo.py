@@ -12,15 +12,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, select, text, update
+from sqlalchemy import ColumnElement, delete, exists, false, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from engine.errors import CampaignExpiredError
 from engine.store.db import sessionmaker
 from engine.store.models import (
     Campaign,
     Card,
+    JobRow,
     MessageRef,
     Outbox,
     PendingChoice,
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 Row = Round | Outbox | Card | MessageRef
 ROUND_CAS_TRIES = 8  # concurrent events on one campaign: each takes the next round number in turn
 ACTIVE_ROUND_STATES = ("queued", "running")  # a round being made: it counts against the limits
+EXPIRED_REF = "expired"  # a message of an expired campaign: a late reaction on it is told so
 ADMISSION_LOCK = 0x63616D70  # PostgreSQL advisory lock key that serialises admissions ("camp")
 OUTBOX_CLAIM_BATCH = 20  # rows one claim takes at most (one per campaign)
 
@@ -104,12 +107,43 @@ class Choice:
 
 
 @dataclass
+class Expired:
+    """What one retention pass removed (or, in a dry run, would remove): the campaigns it expired and the
+    rows per table (``message_refs`` counts references reduced to "expired" markers)."""
+
+    campaigns: list[int] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What file retention must know: campaigns with a round being made (never touched), expired
+    campaigns, and when each (campaign, round) was made."""
+
+    active: frozenset[int]
+    expired: frozenset[int]
+    rounds: dict[tuple[int, int], float]
+
+
+@dataclass
 class NewRows:
     """Rows one step adds in one transaction, and field changes of the campaign and round it is about."""
 
     add: list[Row] = field(default_factory=list)
     campaign: dict[str, Any] = field(default_factory=dict)
     round: dict[str, Any] = field(default_factory=dict)
+
+
+async def _count(s: AsyncSession, model: type[Any], where: ColumnElement[bool]) -> int:
+    return int(await s.scalar(select(func.count()).select_from(model).where(where)) or 0)
+
+
+async def _remove(s: AsyncSession, model: type[Any], where: ColumnElement[bool], dry_run: bool) -> int:
+    """Delete the rows ``where`` selects (a dry run counts them); how many."""
+    if dry_run:
+        return await _count(s, model, where)
+    got = await s.execute(delete(model).where(where).execution_options(synchronize_session=False))
+    return int(got.rowcount or 0)  # type: ignore[attr-defined]
 
 
 class Repo:
@@ -182,9 +216,91 @@ class Repo:
             in_campaign = int(await s.scalar(q) or 0)
         admit.check(Active(mine=int(mine or 0), total=int(total or 0), campaign=in_campaign))
 
-    async def forget_events(self, older_than: float) -> None:
+    async def forget_events(self, older_than: float, *, dry_run: bool = False) -> int:
+        """Forget event ids recorded before ``older_than``; how many (would be) forgotten."""
         async with self.sessions() as s, s.begin():
-            await s.execute(delete(SeenEvent).where(SeenEvent.seen_at < older_than))
+            return await _remove(s, SeenEvent, SeenEvent.seen_at < older_than, dry_run)
+
+    # -- retention ----------------------------------------------------------------------------------------
+    async def expire_campaigns(
+        self,
+        before: float,
+        job_prefix: Callable[[int], str],
+        *,
+        dry_run: bool = False,
+        limit: int | None = None,
+    ) -> Expired:
+        """Expire the campaigns with no round made since ``before`` and none being made: delete their
+        rounds, cards, votes, handled jobs (ids starting with ``job_prefix(campaign id)``) and posts sent or
+        given up, reduce their message references to "expired" markers, empty their brief and mark them
+        expired; at most ``limit`` campaigns, oldest first. Rows that reached an expired campaign later (a
+        note telling someone it expired) go too.
+        Serialised with admissions, so no round can be added to a campaign while it expires."""
+        out = Expired()
+        async with self._write(admission=True) as s:
+            last = (
+                select(Round.campaign_id, func.max(Round.created_at).label("at"))
+                .group_by(Round.campaign_id)
+                .subquery()
+            )
+            busy = select(Round.campaign_id).where(Round.state.in_(ACTIVE_ROUND_STATES))
+            q = (
+                select(Campaign.id)
+                .outerjoin(last, last.c.campaign_id == Campaign.id)
+                .where(Campaign.expired_at.is_(None), Campaign.created_at < before)
+                .where(last.c.at.is_(None) | (last.c.at < before), Campaign.id.not_in(busy))
+                .order_by(Campaign.id)
+            )
+            for cid in (await s.scalars(q)).all():
+                unhandled = JobRow.handled.is_(False) & JobRow.id.startswith(job_prefix(cid), autoescape=True)
+                if not await s.scalar(select(func.count()).select_from(JobRow).where(unhandled)):
+                    out.campaigns.append(cid)
+                if limit is not None and len(out.campaigns) >= limit:
+                    break
+            new = Campaign.id.in_(out.campaigns)
+            gone = select(Campaign.id).where(or_(new, Campaign.expired_at.is_not(None)))
+            done_jobs = [JobRow.id.startswith(job_prefix(c), autoescape=True) for c in out.campaigns]
+            sent = Outbox.message_id.is_not(None) & Outbox.reactions_done.is_(True)
+            where: dict[str, tuple[type[Any], ColumnElement[bool]]] = {
+                "rounds": (Round, Round.campaign_id.in_(gone)),
+                "cards": (Card, Card.campaign_id.in_(gone)),
+                "votes": (Vote, Vote.campaign_id.in_(gone)),
+                "jobs": (JobRow, JobRow.handled.is_(True) & or_(false(), *done_jobs)),
+                "outbox": (
+                    Outbox,
+                    Outbox.campaign_id.in_(gone)
+                    & (sent | Outbox.gave_up.is_(True) | (Outbox.created_at < before)),
+                ),
+            }
+            for name, (model, clause) in where.items():
+                out.rows[name] = await _remove(s, model, clause, dry_run)
+            refs = MessageRef.campaign_id.in_(out.campaigns) & (MessageRef.kind != EXPIRED_REF)
+            out.rows["message_refs"] = await _count(s, MessageRef, refs)
+            if not dry_run:
+                await s.execute(
+                    update(MessageRef)
+                    .where(refs)
+                    .values(kind=EXPIRED_REF, round_number=None, variant_index=None)
+                    .execution_options(synchronize_session=False)
+                )
+                await s.execute(
+                    update(Campaign)
+                    .where(new)
+                    .values(expired_at=now(), brief={})
+                    .execution_options(synchronize_session=False)
+                )
+        return out
+
+    async def holdings(self) -> Holdings:
+        async with self.sessions() as s:
+            active = await s.scalars(select(Round.campaign_id).where(Round.state.in_(ACTIVE_ROUND_STATES)))
+            expired = await s.scalars(select(Campaign.id).where(Campaign.expired_at.is_not(None)))
+            made = await s.execute(select(Round.campaign_id, Round.number, Round.created_at))
+            return Holdings(
+                active=frozenset(active.all()),
+                expired=frozenset(expired.all()),
+                rounds={(c, n): at for c, n, at in made.all()},
+            )
 
     # -- campaigns and settings ---------------------------------------------------------------------------
     async def campaign(self, campaign_id: int) -> Campaign | None:
@@ -266,7 +382,8 @@ class Repo:
         take: Choice | None = None,
     ) -> int:
         """Add the campaign's next round: ``plan(number)`` builds its rows with the number taken inside the
-        transaction (with ``admit``, after its check let the round in). Compare-and-set: when another
+        transaction (with ``admit``, after its check let the round in); :class:`CampaignExpiredError` if
+        retention expired the campaign (nothing is written). Compare-and-set: when another
         event took that number first (a unique key refuses the insert, or SQLite refuses a write on a
         stale snapshot), the number is taken again and ``plan`` called again, so two replies at once
         make two rounds. With ``take``, the round settles that pending choice: it is deleted in the same
@@ -278,6 +395,9 @@ class Repo:
                         await self._take_choice(s, take)
                     if admit is not None:
                         await self._admit(s, admit)
+                    expired = select(Campaign.expired_at).where(Campaign.id == campaign_id)
+                    if await s.scalar(expired) is not None:  # retention expired it since it was read
+                        raise CampaignExpiredError(campaign_id)
                     q = select(func.max(Round.number)).where(Round.campaign_id == campaign_id)
                     number = int(await s.scalar(q) or 0) + 1
                     s.add_all(plan(number).add)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.brief import MAX_BRIEF_CHARS, SIZES, TONES, Brief
@@ -277,7 +277,7 @@ def test_card_ids() -> None:
 
 
 @given(st.integers(1, 10**9), st.integers(1, 10**6), st.integers(1, 8))
-@settings(max_examples=100, deadline=None)
+@pytest.mark.property
 def test_card_id_round_trip(c: int, r: int, v: int) -> None:
     assert parse_card_id(card_id(c, r, v)) == (c, r, v)
 
@@ -317,7 +317,7 @@ _TOKENS = st.sampled_from(
 
 
 @given(st.text(max_size=200))
-@settings(max_examples=300, deadline=None)
+@pytest.mark.property
 def test_arbitrary_text_never_crashes(text: str) -> None:
     try:
         assert isinstance(
@@ -328,7 +328,7 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
 
 
 @given(st.lists(st.one_of(_TOKENS, st.text(max_size=8)), max_size=14).map(" ".join))
-@settings(max_examples=300, deadline=None)
+@pytest.mark.property
 def test_flag_soup_never_crashes(text: str) -> None:
     try:
         cmd = parse_command(text)

@@ -37,6 +37,7 @@ def test_detector_can_fail() -> None:
     assert has_mention_or_markup("a\u200bb")
 
 
+@pytest.mark.property
 @given(st.text(max_size=200))
 def test_neutralize_is_total_and_idempotent(s: str) -> None:
     once = neutralize(s)

@@ -68,3 +68,36 @@ def test_plain_text_is_left_alone() -> None:
         redact.redact("postgresql+asyncpg://bot:hunter22@db:5432/cb")
         == "postgresql+asyncpg://bot:[redacted]@db:5432/cb"
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "secret", "kept"),
+    [
+        # a response_url is a secret whatever its host (GovSlack, a proxy, the fake Slack in tests)
+        ('{"response_url": "http://127.0.0.1:3999/response/4f1e9a"}', "4f1e9a", '"response_url": '),
+        ("response_url=https%3A%2F%2Fhooks.slack-gov.com%2Fcommands%2FT1%2F2%2Fabc&x=1", "abc", "&x=1"),
+        ("{'response_url': 'https://proxy.internal/hooks/T1/2/xyz'}", "xyz", "'response_url': "),
+        # Slack's verification token and Discord's interaction token ride in every payload
+        ('{"token": "legacy-verification-token", "team_id": "T0FAKE"}', "legacy-verification", "T0FAKE"),
+        ("token=legacy-verification-token&team_id=T0FAKE", "legacy-verification", "team_id=T0FAKE"),
+        # a webhook / interaction URL through a proxy or at another host (DISCORD_API_URL) keeps no token
+        (
+            "POST http://127.0.0.1:8001/api/v10/interactions/1234567/itok-0a1b2c3d4e5f/callback",
+            "itok-0a1b2c3d4e5f",
+            "/interactions/1234567/[redacted]/callback",
+        ),
+        (
+            "PATCH https://proxy.example/api/v10/webhooks/987654321/aW50ZXJhY3Rpb24/messages/@original",
+            "aW50ZXJhY3Rpb24",
+            "/webhooks/987654321/[redacted]/messages/@original",
+        ),
+    ],
+)
+def test_secrets_are_masked_whatever_the_host(line: str, secret: str, kept: str) -> None:
+    out = redact.redact(line)
+    assert secret not in out and kept in out, out
+
+
+def test_words_that_only_contain_token_are_left_alone() -> None:
+    line = "max_tokens: 30, tokens=12, tokenizer=gpt2"
+    assert redact.redact(line) == line

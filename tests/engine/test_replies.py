@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.brief import CTA_MAX, Brief
@@ -354,12 +354,12 @@ def _check(text: str, current: Current) -> None:
 
 
 @given(st.text(max_size=200), _CURRENT)
-@settings(max_examples=300, deadline=None)
+@pytest.mark.property
 def test_arbitrary_text_never_crashes(text: str, current: Current) -> None:
     _check(text, current)
 
 
 @given(st.lists(st.one_of(_WORDS, st.text(max_size=6)), max_size=14).map(" ".join), _CURRENT)
-@settings(max_examples=300, deadline=None)
+@pytest.mark.property
 def test_instruction_soup_never_crashes(text: str, current: Current) -> None:
     _check(text, current)
