@@ -239,7 +239,9 @@ async def test_a_round_asked_of_a_campaign_that_expired_meanwhile_is_refused(stu
     assert await _count(studio, Round, Round.campaign_id == 1) == 0 and "C1-R2" not in studio.queue.jobs
 
 
-async def test_the_database_artifact_store_is_pruned_by_the_same_rules(studio: Studio, tmp_path: Path) -> None:
+async def test_the_database_artifact_store_is_pruned_by_the_same_rules(
+    studio: Studio, tmp_path: Path
+) -> None:
     """With CAMPAIGNBOT_ARTIFACT_STORE=database a replica prunes what the store holds, not only its own disk:
     here the replica pruning has no local copy at all (the round was made on a worker host)."""
     await _round(studio)  # C1
