@@ -259,6 +259,9 @@ def cmd_prune(a: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["worker"]:  # its options are its own (argparse's REMAINDER drops a leading --option)
+        argv = ["worker", "--", *args[1:]] if len(args) > 1 and args[1] != "--" else args
     a = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if a.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
@@ -275,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             from bot.app import run_worker  # noqa: PLC0415
 
             logging.getLogger().setLevel(logging.INFO)
-            return run_worker(a.args)
+            return run_worker(a.args[1:] if a.args[:1] == ["--"] else a.args)
         if a.command == "run":
             from bot.app import run  # noqa: PLC0415
 

@@ -103,6 +103,12 @@ class SlackSettings(BaseSettings):
     edit_interval: float = Field(
         default=1.5, description="seconds between chat.update calls on one message (the engine keeps to it)"
     )
+    edits_per_minute: int = Field(
+        default=42,
+        ge=6,
+        description="status edits (chat.update) per workspace and minute, shared by all replicas; progress "
+        "edits use at most half, the rest is kept for final status lines (Slack allows about 50 a minute)",
+    )
     ack_timeout: float = Field(default=2.0, description="seconds the engine may take before a plain ack")
     ping_interval: float = Field(default=10.0, description="Socket Mode keep-alive ping interval")
     max_retries: int = Field(default=5, description="retries of a rate-limited (429) call")
@@ -154,6 +160,8 @@ class SlackAdapter:
     def __init__(self, settings: SlackSettings):
         self.settings = settings
         self.min_edit_interval = settings.edit_interval  # chat.update per message; the engine keeps to it
+        # chat.update per workspace (Slack's Tier 3, about 50 a minute); the engine keeps every replica to it
+        self.edits_per_minute = settings.edits_per_minute
         self.client = AsyncWebClient(
             token=settings.bot_token.get_secret_value(),
             base_url=settings.api_url,

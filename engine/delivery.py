@@ -139,6 +139,7 @@ class Delivery:
         self.posts = rounds.posts
         self.wake = asyncio.Event()
         self._edits: dict[str, _EditState] = {}
+        self._held: dict[str, float] = {}  # job id -> until when this engine holds its lease
         self._last_housekeeping = 0.0
         self._last_prune = 0.0
 
@@ -179,7 +180,22 @@ class Delivery:
             except TimeoutError:
                 pass
 
+    async def _hold(self, job: Job) -> bool:
+        """Whether this engine follows ``job`` (several replicas on one database: one at a time, leased;
+        the lease is renewed once half of it has gone)."""
+        lease = self.settings.outbox_lease_seconds
+        if self._held.get(job.id, 0.0) - now() > lease / 2:
+            return True
+        if await self.repo.hold_job(job.id, self.outbox.name, lease):
+            self._held[job.id] = now() + lease
+            return True
+        self._held.pop(job.id, None)
+        self._edits.pop(job.id, None)  # another engine follows it: its status line is theirs
+        return False
+
     async def _job(self, job: Job) -> bool:
+        if not await self._hold(job):
+            return False
         n = job.spec.round_number
         if job.state == JobState.QUEUED:
             pos = await self.queue.position(job.id)
@@ -202,7 +218,9 @@ class Delivery:
             # posts are owed in the outbox; the final edit is tried again on the next pass.
             return False
         await self.queue.mark_handled(job.id)
+        await self.repo.drop_job_lease(job.id)
         self._edits.pop(job.id, None)
+        self._held.pop(job.id, None)
         return True
 
     def _outcome(self, camp: Campaign, rnd: Round, job: Job) -> NewRows | None:
@@ -238,6 +256,9 @@ class Delivery:
         st.min_gap = adapter.min_edit_interval
         if now() - st.at < st.min_gap:
             return False
+        budget = getattr(adapter, "edits_per_minute", None)  # a platform-wide limit of the workspace
+        if budget and not await self.repo.take_edit(f"{camp.platform}:{camp.workspace}", budget, force=force):
+            return False  # progress can wait: the latest text lands when the budget allows
         try:
             await adapter.edit(camp.channel, camp.thread, status.message_id, text)
         except Exception as exc:

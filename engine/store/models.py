@@ -3,6 +3,7 @@
 Tables: campaigns, rounds, variants (cards), jobs (the embedded queue), outbox (every post, keyed for
 exactly-once delivery), message_refs (platform message -> campaign/round/variant), votes, seen_events,
 workspace_settings, workers (health), artifacts (creatives' bytes, with CAMPAIGNBOT_ARTIFACT_STORE=database),
+delivery_leases (which replica follows a job), edit_budgets (status edits per workspace and minute),
 pending_choices (a reaction or button choice waiting out its debounce). The schema is created and upgraded by Alembic (engine/store/migrations).
 """
 
@@ -224,3 +225,23 @@ class Artifact(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class DeliveryLease(Base):
+    """Which engine (bot replica) follows a job: edits its status line and stores its outcome. Leased, so
+    several replicas on one database do not each edit every status line; a dead replica's lease runs out."""
+
+    __tablename__ = "delivery_leases"
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    until: Mapped[float] = mapped_column(Float)
+
+
+class EditBudget(Base):
+    """Status edits made in the current minute per workspace, shared by every replica: a platform that
+    limits edits per workspace (Slack: chat.update, about 50 a minute) is never asked for more."""
+
+    __tablename__ = "edit_budgets"
+    scope: Mapped[str] = mapped_column(String(120), primary_key=True)  # platform:workspace
+    minute: Mapped[int] = mapped_column(Integer)  # the ten-second window (seconds since the epoch // 10)
+    used: Mapped[int] = mapped_column(Integer)

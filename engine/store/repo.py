@@ -22,6 +22,8 @@ from engine.store.db import sessionmaker
 from engine.store.models import (
     Campaign,
     Card,
+    DeliveryLease,
+    EditBudget,
     JobRow,
     MessageRef,
     Outbox,
@@ -710,3 +712,63 @@ class Repo:
             )
             dead = await s.scalar(select(func.count()).select_from(Outbox).where(Outbox.gave_up.is_(True)))
         return int(owed or 0), int(dead or 0)
+
+    # -- several replicas: who follows a job, and the shared budget of status edits -----------------------
+    async def hold_job(self, job_id: str, owner: str, lease_s: float) -> bool:
+        """Take or renew the lease on following ``job_id``; False while another engine holds it."""
+        t = now()
+        async with self.sessions() as s, s.begin():
+            res = await s.execute(
+                update(DeliveryLease)
+                .where(
+                    DeliveryLease.job_id == job_id,
+                    (DeliveryLease.owner == owner) | (DeliveryLease.until < t),
+                )
+                .values(owner=owner, until=t + lease_s)
+            )
+            if res.rowcount == 1:  # type: ignore[attr-defined]
+                return True
+            if await s.get(DeliveryLease, job_id) is not None:
+                return False
+        try:
+            async with self.sessions() as s, s.begin():
+                s.add(DeliveryLease(job_id=job_id, owner=owner, until=t + lease_s))
+        except IntegrityError:  # another engine took it first
+            return False
+        return True
+
+    async def drop_job_lease(self, job_id: str) -> None:
+        async with self.sessions() as s, s.begin():
+            await s.execute(delete(DeliveryLease).where(DeliveryLease.job_id == job_id))
+
+    async def take_edit(self, scope: str, per_minute: int, *, force: bool = False) -> bool:
+        """Count one status edit in ``scope`` now; False (nothing counted) when half of the current window's
+        share of ``per_minute`` is used already, unless ``force``: a final status line goes while the whole budget
+        lasts (half of it is kept for final lines, so a burst of progress never holds one back)."""
+        # Ten-second windows of a sixth of the budget each, so that any sixty seconds (a platform's sliding
+        # minute) hold at most 7/6 of it (a fixed minute window would allow twice the budget across its edge).
+        minute = int(now() // 10)
+        per_minute = max(1, per_minute // 6)
+        for _ in range(2):
+            async with self.sessions() as s, s.begin():
+                res = await s.execute(
+                    update(EditBudget)
+                    .where(EditBudget.scope == scope, EditBudget.minute < minute)
+                    .values(minute=minute, used=1)
+                )
+                if res.rowcount == 1:  # type: ignore[attr-defined]
+                    return True
+                q = update(EditBudget).where(EditBudget.scope == scope, EditBudget.minute == minute)
+                q = q.where(EditBudget.used < (per_minute if force else max(1, per_minute // 2)))
+                res = await s.execute(q.values(used=EditBudget.used + 1))
+                if res.rowcount == 1:  # type: ignore[attr-defined]
+                    return True
+                if await s.get(EditBudget, scope) is not None:
+                    return False
+            try:
+                async with self.sessions() as s, s.begin():
+                    s.add(EditBudget(scope=scope, minute=minute, used=1))
+                return True
+            except IntegrityError:  # another engine made the row first: count against it
+                continue
+        return False

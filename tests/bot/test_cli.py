@@ -127,3 +127,13 @@ def test_landscape_and_story_sizes(tiny_models: None, tmp_path: Path) -> None:
         assert _generate(tmp_path / size, "--size", size) == 0
         with Image.open(tmp_path / size / "round-1" / "variant-1.png") as im:
             assert im.size == dims
+
+
+def test_the_worker_takes_its_own_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """`campaignbot worker --name w1 ...` reaches the worker's parser (argparse's REMAINDER alone would hand
+    a leading --option to the main parser, which refuses it)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["worker", "--name", "w1", "--no-such-option"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "campaignbot worker: error: unrecognized arguments: --no-such-option" in err

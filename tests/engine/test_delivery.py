@@ -19,6 +19,7 @@ from engine.events import CommandEvent, Where
 from engine.outbox import BUG_ATTEMPTS, is_platform_error
 from engine.settings import Settings
 from engine.store import Outbox
+from tests.engine.conftest import Studio
 from tests.fakes.recording import RecordingAdapter
 
 HERE = Where("test", "W1", "C-general")
@@ -172,3 +173,27 @@ def test_a_missing_file_is_permanent() -> None:
     assert is_permanent_error(PermanentPlatformError("gone"))
     assert not is_permanent_error(PlatformError("rate limited", retry_after=1))
     assert not is_permanent_error(ConnectionError("reset"))
+
+
+async def test_two_engines_follow_each_job_once_and_share_the_edit_budget(
+    studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several replicas on one database: a job's status line is followed (edited) by one engine at a time,
+    and status edits of a workspace come out of one budget per minute that every engine shares (progress
+    uses at most half; final lines the rest)."""
+    repo = studio.engine.repo
+    monkeypatch.setattr("engine.store.repo.now", lambda: 1_000_005.0)  # one clock: one ten-second window
+    assert await repo.hold_job("C1-R1", "engine-a", 30)
+    assert not await repo.hold_job("C1-R1", "engine-b", 30)  # followed by a
+    assert await repo.hold_job("C1-R1", "engine-a", 30)  # renewed
+    await repo.drop_job_lease("C1-R1")
+    assert await repo.hold_job("C1-R1", "engine-b", 30)  # handled and dropped: free again
+    assert await repo.hold_job("C2-R1", "engine-a", -1)  # a lease that has already run out ...
+    assert await repo.hold_job("C2-R1", "engine-b", 30)  # ... is taken over
+
+    # 60 a minute: 10 per ten-second window (any sixty seconds then hold at most 70), progress 5 of them
+    progress = [await repo.take_edit("slack:T1", 60) for _ in range(8)]
+    assert progress == [True] * 5 + [False] * 3
+    finals = [await repo.take_edit("slack:T1", 60, force=True) for _ in range(7)]
+    assert finals == [True] * 5 + [False] * 2
+    assert await repo.take_edit("slack:T2", 60)  # another workspace has its own budget

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 import pytest
@@ -50,9 +51,11 @@ class Cluster:
     fake: FakeSlack
     procs: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    logs: list[IO[bytes]] = field(default_factory=list)
 
     async def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115 - the child writes it; closed with the test dir
+        log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115 - the child writes it; closed in stop()
+        self.logs.append(log)
         self.procs[name] = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", *args, env=env, stdout=log, stderr=log, cwd=ROOT
         )
@@ -99,6 +102,8 @@ class Cluster:
             except TimeoutError:
                 p.kill()
                 await p.wait()
+        for f in self.logs:
+            f.close()
 
 
 @pytest.fixture
@@ -216,7 +221,7 @@ async def test_two_replicas_three_workers_one_killed_one_added_every_card_exactl
         assert states[killed_job][1] != "w0" and states[killed_job][2] == 2  # taken again once, by another
         by_worker = Counter(w for _, w, _ in states.values())
         assert by_worker["w3"] >= 1, by_worker  # the worker added mid-run took jobs
-        assert fake.problems == [], fake.problems
+        assert fake.problems == [], (len(fake.problems), fake.problems[:5])
         result = {
             "campaigns": CAMPAIGNS,
             "cards": sum(len(fake.cards(r)) for r in roots),
