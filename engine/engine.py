@@ -207,7 +207,7 @@ class Engine:
         )
 
     async def _export(self, camp: Campaign) -> Path:
-        return await export_campaign(self.repo, self.rounds, self.artifacts, camp)
+        return await export_campaign(self.repo, self.rounds, self.artifacts, camp, self.moderation)
 
     async def _campaign(self, campaign_id: int, platform: str, workspace: str) -> Campaign:
         camp = await self.repo.campaign(campaign_id)

@@ -301,3 +301,11 @@ OUT_OF_MEMORY = (
     "the studio ran out of memory making it, even in smaller batches; fewer variants (--variants 2) "
     "need less memory"
 )
+
+
+def export_withheld(variants: list[int]) -> str:
+    names = ", ".join(str(v) for v in variants)
+    return (
+        f"Variant{'s' if len(variants) > 1 else ''} {names} of this round used words this workspace does not "
+        "allow, so their creatives are not in this export, nor is this round's copy sheet or contact sheet."
+    )

@@ -4,6 +4,7 @@ briefs with a realistic operator list, and where it applies: briefs, thread repl
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -166,3 +167,20 @@ async def test_generated_copy_with_a_banned_phrase_is_never_posted(studio: Studi
     assert "C1-R2" not in studio.queue.jobs and "withheld" in studio.chat.tells[-1][3]
     await studio.react(grid, NUMBER_EMOJI[2])
     assert studio.queue.jobs["C1-R2"].spec.parent_variant == 3
+
+
+async def test_an_export_leaves_out_the_withheld_variant_and_every_sheet_that_shows_its_copy(
+    studio: Studio,
+) -> None:
+    await studio.command("smart watch --variants 3")
+    await studio.pump()
+    await studio.work()
+    await studio.pump()
+    assert await studio.command("export C1")
+    await studio.pump()
+    (z,) = list((studio.artifacts.root / "exports").glob("C1-*.zip"))
+    with zipfile.ZipFile(z) as zf:
+        names = sorted(n.split("/")[-1] for n in zf.namelist())
+        text = b"".join(zf.read(n) for n in zf.namelist())
+    assert names == ["variant-1.png", "variant-3.png", "withheld.txt"], names
+    assert b"Headline 2" not in text and b"Variant 2 of this round" in text
