@@ -1,5 +1,7 @@
 #!/bin/bash
 # datastores-entrypoint postgres|redis [extra server arguments...]
+# The servers are exec'd with setpriv (no fork), so they are PID 1 and get the stop signal themselves
+# (runuser stays the parent and does not pass SIGINT on: podman then waited its timeout and SIGKILLed).
 set -euo pipefail
 what=${1:-postgres}; shift || true
 case "$what" in
@@ -22,14 +24,14 @@ postgres)
         echo "datastores: initialised $PGDATA (database $POSTGRES_DB, user $POSTGRES_USER)"
     fi
     chown -R postgres:postgres "$PGDATA"
-    exec runuser -u postgres -- postgres -D "$PGDATA" -p "$PGPORT" -c listen_addresses="$POSTGRES_LISTEN" \
+    exec setpriv --reuid=postgres --regid=postgres --init-groups postgres -D "$PGDATA" -p "$PGPORT" -c listen_addresses="$POSTGRES_LISTEN" \
         -c unix_socket_directories=/var/run/postgresql "$@"
     ;;
 redis)
     : "${REDIS_PORT:=6379}" "${REDIS_BIND:=127.0.0.1}"
     chown redis:redis /data/redis
     # appendonly: the job stream survives a restart (a queued campaign is not lost)
-    exec runuser -u redis -- redis-server --port "$REDIS_PORT" --bind "$REDIS_BIND" --dir /data/redis \
+    exec setpriv --reuid=redis --regid=redis --init-groups redis-server --port "$REDIS_PORT" --bind "$REDIS_BIND" --dir /data/redis \
         --appendonly yes --save "" --protected-mode no "$@"
     ;;
 *) exec "$what" "$@" ;;
