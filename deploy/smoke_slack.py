@@ -95,9 +95,11 @@ async def main() -> int:
         t = time.monotonic()
         compose("up", "-d", "postgres", "redis")
         await until(lambda: port_open(pg_port) and port_open(redis_port), 60, "PostgreSQL and Redis ports")
-        log(f"PostgreSQL on 127.0.0.1:{pg_port} and Redis on 127.0.0.1:{redis_port} up ({time.monotonic() - t:.1f} s)")
+        log(
+            f"PostgreSQL on 127.0.0.1:{pg_port} and Redis on 127.0.0.1:{redis_port} up ({time.monotonic() - t:.1f} s)"
+        )
         t = time.monotonic()
-        for attempt in range(20):  # the first start runs initdb, then restarts the server
+        for attempt in range(20):  # noqa: B007 - the first start runs initdb, then restarts the server
             p = compose("run", "--rm", "bot", "migrate", check=False)
             if p.returncode == 0:
                 break
@@ -105,7 +107,9 @@ async def main() -> int:
         else:
             sys.stdout.write(p.stdout[-3000:] + p.stderr[-3000:])
             raise SystemExit("smoke: FAILED: campaignbot migrate")
-        log(f"campaignbot migrate: {p.stdout.strip().splitlines()[-1]} ({time.monotonic() - t:.1f} s, attempt {attempt + 1})")
+        log(
+            f"campaignbot migrate: {p.stdout.strip().splitlines()[-1]} ({time.monotonic() - t:.1f} s, attempt {attempt + 1})"
+        )
         t = time.monotonic()
         compose("up", "-d", "bot", "worker-1", "worker-2")
         await until(lambda: port_open(slack_port), 90, "the bot's Slack HTTP port")
@@ -115,7 +119,9 @@ async def main() -> int:
             240,
             "both workers' /readyz",
         )
-        log(f"workers ready on :{worker_ports[0]} and :{worker_ports[1]} (/readyz 200; {time.monotonic() - t:.1f} s)")
+        log(
+            f"workers ready on :{worker_ports[0]} and :{worker_ports[1]} (/readyz 200; {time.monotonic() - t:.1f} s)"
+        )
 
         t = time.monotonic()
         d = await fake.slash(ALICE, f"smart watch for runners --variants {VARIANTS} --tone playful --seed 7")
@@ -144,8 +150,10 @@ async def main() -> int:
         for c in cards:
             head = next((b["text"]["text"] for b in c.blocks if b["type"] == "section"), c.text)
             log(f"  card: {head.splitlines()[0][:90]!r}")
-        log(f"{len(cards)} cards + contact sheet in the thread, {len(pngs)} PNGs "
-            f"({sum(f.length for f in pngs) // 1024} KiB) in {round_s:.1f} s from the slash command")
+        log(
+            f"{len(cards)} cards + contact sheet in the thread, {len(pngs)} PNGs "
+            f"({sum(f.length for f in pngs) // 1024} KiB) in {round_s:.1f} s from the slash command"
+        )
         for p in worker_ports:
             _, text = http_get(f"http://127.0.0.1:{p}/metrics")
             jobs = metric(text, "campaignbot_worker_jobs_total")
