@@ -77,6 +77,33 @@ def metric(text: str, name: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(name) and not line.startswith("#")]
 
 
+def backup_and_restore(pg_port: int) -> None:
+    """The runbook's backup and restore, for real: pg_dump -Fc of the live database, pg_restore into a new
+    database, the same rows in both (run inside the postgres container: the client matches the server)."""
+    t = time.monotonic()
+    pg = os.environ["SMOKE_PROJECT_NAME"] + "_postgres_1"
+    conn = ["-h", "/var/run/postgresql", "-p", str(pg_port), "-U", "campaignbot"]
+
+    def sh(*cmd: str) -> str:
+        p = subprocess.run(["podman", "exec", pg, *cmd], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd[:2])} failed: {p.stderr.strip()[-500:]}")
+        return p.stdout.strip()
+
+    sh("pg_dump", *conn, "-Fc", "-f", "/tmp/campaignbot.dump", "campaignbot")
+    size = int(sh("stat", "-c", "%s", "/tmp/campaignbot.dump"))
+    sh("createdb", *conn, "campaignbot_restored")
+    sh("pg_restore", *conn, "-d", "campaignbot_restored", "--no-owner", "/tmp/campaignbot.dump")
+    query = "select (select count(*) from campaigns), (select count(*) from rounds), (select count(*) from outbox)"
+    live = sh("psql", *conn, "-d", "campaignbot", "-tAc", query)
+    restored = sh("psql", *conn, "-d", "campaignbot_restored", "-tAc", query)
+    assert live == restored, (live, restored)
+    log(
+        f"backup: pg_dump -Fc {size // 1024} KiB, pg_restore into campaignbot_restored: campaigns|rounds|outbox "
+        f"{restored} in both ({time.monotonic() - t:.1f} s)"
+    )
+
+
 async def main() -> int:
     pg_port, redis_port = int(os.environ["PG_PORT"]), int(os.environ["REDIS_PORT"])
     slack_port = int(os.environ["SLACK_PORT"])
@@ -162,6 +189,7 @@ async def main() -> int:
         for _, m, _ in fake.calls:
             calls[m] = calls.get(m, 0) + 1
         log(f"Slack Web API calls the bot made: {json.dumps(calls, sort_keys=True)}")
+        backup_and_restore(pg_port)
         log("PASS")
         return 0
     except AssertionError as exc:
