@@ -162,8 +162,9 @@ async def main() -> int:
             lines = [m for m in fake.thread(root) if m.bot and m.text.startswith("⏳")]
             return lines[0].current if lines else ""
 
-        await until(lambda: len(fake.cards(root)) == VARIANTS, ROUND_TIMEOUT, f"{VARIANTS} variant cards")
-        await until(lambda: status().startswith("✅"), 30, "the status line's ✅")
+        await until(lambda: status().startswith("✅"), ROUND_TIMEOUT, "the status line's ✅ (the round made)")
+        log(f"status line: {status()!r} ({time.monotonic() - t:.1f} s)")
+        await until(lambda: len(fake.cards(root)) == VARIANTS, 30, f"{VARIANTS} variant cards after the ✅")
         round_s = time.monotonic() - t
         grids, cards = fake.grids(root), fake.cards(root)
         with_files = [m for m in fake.thread(root) if m.files]
