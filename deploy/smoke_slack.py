@@ -104,6 +104,51 @@ def backup_and_restore(pg_port: int) -> None:
     )
 
 
+async def drain(fake: FakeSlack, worker_ports: list[int]) -> None:
+    """The runbook's draining, for real: a second campaign (8 variants); the worker that takes it is
+    stopped (SIGTERM, `podman stop`) mid-round; it must give the job back and exit, and the other worker
+    must make the round, every card once."""
+    t = time.monotonic()
+    d = await fake.slash(ALICE, "trail running shoes --variants 8 --tone bold --seed 3")
+    assert d.ack and "Working on it" in d.ack.get("text", ""), d.ack
+    await until(lambda: len(fake.roots()) == 2, 30, "the second campaign's root message")
+    root = fake.roots()[1]
+
+    def busy() -> list[int]:
+        return [
+            i
+            for i, p in enumerate(worker_ports)
+            if "campaignbot_worker_busy 1.0" in http_get(f"http://127.0.0.1:{p}/metrics")[1]
+        ]
+
+    await until(lambda: bool(busy()), 60, "a worker busy with the second campaign")
+    i = busy()[0]
+    name, other = f"worker-{i + 1}", worker_ports[1 - i]
+    container = f"{os.environ['SMOKE_PROJECT_NAME']}_{name}_1"
+    ts = time.monotonic()
+    p = subprocess.run(["podman", "stop", "-t", "60", container], capture_output=True, text=True)
+    stop_s = time.monotonic() - ts
+    logs = subprocess.run(["podman", "logs", container], capture_output=True, text=True)
+    state = subprocess.run(
+        ["podman", "inspect", "-f", "{{.State.ExitCode}}", container], capture_output=True, text=True
+    ).stdout.strip()
+    assert p.returncode == 0, p.stderr
+    given_back = [line for line in (logs.stdout + logs.stderr).splitlines() if "given back" in line]
+    log(f"drain: SIGTERM to {name} mid-round; it stopped in {stop_s:.1f} s with exit code {state}")
+    assert given_back, "the stopped worker did not give its job back"
+    log(f"drain: {name} log: {given_back[-1].strip()[:110]!r}")
+    await until(lambda: len(fake.cards(root)) >= 8, ROUND_TIMEOUT, "8 cards from the other worker")
+    await asyncio.sleep(2)  # a duplicate would arrive now
+    cards = fake.cards(root)
+    heads = [c.text for c in cards]
+    assert len(cards) == 8 and len(set(heads)) == 8, heads
+    jobs = metric(http_get(f"http://127.0.0.1:{other}/metrics")[1], "campaignbot_worker_jobs_total")
+    log(f"drain: the other worker (:{other}) made the round: {'; '.join(jobs)}")
+    log(
+        f"drain: 8 cards in the second thread, each once ({time.monotonic() - t:.1f} s from the slash command)"
+    )
+
+
 async def main() -> int:
     pg_port, redis_port = int(os.environ["PG_PORT"]), int(os.environ["REDIS_PORT"])
     slack_port = int(os.environ["SLACK_PORT"])
@@ -191,6 +236,8 @@ async def main() -> int:
             calls[m] = calls.get(m, 0) + 1
         log(f"Slack Web API calls the bot made: {json.dumps(calls, sort_keys=True)}")
         backup_and_restore(pg_port)
+        if os.environ.get("SMOKE_DRAIN"):
+            await drain(fake, worker_ports)
         log("PASS")
         return 0
     except AssertionError as exc:
