@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -268,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are noise here
     redact.install()  # every handler masks tokens, secrets and webhook URLs, at every level
+    if os.environ.get("CAMPAIGNBOT_LOG_FORMAT", "text").lower() == "json":  # read before any settings load
+        from bot.log_format import use_json  # noqa: PLC0415
+
+        use_json()
     if a.command is None:
         parser.print_help()
         return 2
