@@ -56,6 +56,14 @@ def pixels(art: HeroArt) -> np.ndarray:
     return np.asarray(art.image)
 
 
+def same_picture_across_batches(a: HeroArt, b: HeroArt) -> bool:
+    """Drawn in batches of different sizes, one latent gives the same picture up to float rounding: oneDNN
+    picks other kernels (another summation order) for another batch size, or another buffer alignment in
+    a long-lived process, so a pixel may land one level off (seen in the full suite, never alone)."""
+    diff = np.abs(pixels(a).astype(np.int16) - pixels(b).astype(np.int16))
+    return int(diff.max()) <= 1
+
+
 def test_loads_first_imagenet_classes(model: BigGANVisualModel) -> None:
     assert model.concepts == imagenet_classes()[:N_CLASSES]
     assert model.concepts[:2] == ["tench", "goldfish"]
@@ -84,7 +92,7 @@ def test_generate_two_seeds(model: BigGANVisualModel) -> None:
 def test_same_seed_same_pixels_and_package_noise(model: BigGANVisualModel) -> None:
     a = model.generate(["tench", "hen"], [7, 8])[0]
     b = model.generate(["tench"], [7])[0]  # another batch: the latent depends on the seed alone
-    assert np.array_equal(pixels(a), pixels(b))
+    assert same_picture_across_batches(a, b)
     expected = truncated_noise_sample(1, model.z_dim, model.truncation, seed=7)[0]
     np.testing.assert_array_equal(np.asarray(a.record.latent, dtype=np.float32), expected)
     assert max(abs(v) for v in a.record.latent) <= 2 * model.truncation
@@ -108,7 +116,7 @@ def test_refine_moves_away_within_truncation(model: BigGANVisualModel) -> None:
         assert d is not None and d > 0
         assert a.record.concept == "ostrich" and a.image.size == (SIZE, SIZE) and a.image.mode == "RGBA"
         assert max(abs(v) for v in a.record.latent) <= 2 * model.truncation + 1e-6
-    assert np.array_equal(pixels(model.render(strong[1].record)), pixels(strong[1]))
+    assert same_picture_across_batches(model.render(strong[1].record), strong[1])
     assert subtle[0].record.latent != parent.record.latent  # pixels not compared: see test_generate_two_seeds
     assert (subtle[0].record.parent_latent_distance or 0) < (strong[0].record.parent_latent_distance or 0)
     with pytest.raises(ValueError):
