@@ -107,8 +107,8 @@ def worker_health() -> None:
         capture_output=True,
         text=True,
     )
-    out = (p.stdout + p.stderr).strip()
-    assert p.returncode == 0, f"campaignbot worker --health exited {p.returncode}: {out[-500:]}"
+    out = (p.stdout.strip() or p.stderr.strip() or "(no output)")
+    assert p.returncode == 0, f"campaignbot worker --health exited {p.returncode}: {p.stdout[-300:]}{p.stderr[-300:]}"
     log(
         f"campaignbot worker --health in worker-1: exit 0, {out.splitlines()[-1][:100]!r} ({time.monotonic() - t:.1f} s)"
     )
