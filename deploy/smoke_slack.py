@@ -107,8 +107,10 @@ def worker_health() -> None:
         capture_output=True,
         text=True,
     )
-    out = (p.stdout.strip() or p.stderr.strip() or "(no output)")
-    assert p.returncode == 0, f"campaignbot worker --health exited {p.returncode}: {p.stdout[-300:]}{p.stderr[-300:]}"
+    out = p.stdout.strip() or p.stderr.strip() or "(no output)"
+    assert p.returncode == 0, (
+        f"campaignbot worker --health exited {p.returncode}: {p.stdout[-300:]}{p.stderr[-300:]}"
+    )
     log(
         f"campaignbot worker --health in worker-1: exit 0, {out.splitlines()[-1][:100]!r} ({time.monotonic() - t:.1f} s)"
     )
@@ -169,6 +171,54 @@ def bot_checks(ops_port: int) -> None:
     log(f"/data volumes: {', '.join(mounts)}")
     files = podman_out("exec", container("bot"), "sh", "-c", "ls /data/images/C1/round-1 2>&1 | tr '\\n' ' '")
     log(f"bot's own /data/images/C1/round-1: {files.strip()}")
+
+
+def start_prometheus() -> subprocess.Popen[bytes] | None:
+    """SMOKE_PROMETHEUS=/path/to/prometheus: a Prometheus on deploy/prometheus/prometheus.yml (the bot's ops
+    port and both workers' health ports, the alert rules), on 127.0.0.1:59090."""
+    binary = os.environ.get("SMOKE_PROMETHEUS")
+    if not binary:
+        return None
+    tsdb = ROOT / "deploy" / ".cache" / "smoke-prometheus"
+    subprocess.run(["rm", "-rf", str(tsdb)], check=True)
+    logf = open(ROOT / "deploy" / ".cache" / "smoke-prometheus.log", "wb")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen(
+        [
+            binary,
+            "--config.file",
+            str(ROOT / "deploy/prometheus/prometheus.yml"),
+            "--storage.tsdb.path",
+            str(tsdb),
+            "--web.listen-address",
+            "127.0.0.1:59090",
+        ],
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def prometheus_checks() -> None:
+    """Every target of prometheus.yml scraped and up; the rules loaded; what the service alerts read."""
+    api = "http://127.0.0.1:59090/api/v1/"
+
+    def targets() -> list[dict[str, str]]:
+        code, body = http_get(api + "targets")
+        return json.loads(body)["data"]["activeTargets"] if code == 200 else []
+
+    t = time.monotonic()
+    await until(
+        lambda: len(targets()) == 3 and all(x["health"] == "up" for x in targets()), 60, "3 targets up"
+    )
+    log(
+        "prometheus: targets up: "
+        + ", ".join(f"{x['labels']['job']} {x['scrapeUrl']}" for x in targets())
+        + f" ({time.monotonic() - t:.1f} s)"
+    )
+    rules = json.loads(http_get(api + "rules")[1])["data"]["groups"]
+    states = [f"{r['name']}={r['state']}" for g in rules for r in g["rules"]]
+    log(f"prometheus: {len(states)} alert rules loaded: {', '.join(states)}")
+    firing = [st for st in states if not st.endswith("=inactive")]
+    assert not firing, f"alerts pending or firing on a healthy stack: {firing}"
 
 
 def backup_and_restore(pg_port: int) -> None:
@@ -243,6 +293,25 @@ async def drain(fake: FakeSlack, worker_ports: list[int]) -> None:
     )
 
 
+async def migrate_step() -> None:
+    """`campaignbot migrate` in a one-off bot container (none with SMOKE_MIGRATE=start)."""
+    t = time.monotonic()
+    if MIGRATE == "start":
+        log("no migrate step (SMOKE_MIGRATE=start): the bot and both workers migrate as they start")
+    else:
+        for attempt in range(20):  # noqa: B007 - the first start runs initdb, then restarts the server
+            p = compose("run", "--rm", "bot", "migrate", check=False)
+            if p.returncode == 0:
+                break
+            await asyncio.sleep(1)
+        else:
+            sys.stdout.write(p.stdout[-3000:] + p.stderr[-3000:])
+            raise SystemExit("smoke: FAILED: campaignbot migrate")
+        log(
+            f"campaignbot migrate: {p.stdout.strip().splitlines()[-1]} ({time.monotonic() - t:.1f} s, attempt {attempt + 1})"
+        )
+
+
 async def main() -> int:
     pg_port, redis_port = int(os.environ["PG_PORT"]), int(os.environ["REDIS_PORT"])
     slack_port, ops_port = int(os.environ["SLACK_PORT"]), int(os.environ["BOT_OPS_PORT"])
@@ -251,6 +320,7 @@ async def main() -> int:
         if port_open(p):
             raise SystemExit(f"smoke: FAILED: port {p} is already in use on 127.0.0.1; choose another")
 
+    prometheus = start_prometheus()
     fake = await FakeSlack(mode="http").start()
     fake.app_url = f"http://127.0.0.1:{slack_port}/slack/events"
     os.environ.update(
@@ -264,21 +334,7 @@ async def main() -> int:
         log(
             f"PostgreSQL on 127.0.0.1:{pg_port} and Redis on 127.0.0.1:{redis_port} up ({time.monotonic() - t:.1f} s)"
         )
-        t = time.monotonic()
-        if MIGRATE == "start":
-            log("no migrate step (SMOKE_MIGRATE=start): the bot and both workers migrate as they start")
-        else:
-            for attempt in range(20):  # noqa: B007 - the first start runs initdb, then restarts the server
-                p = compose("run", "--rm", "bot", "migrate", check=False)
-                if p.returncode == 0:
-                    break
-                await asyncio.sleep(1)
-            else:
-                sys.stdout.write(p.stdout[-3000:] + p.stderr[-3000:])
-                raise SystemExit("smoke: FAILED: campaignbot migrate")
-            log(
-                f"campaignbot migrate: {p.stdout.strip().splitlines()[-1]} ({time.monotonic() - t:.1f} s, attempt {attempt + 1})"
-            )
+        await migrate_step()
         t = time.monotonic()
         compose("up", "-d", "bot", "worker-1", "worker-2")
         await until(lambda: port_open(slack_port), 90, "the bot's Slack HTTP port")
@@ -343,6 +399,8 @@ async def main() -> int:
             calls[m] = calls.get(m, 0) + 1
         log(f"Slack Web API calls the bot made: {json.dumps(calls, sort_keys=True)}")
         bot_checks(ops_port)
+        if prometheus is not None:
+            await prometheus_checks()
         backup_and_restore(pg_port)
         if os.environ.get("SMOKE_DRAIN"):
             await drain(fake, worker_ports)
@@ -355,6 +413,9 @@ async def main() -> int:
         return 1
     finally:
         await fake.close()
+        if prometheus is not None:
+            prometheus.terminate()
+            prometheus.wait(10)
 
 
 if __name__ == "__main__":
