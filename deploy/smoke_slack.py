@@ -198,7 +198,7 @@ def start_prometheus() -> subprocess.Popen[bytes] | None:
 
 
 async def prometheus_checks() -> None:
-    """Every target of prometheus.yml scraped and up; the rules loaded; what the service alerts read."""
+    """Every target of prometheus.yml scraped and up; the rules loaded; none firing."""
     api = "http://127.0.0.1:59090/api/v1/"
 
     def targets() -> list[dict[str, str]]:
@@ -217,8 +217,10 @@ async def prometheus_checks() -> None:
     rules = json.loads(http_get(api + "rules")[1])["data"]["groups"]
     states = [f"{r['name']}={r['state']}" for g in rules for r in g["rules"]]
     log(f"prometheus: {len(states)} alert rules loaded: {', '.join(states)}")
-    firing = [st for st in states if not st.endswith("=inactive")]
-    assert not firing, f"alerts pending or firing on a healthy stack: {firing}"
+    # pending is allowed (a rule true at one evaluation, e.g. the one worker scraped so far busy, waits out
+    # its `for:`); firing is not
+    firing = [st for st in states if st.endswith("=firing")]
+    assert not firing, f"alerts firing on a healthy stack: {firing}"
 
 
 def backup_and_restore(pg_port: int) -> None:
