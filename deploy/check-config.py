@@ -74,6 +74,7 @@ def check_k8s(doc: dict[str, Any], where: str, problems: list[str]) -> None:
 def main() -> int:
     problems: list[str] = []
     files = sorted((ROOT / "deploy").glob("*.yaml")) + sorted((ROOT / "deploy").glob("*/*.y*ml"))
+    files = [f for f in files if ".cache" not in f.parts]
     for path in files:
         rel = path.relative_to(ROOT)
         try:
@@ -83,7 +84,7 @@ def main() -> int:
             continue
         before = len(problems)
         for i, doc in enumerate(docs):
-            if "k8s" in path.parts:
+            if any(part.startswith("k8s") for part in path.parts[-2:-1]):
                 check_k8s(doc, f"{rel}[{i}]", problems)
             for name in sorted(env_names(doc) - KNOWN):
                 problems.append(f"{rel}: {name} is not a setting")

@@ -2,12 +2,16 @@
 Slack (tests/fakes/slack) on 127.0.0.1, the compose stack pointed at it, ONE campaign through it.
 
 1. starts the fake Slack (Web API + HTTP-mode event delivery, v0-signed) on a free loopback port;
-2. starts the compose file: PostgreSQL and Redis, `campaignbot migrate` (a one-off bot container), then the
-   bot (Slack HTTP mode, SLACK_API_URL = the fake) and two workers, all with host networking;
-3. waits for the bot's HTTP port and both workers' /readyz;
+2. starts the compose file: PostgreSQL and Redis, `campaignbot migrate` (a one-off bot container; with
+   SMOKE_MIGRATE=start none: the bot and both workers migrate the empty database as they start, together),
+   then the bot (Slack HTTP mode, SLACK_API_URL = the fake, no embedded worker) and two workers, all with
+   host networking;
+3. waits for the bot's HTTP port, the bot's ops /readyz and both workers' /readyz; checks
+   `campaignbot worker --health` in a worker container;
 4. sends `/campaign smart watch for runners --variants N` as a person would, and waits until the thread
    holds the status line (ending ✅), the contact sheet and N variant cards, each with its PNG;
-5. reads the workers' /metrics and prints who made the round.
+5. reads the workers' /metrics (who made the round) and the bot's (events, queue, workers, outbox, dead
+   letters), checks the bot's log (no embedded worker, one migration), where each service's /data lives.
 
 Teardown is deploy/smoke's trap (compose down -v), so it also runs when this fails. Exit 0 = pass."""
 
@@ -33,6 +37,15 @@ ALICE = "U0ALICE"
 T0 = time.monotonic()
 VARIANTS = int(os.environ.get("SMOKE_VARIANTS", "2"))
 ROUND_TIMEOUT = float(os.environ.get("SMOKE_ROUND_TIMEOUT", "300"))
+MIGRATE = os.environ.get("SMOKE_MIGRATE", "job")  # job: `campaignbot migrate` first; start: none
+SERVICE_METRICS = (
+    "campaignbot_events_total",
+    "campaignbot_queue_depth",
+    "campaignbot_workers",
+    "campaignbot_outbox_owed",
+    "campaignbot_dead_letters",
+    "campaignbot_delivery_errors_total",
+)
 
 
 def log(msg: str) -> None:
@@ -75,6 +88,139 @@ async def until(pred: Callable[[], bool], timeout: float, what: str) -> None:
 
 def metric(text: str, name: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(name) and not line.startswith("#")]
+
+
+def container(service: str) -> str:
+    return f"{os.environ['SMOKE_PROJECT_NAME']}_{service}_1"
+
+
+def podman_out(*args: str) -> str:
+    p = subprocess.run(["podman", *args], capture_output=True, text=True)
+    return p.stdout + p.stderr
+
+
+def worker_health() -> None:
+    """`campaignbot worker --health` reaches the worker's own parser: device touched, models loaded, "ok"."""
+    t = time.monotonic()
+    p = subprocess.run(
+        ["podman", "exec", container("worker-1"), "campaignbot", "worker", "--health"],
+        capture_output=True,
+        text=True,
+    )
+    out = p.stdout.strip() or p.stderr.strip() or "(no output)"
+    assert p.returncode == 0, (
+        f"campaignbot worker --health exited {p.returncode}: {p.stdout[-300:]}{p.stderr[-300:]}"
+    )
+    log(
+        f"campaignbot worker --health in worker-1: exit 0, {out.splitlines()[-1][:100]!r} ({time.monotonic() - t:.1f} s)"
+    )
+
+
+def check_one_migration() -> None:
+    """SMOKE_MIGRATE=start: three processes migrated one empty database at once; the schema is at head and
+    each of them came up (the advisory lock let one migrate, the others found it done)."""
+    pg = container("postgres")
+    p = subprocess.run(
+        [
+            "podman",
+            "exec",
+            pg,
+            "psql",
+            "-h",
+            "/var/run/postgresql",
+            "-p",
+            os.environ["PG_PORT"],
+            "-U",
+            "campaignbot",
+            "-d",
+            "campaignbot",
+            "-tAc",
+            "select version_num from alembic_version",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    versions = p.stdout.split()
+    assert p.returncode == 0 and len(versions) == 1, (p.stdout, p.stderr)
+    log(
+        f"concurrent start: bot, worker-1 and worker-2 migrated the empty database at once; alembic_version {versions}"
+    )
+
+
+def bot_checks(ops_port: int) -> None:
+    """The bot's ops /metrics; its log: no embedded worker (CAMPAIGNBOT_RUN_WORKER=false); each service's /data."""
+    _, text = http_get(f"http://127.0.0.1:{ops_port}/metrics")
+    lines = [line for name in SERVICE_METRICS for line in metric(text, name + "{") + metric(text, name + " ")]
+    for line in lines:
+        log(f"bot /metrics: {line}")
+    assert "campaignbot_dead_letters 0.0" in lines, lines
+    assert 'campaignbot_workers{state="ready"} 2.0' in lines, "two workers by their own names"
+    botlog = podman_out("logs", container("bot"))
+    for bad in ("inference worker", "worker process", "crashed"):
+        assert bad not in botlog, f"the bot's log mentions {bad!r}: the embedded worker ran"
+    log("bot log: no embedded worker (no 'inference worker' / 'worker process' / 'crashed' line)")
+    mounts = []
+    for s in ("bot", "worker-1", "worker-2"):
+        m = podman_out(
+            "inspect",
+            "-f",
+            '{{range .Mounts}}{{if eq .Destination "/data"}}{{.Name}}{{end}}{{end}}',
+            container(s),
+        )
+        mounts.append(f"{s} {m.strip()}")
+    log(f"/data volumes: {', '.join(mounts)}")
+    files = podman_out("exec", container("bot"), "sh", "-c", "ls /data/images/C1/round-1 2>&1 | tr '\\n' ' '")
+    log(f"bot's own /data/images/C1/round-1: {files.strip()}")
+
+
+def start_prometheus() -> subprocess.Popen[bytes] | None:
+    """SMOKE_PROMETHEUS=/path/to/prometheus: a Prometheus on deploy/prometheus/prometheus.yml (the bot's ops
+    port and both workers' health ports, the alert rules), on 127.0.0.1:59090."""
+    binary = os.environ.get("SMOKE_PROMETHEUS")
+    if not binary:
+        return None
+    tsdb = ROOT / "deploy" / ".cache" / "smoke-prometheus"
+    subprocess.run(["rm", "-rf", str(tsdb)], check=True)
+    logf = open(ROOT / "deploy" / ".cache" / "smoke-prometheus.log", "wb")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen(
+        [
+            binary,
+            "--config.file",
+            str(ROOT / "deploy/prometheus/prometheus.yml"),
+            "--storage.tsdb.path",
+            str(tsdb),
+            "--web.listen-address",
+            "127.0.0.1:59090",
+        ],
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def prometheus_checks() -> None:
+    """Every target of prometheus.yml scraped and up; the rules loaded; none firing."""
+    api = "http://127.0.0.1:59090/api/v1/"
+
+    def targets() -> list[dict[str, str]]:
+        code, body = http_get(api + "targets")
+        return json.loads(body)["data"]["activeTargets"] if code == 200 else []
+
+    t = time.monotonic()
+    await until(
+        lambda: len(targets()) == 3 and all(x["health"] == "up" for x in targets()), 60, "3 targets up"
+    )
+    log(
+        "prometheus: targets up: "
+        + ", ".join(f"{x['labels']['job']} {x['scrapeUrl']}" for x in targets())
+        + f" ({time.monotonic() - t:.1f} s)"
+    )
+    rules = json.loads(http_get(api + "rules")[1])["data"]["groups"]
+    states = [f"{r['name']}={r['state']}" for g in rules for r in g["rules"]]
+    log(f"prometheus: {len(states)} alert rules loaded: {', '.join(states)}")
+    # pending is allowed (a rule true at one evaluation, e.g. the one worker scraped so far busy, waits out
+    # its `for:`); firing is not
+    firing = [st for st in states if st.endswith("=firing")]
+    assert not firing, f"alerts firing on a healthy stack: {firing}"
 
 
 def backup_and_restore(pg_port: int) -> None:
@@ -149,14 +295,34 @@ async def drain(fake: FakeSlack, worker_ports: list[int]) -> None:
     )
 
 
+async def migrate_step() -> None:
+    """`campaignbot migrate` in a one-off bot container (none with SMOKE_MIGRATE=start)."""
+    t = time.monotonic()
+    if MIGRATE == "start":
+        log("no migrate step (SMOKE_MIGRATE=start): the bot and both workers migrate as they start")
+    else:
+        for attempt in range(20):  # noqa: B007 - the first start runs initdb, then restarts the server
+            p = compose("run", "--rm", "bot", "migrate", check=False)
+            if p.returncode == 0:
+                break
+            await asyncio.sleep(1)
+        else:
+            sys.stdout.write(p.stdout[-3000:] + p.stderr[-3000:])
+            raise SystemExit("smoke: FAILED: campaignbot migrate")
+        log(
+            f"campaignbot migrate: {p.stdout.strip().splitlines()[-1]} ({time.monotonic() - t:.1f} s, attempt {attempt + 1})"
+        )
+
+
 async def main() -> int:
     pg_port, redis_port = int(os.environ["PG_PORT"]), int(os.environ["REDIS_PORT"])
-    slack_port = int(os.environ["SLACK_PORT"])
+    slack_port, ops_port = int(os.environ["SLACK_PORT"]), int(os.environ["BOT_OPS_PORT"])
     worker_ports = [int(os.environ["WORKER1_HTTP_PORT"]), int(os.environ["WORKER2_HTTP_PORT"])]
-    for p in [pg_port, redis_port, slack_port, *worker_ports]:
+    for p in [pg_port, redis_port, slack_port, ops_port, *worker_ports]:
         if port_open(p):
             raise SystemExit(f"smoke: FAILED: port {p} is already in use on 127.0.0.1; choose another")
 
+    prometheus = start_prometheus()
     fake = await FakeSlack(mode="http").start()
     fake.app_url = f"http://127.0.0.1:{slack_port}/slack/events"
     os.environ.update(
@@ -170,22 +336,18 @@ async def main() -> int:
         log(
             f"PostgreSQL on 127.0.0.1:{pg_port} and Redis on 127.0.0.1:{redis_port} up ({time.monotonic() - t:.1f} s)"
         )
-        t = time.monotonic()
-        for attempt in range(20):  # noqa: B007 - the first start runs initdb, then restarts the server
-            p = compose("run", "--rm", "bot", "migrate", check=False)
-            if p.returncode == 0:
-                break
-            await asyncio.sleep(1)
-        else:
-            sys.stdout.write(p.stdout[-3000:] + p.stderr[-3000:])
-            raise SystemExit("smoke: FAILED: campaignbot migrate")
-        log(
-            f"campaignbot migrate: {p.stdout.strip().splitlines()[-1]} ({time.monotonic() - t:.1f} s, attempt {attempt + 1})"
-        )
+        await migrate_step()
         t = time.monotonic()
         compose("up", "-d", "bot", "worker-1", "worker-2")
         await until(lambda: port_open(slack_port), 90, "the bot's Slack HTTP port")
         log(f"bot listening on 127.0.0.1:{slack_port} ({time.monotonic() - t:.1f} s)")
+        await until(
+            lambda: http_get(f"http://127.0.0.1:{ops_port}/readyz")[0] == 200, 60, "the bot's /readyz"
+        )
+        log(
+            f"bot ops :{ops_port}: /healthz {http_get(f'http://127.0.0.1:{ops_port}/healthz')[0]}, "
+            f"/readyz 200 ({time.monotonic() - t:.1f} s)"
+        )
         await until(
             lambda: all(http_get(f"http://127.0.0.1:{p}/readyz")[0] == 200 for p in worker_ports),
             240,
@@ -194,6 +356,9 @@ async def main() -> int:
         log(
             f"workers ready on :{worker_ports[0]} and :{worker_ports[1]} (/readyz 200; {time.monotonic() - t:.1f} s)"
         )
+        if MIGRATE == "start":
+            check_one_migration()
+        worker_health()
 
         t = time.monotonic()
         d = await fake.slash(ALICE, f"smart watch for runners --variants {VARIANTS} --tone playful --seed 7")
@@ -235,6 +400,9 @@ async def main() -> int:
         for _, m, _ in fake.calls:
             calls[m] = calls.get(m, 0) + 1
         log(f"Slack Web API calls the bot made: {json.dumps(calls, sort_keys=True)}")
+        bot_checks(ops_port)
+        if prometheus is not None:
+            await prometheus_checks()
         backup_and_restore(pg_port)
         if os.environ.get("SMOKE_DRAIN"):
             await drain(fake, worker_ports)
@@ -247,6 +415,9 @@ async def main() -> int:
         return 1
     finally:
         await fake.close()
+        if prometheus is not None:
+            prometheus.terminate()
+            prometheus.wait(10)
 
 
 if __name__ == "__main__":
