@@ -227,6 +227,9 @@ async def test_socket_drop_and_refresh_lose_no_event_and_retries_are_deduped(soc
     await fake.slash(ALICE, "yoga studio membership --variants 1")
     await until(lambda: len(fake.roots()) == 1, what="root")
     root = st.root()
+    await until(
+        lambda: any(m.text.startswith("⏳") for m in fake.thread(root)), what="status"
+    )  # thread known
     await fake.drop_socket()
     # sent while the socket is down: Slack holds it and delivers on the new connection
     eid, d = await fake.reply(ALICE, root, "bolder")
@@ -336,6 +339,9 @@ async def test_http_mode_verifies_signatures(
         ok = await fake.slash(ALICE, "vegan bakery --variants 1")
         assert ok.status == 200 and ok.ack and ok.ack["text"].startswith("Working on it") and ok.latency < 3
         await until(lambda: len(fake.roots()) == 1, what="root")
+        # the status line is posted into the thread once the engine has recorded the thread: a reply
+        # before that would be in a thread the engine does not know yet
+        await until(lambda: any(m.text.startswith("⏳") for m in fake.thread(st.root())), what="status")
         eid, d = await fake.reply(ALICE, st.root(), "shorter")
         assert d.status == 200
         await fake.redeliver(eid)  # X-Slack-Retry-Num: 1
