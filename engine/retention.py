@@ -156,11 +156,9 @@ class Retention:
             _cutoff(self.settings.image_retention_days, at),
             _cutoff(self.settings.export_retention_days, at),
         )
-        for name in sorted(doomed - set(report.files)):
+        for name in sorted(set(doomed) - set(report.files)):
             report.files.append(name)
-            report.bytes += sum(
-                size for n, (_, size) in stored.items() if n == name or n.startswith(name + "/")
-            )
+            report.bytes += doomed[name]
             if not report.dry_run:
                 await self.artifacts.remove(name)
 
@@ -191,25 +189,30 @@ def _doomed_names(
     expiring: frozenset[int],
     images_before: float | None,
     exports_before: float | None,
-) -> set[str]:
-    """Which stored names (folders for images, files for exports) the retention settings remove."""
-    out: set[str] = set()
-    for name, (created, _) in stored.items():
+) -> dict[str, int]:
+    """Which stored names (folders for images, files for exports) the retention settings remove, with the
+    bytes each holds."""
+    out: dict[str, int] = {}
+
+    def add(doomed: str, size: int) -> None:
+        out[doomed] = out.get(doomed, 0) + size
+
+    for name, (created, size) in stored.items():
         parts = name.split("/")
         if parts[0] == "images" and len(parts) >= 3 and (m := _CAMPAIGN_DIR.fullmatch(parts[1])):
             cid = int(m.group(1))
             if cid in held.active:
                 continue
             if cid in expiring:
-                out.add(f"images/{parts[1]}")
+                add(f"images/{parts[1]}", size)
             elif images_before is not None and (r := _ROUND_DIR.fullmatch(parts[2])):
                 made = held.rounds.get((cid, int(r.group(1))), created)
                 if made < images_before:
-                    out.add("/".join(parts[:3]))
+                    add("/".join(parts[:3]), size)
         elif parts[0] == "exports" and len(parts) == 2 and (m := _EXPORT.fullmatch(parts[1])):
             cid = int(m.group(1))
             if cid in held.active:
                 continue
             if cid in expiring or (exports_before is not None and created < exports_before):
-                out.add(name)
+                add(name, size)
     return out

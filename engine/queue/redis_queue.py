@@ -241,9 +241,10 @@ return redis.error_reply('unknown op ' .. tostring(op))
 
 
 def _job(h: dict[str, str]) -> Job:
+    spec = JobSpec.from_dict(json.loads(h["spec"]))
     return Job(
-        id=JobSpec.from_dict(json.loads(h["spec"])).id,
-        spec=JobSpec.from_dict(json.loads(h["spec"])),
+        id=spec.id,
+        spec=spec,
         state=JobState(h["state"]),
         attempts=int(h["attempts"]),
         max_attempts=int(h["max_attempts"]),

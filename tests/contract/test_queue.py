@@ -19,8 +19,7 @@ from engine.queue.sql import SqlJobQueue
 from engine.store import JobRow, make_engine, sessionmaker
 from engine.store.migrate import upgrade_async
 from tests.pg import PG_URL
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.redis_keys import REDIS_URL, drop_prefix
 
 RESULT = RoundResult(
     round={"round": 1, "variants": [{"index": 1}]},
@@ -49,9 +48,7 @@ async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         q = RedisJobQueue(REDIS_URL, prefix=f"{{cbtest-{uuid.uuid4().hex[:12]}}}:")
         await q.redis.ping()  # Redis down: fail here, loudly
         yield q
-        keys = [k async for k in q.redis.scan_iter(match=q.prefix + "*")]
-        if keys:
-            await q.redis.delete(*keys)
+        await drop_prefix(q.redis, q.prefix)
         await q.close()
         return
     if request.param == "sqlite":
@@ -283,7 +280,5 @@ async def test_redis_dead_letters_and_nothing_left_pending(tmp_path: Path) -> No
         ttl = await q.redis.ttl(q.key("job:b"))
         assert 0 < ttl <= 60
     finally:
-        keys = [k async for k in q.redis.scan_iter(match=q.prefix + "*")]
-        if keys:
-            await q.redis.delete(*keys)
+        await drop_prefix(q.redis, q.prefix)
         await q.close()

@@ -28,11 +28,11 @@ import redis.asyncio as aioredis
 
 from tests.engine.conftest import _fresh_postgres
 from tests.fakes.slack import FakeSlack, Message
+from tests.redis_keys import REDIS_URL, drop_prefix
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/0"
 CAMPAIGNS = 20
 VARIANTS = 2
 USERS = ["U0ALICE", "U0BOB"]
@@ -131,9 +131,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     finally:
         await c.stop()
         r = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
-        keys = [k async for k in r.scan_iter(match=prefix + "*")]
-        if keys:
-            await r.delete(*keys)
+        await drop_prefix(r, prefix)
         await r.aclose()
         await fake.close()
 

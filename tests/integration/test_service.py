@@ -22,6 +22,7 @@ from engine.queue.redis_queue import GROUP, RedisJobQueue
 from engine.settings import Settings
 from engine.store import Card, JobRow, Round
 from tests.fakes.recording import RecordingAdapter
+from tests.redis_keys import REDIS_URL, drop_prefix
 
 pytestmark = pytest.mark.slow
 
@@ -264,7 +265,7 @@ async def test_redis_queue_end_to_end_a_killed_worker_s_job_is_taken_again_once(
     is delivered exactly once; nothing is left pending."""
     prefix = f"{{cbtest-{uuid.uuid4().hex[:12]}}}:"
     env = _env(tmp_path, tiny_copy_model_dir, tiny_visual_checkpoint) | {
-        "CAMPAIGNBOT_QUEUE_URL": "redis://127.0.0.1:6379/0",
+        "CAMPAIGNBOT_QUEUE_URL": REDIS_URL,
         "CAMPAIGNBOT_QUEUE_PREFIX": prefix,
         # a database the worker could not use: it must not need one
         "CAMPAIGNBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'engine-only.sqlite3'}",
@@ -305,7 +306,5 @@ async def test_redis_queue_end_to_end_a_killed_worker_s_job_is_taken_again_once(
         assert await queue.depth() == 0
     finally:
         await worker.stop()
-        keys = [k async for k in queue.redis.scan_iter(match=prefix + "*")]
-        if keys:
-            await queue.redis.delete(*keys)
+        await drop_prefix(queue.redis, prefix)
         await engine.close()
