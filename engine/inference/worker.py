@@ -140,6 +140,24 @@ def round_result(rnd: Round, folder: str) -> RoundResult:
     )
 
 
+def stage_times(
+    timings: dict[str, float], progress_s: float, complete_s: float, started: float, job: Job
+) -> dict[str, float]:
+    """Where a finished job's seconds went, for its "done" log line: the round's own stages (``copy_s``,
+    ``visual_s``, ``compose_s``: each includes the progress reports made inside it; ``write_s`` the PNGs
+    and records; ``store_s`` publishing to the artifact store), then ``progress_s`` (of those stages, the
+    time spent waiting on progress reports), ``complete_s`` (handing the result back), ``other_s`` (the
+    rest of the time since the job was taken: nothing named) and ``wait_s`` (time queued before it was
+    taken, not part of the run)."""
+    out = {k: round(v, 3) for k, v in timings.items()}
+    out["progress_s"] = round(progress_s, 3)
+    out["complete_s"] = round(complete_s, 3)
+    total = time.perf_counter() - started
+    out["other_s"] = round(max(0.0, total - sum(timings.values()) - complete_s), 3)
+    out["wait_s"] = round(max(0.0, time.time() - job.created_at - total), 3)
+    return out
+
+
 def health_check(device: torch.device) -> str:
     """Touch the device: a small matmul whose result is checked."""
     a = torch.ones(64, 64, device=device)
@@ -252,15 +270,19 @@ class InferenceWorker:
         log = {"job": job.id, "attempt": job.attempts}
         logger.info("job %s: start (delivery %d)", job.id, job.attempts)
         state: dict[str, Any] = {"stage": "starting", "pct": 0, "at": time.monotonic()}
+        started = time.perf_counter()
+        waits = {"progress_s": 0.0}  # time the generation thread spent waiting on progress reports
 
         def progress(stage: str, frac: float) -> None:
             if self.stop.is_set():
                 raise _Stopping()
+            t = time.perf_counter()
             state["stage"], state["pct"], state["at"] = stage, int(frac * 100), time.monotonic()
             report = self._retry(
                 "progress", lambda: self.queue.progress(job.id, self.name, stage, state["pct"], self.lease_s)
             )
             ok = asyncio.run_coroutine_threadsafe(report, loop).result(timeout=120)
+            waits["progress_s"] += time.perf_counter() - t
             if not ok:
                 raise Cancelled()
 
@@ -268,14 +290,24 @@ class InferenceWorker:
         try:
             rnd = await self._make_round(job, progress)
             folder = self.artifacts.round_dir(spec.campaign_id, spec.round_number)
+            t = time.perf_counter()
             await asyncio.to_thread(write_round, rnd, self.artifacts.path(folder))
+            rnd.timings["write_s"] = time.perf_counter() - t
+            t = time.perf_counter()
             await self._retry("publish", lambda: self.artifacts.publish(folder))  # before the result says so
+            rnd.timings["store_s"] = time.perf_counter() - t
             result = round_result(rnd, folder)
+            t = time.perf_counter()
             if await self._retry("complete", lambda: self.queue.complete(job.id, self.name, result)):
                 self.jobs_done += 1
                 metrics.JOBS_FINISHED.labels("done").inc()
                 metrics.VARIANTS_MADE.inc(len(result.variants))
-                logger.info("job %s: done in %s", job.id, {k: round(v, 2) for k, v in rnd.timings.items()})
+                logger.info(
+                    "job %s: done in %.2f s %s",
+                    job.id,
+                    time.perf_counter() - started,
+                    stage_times(rnd.timings, waits["progress_s"], time.perf_counter() - t, started, job),
+                )
             else:
                 metrics.JOBS_FINISHED.labels("lost").inc()
                 logger.warning("job %s: finished but no longer ours (cancelled or taken over)", job.id)
@@ -390,4 +422,5 @@ __all__ = [
     "is_sticky_device_error",
     "round_result",
     "run_spec",
+    "stage_times",
 ]

@@ -5,6 +5,7 @@ mechanism for grounding facts (version 3) and each FACT label at most once per f
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,18 @@ from engine.inference.copywriter.tuning import (
 )
 from engine.inference.creative.copy_rules import content_words
 from engine.inference.product_knowledge import Grounding
+
+
+@dataclass
+class Sampling:
+    """One request's share of a decoding batch: ``prompts`` (one completion each), at most ``max_new`` new
+    tokens, its ``seed``, ``temperature`` and the ``facts`` the copy boost may spell out."""
+
+    prompts: list[str]
+    max_new: int
+    seed: int
+    temperature: float = TEMPERATURE
+    facts: list[list[int]] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -64,8 +77,9 @@ class DecodingMixin:
     _cache_arg: str
     _last_only: dict[str, int]
     max_batch: int | None = (
-        None  # most completions decoded at once (None: all in one batch); set by the studio
+        None  # most completions of one request decoded at once (None: all in one batch); set by the studio
     )
+    batch_rows: int | None = None  # most rows of one model batch when requests are decoded together
 
     @property
     def device(self) -> torch.device:
@@ -98,123 +112,244 @@ class DecodingMixin:
         temperature: float = TEMPERATURE,
         facts: list[list[int]] | None = None,
     ) -> list[str]:
-        """Sample one completion per prompt (prompts may repeat) as a single batch.
+        """Sample one completion per prompt (prompts may repeat) as a single batch: :meth:`sample_many` with
+        one request."""
+        return self.sample_many([Sampling(prompts, max_new, seed, temperature, facts or [])])[0]
+
+    def sample_many(self, requests: list[Sampling]) -> list[list[str]]:
+        """The completions of several sampling requests (several jobs' candidates), decoded together in as
+        few model batches as fit (at most ``batch_rows`` rows each, and prompts plus new tokens within the
+        model's context). Each request keeps its own seeded generator, temperature, facts and token budget,
+        so its completions are the ones it gets decoded alone (up to float rounding in a bigger batch)."""
+        encoded = [self._encode(r.prompts, r.max_new) for r in requests]
+        limit = self._context()
+        out: list[list[str]] = [[] for _ in requests]
+        batch: list[int] = []
+        width = steps = rows = 0
+        cap = self.batch_rows or 0
+        for i, (enc, budget) in enumerate(encoded):
+            w = max((len(e) for e in enc), default=1)
+            if batch and (max(width, w) + max(steps, budget) > limit or (cap and rows + len(enc) > cap)):
+                for j, texts in zip(
+                    batch,
+                    self._decode([requests[j] for j in batch], [encoded[j] for j in batch]),
+                    strict=True,
+                ):
+                    out[j] = texts
+                batch, width, steps, rows = [], 0, 0, 0
+            batch.append(i)
+            width, steps, rows = max(width, w), max(steps, budget), rows + len(enc)
+        if batch:
+            for j, texts in zip(
+                batch, self._decode([requests[j] for j in batch], [encoded[j] for j in batch]), strict=True
+            ):
+                out[j] = texts
+        return out
+
+    def _context(self) -> int:
+        return int(
+            getattr(self.model.config, "n_positions", 0)
+            or getattr(self.model.config, "max_position_embeddings", 0)
+            or 1024
+        )
+
+    def _encode(self, prompts: list[str], max_new: int) -> tuple[list[list[int]], int]:
+        """The prompts' token ids, cut to leave room for ``max_new`` tokens, and ``max_new`` capped by the
+        model's context (both as the request would be decoded alone)."""
+        limit = self._context()
+        encoded = [self.tokenizer(p)["input_ids"][-max(8, limit - max_new) :] for p in prompts]
+        width = max((len(e) for e in encoded), default=1)
+        return encoded, max(1, min(max_new, limit - width))
+
+    def _decode(
+        self, requests: list[Sampling], encoded: list[tuple[list[list[int]], int]]
+    ) -> list[list[str]]:
+        """One model batch: every request's rows left-padded together, sampled step by step.
 
         A small loop over the model with its KV cache instead of ``model.generate``: prompts are
-        left-padded with explicit position ids, sampling draws from the top ``TOP_K`` tokens (sorting the
-        full 50k vocabulary at every step dominated CPU time), and a content word (a word-start token of
-        four or more letters) cannot be sampled twice within one field: in-field repetition is blocked
-        while decoding rather than filtered after. A seeded ``torch.Generator`` on the model's device
-        makes the output a pure function of (model, prompts, seed). ``facts`` (token sequences of the
+        left-padded with explicit position ids; the output layer is applied only to the tokens some row may
+        produce (the house model's generation config suppresses about 35k of GPT-2's 50k tokens, so this
+        is a third of the work of the full vocabulary, at every step); sampling draws from the top
+        ``TOP_K`` tokens; a content word (a word-start token of four or more letters) cannot be sampled
+        twice within one field. A ``torch.Generator`` per request, seeded with its seed, makes each
+        request's output a pure function of (model, prompts, seed). ``facts`` (token sequences of the
         grounding benefits and keywords) are copied into the body by :meth:`_copy_boost`."""
         tok = self.tokenizer
-        encoded, ids, mask, max_new = self._left_padded(prompts, max_new)
-        k = len(prompts)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(seed)
         eos = tok.eos_token_id
-        bias = self._bias(encoded).to(self.device)  # (k, vocab)
-        starts = self._content_word_starts(bias.shape[-1])
+        prompts = [e for enc, _ in encoded for e in enc]
+        k = len(prompts)
+        if k == 0:
+            return [[] for _ in requests]
+        spans: list[tuple[int, int]] = []
+        for enc, _ in encoded:
+            a = spans[-1][1] if spans else 0
+            spans.append((a, a + len(enc)))
+        budgets = torch.tensor(
+            [budget for (enc, budget) in encoded for _ in enc], dtype=torch.long, device=self.device
+        )
+        ids, mask = self._pad_left(prompts)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        gens = []
+        for r in requests:
+            gen = torch.Generator(device=self.device)
+            gen.manual_seed(r.seed)
+            gens.append(gen)
+        full_bias = self._bias(prompts)  # (k, vocab)
+        cols = torch.isfinite(full_bias).any(0).nonzero().squeeze(-1)  # what some row may produce
+        vocab = full_bias.shape[-1]
+        bias = full_bias[:, cols].to(self.device)
+        cols = cols.to(self.device)
+        index = torch.full((vocab,), -1, dtype=torch.long, device=self.device)
+        index[cols] = torch.arange(len(cols), device=self.device)
+        starts = self._content_word_starts(vocab)[cols]
+        word_starts = self._word_starts[cols]
         newline = self._newline_ids()
         rows = _Rows.start(bias, k, self.device)
         if self.fact_slots and self._labels is None:
             self._labels = self._label_tokens()
         labels = self._labels if self.fact_slots else None
-        track = bool(facts) or labels is not None
+        track = any(r.facts for r in requests) or labels is not None
+        temps = torch.tensor(
+            [r.temperature for r, (enc, _) in zip(requests, encoded, strict=True) for _ in enc],
+            device=self.device,
+        )[:, None]
+        head = self._sub_head(cols)
         past = None
         step, pos = ids, positions
+        steps = int(budgets.max())
         with torch.inference_mode():
-            for _ in range(max_new):
-                res = self.model(
-                    input_ids=step,
-                    attention_mask=mask,
-                    position_ids=pos,
-                    use_cache=True,
-                    **{self._cache_arg: past},
-                    **self._last_only,
-                )
-                past = getattr(res, self._cache_arg, None)
+            for n in range(steps):
+                logits, past = self._step_logits(step, mask, pos, past, head, cols)
                 logits = self._next_logits(
-                    res.logits[:, -1, :].float(), bias, starts, rows, temperature, facts, labels
+                    logits, bias, starts, word_starts, rows, temps, requests, spans, labels, index
                 )
-                nxt = _sample_top_p(logits, TOP_P, TOP_K, gen)
-                nxt = torch.where(rows.done, torch.full_like(nxt, eos), nxt)
+                nxt = torch.empty(k, dtype=torch.long, device=self.device)
+                for (a, b), gen in zip(spans, gens, strict=True):
+                    nxt[a:b] = _sample_top_p(logits[a:b], TOP_P, TOP_K, gen)
+                nxt = cols[nxt]  # back to the vocabulary's ids
+                nxt = torch.where(rows.done | (budgets <= n), torch.full_like(nxt, eos), nxt)
                 rows.prev = nxt
                 rows.out.append(nxt)
                 rows.done |= nxt == eos
                 if bool(rows.done.all()):
                     break
-                self._record(rows, nxt, newline, track)
+                self._record(rows, nxt, index, newline, track)
                 step = nxt[:, None]
                 pos = pos[:, -1:] + 1
                 mask = torch.cat([mask, torch.ones((k, 1), dtype=mask.dtype, device=self.device)], dim=1)
         if not rows.out:
-            return [""] * k
+            return [[""] * (b - a) for a, b in spans]
         texts: list[str] = tok.batch_decode(torch.stack(rows.out, dim=1).cpu(), skip_special_tokens=True)
-        return texts
+        return [texts[a:b] for a, b in spans]
 
-    def _left_padded(
-        self, prompts: list[str], max_new: int
-    ) -> tuple[list[list[int]], torch.Tensor, torch.Tensor, int]:
-        """The prompts' token ids (cut to leave room for ``max_new`` tokens), left-padded into one batch
-        on the model's device with its attention mask, and ``max_new`` capped by the model's context."""
-        tok = self.tokenizer
-        limit = int(
-            getattr(self.model.config, "n_positions", 0)
-            or getattr(self.model.config, "max_position_embeddings", 0)
-            or 1024
+    def _sub_head(self, cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        """The output layer's rows for ``cols`` (weight, bias), or None for a model without a plain linear
+        head on a separable base model (then the full logits are computed and cut)."""
+        head = self.model.get_output_embeddings() if hasattr(self.model, "get_output_embeddings") else None
+        base = getattr(self.model, "base_model", None)
+        if not isinstance(head, torch.nn.Linear) or base is None or base is self.model:
+            return None
+        # (hidden, cols), contiguous: the transposed view made the matmul ~1.7x slower on this CPU
+        return head.weight[cols].T.contiguous(), (head.bias[cols] if head.bias is not None else None)
+
+    def _step_logits(
+        self,
+        step: torch.Tensor,
+        mask: torch.Tensor,
+        pos: torch.Tensor,
+        past: Any,
+        head: tuple[torch.Tensor, torch.Tensor | None] | None,
+        cols: torch.Tensor,
+    ) -> tuple[torch.Tensor, Any]:
+        """The last position's logits over ``cols`` (float32) and the new KV cache."""
+        if head is None:
+            res = self.model(
+                input_ids=step,
+                attention_mask=mask,
+                position_ids=pos,
+                use_cache=True,
+                **{self._cache_arg: past},
+                **self._last_only,
+            )
+            return res.logits[:, -1, :].float()[:, cols], getattr(res, self._cache_arg, None)
+        res = self.model.base_model(
+            input_ids=step, attention_mask=mask, position_ids=pos, use_cache=True, **{self._cache_arg: past}
         )
-        encoded = [tok(p)["input_ids"][-max(8, limit - max_new) :] for p in prompts]
+        weight_t, b = head
+        logits = res.last_hidden_state[:, -1, :] @ weight_t
+        if b is not None:
+            logits = logits + b
+        return logits.float(), getattr(res, self._cache_arg, None)
+
+    def _pad_left(self, encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids left-padded into one batch on the model's device, and its attention mask."""
+        tok = self.tokenizer
         width = max(len(e) for e in encoded)
-        max_new = max(1, min(max_new, limit - width))
-        k = len(prompts)
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        ids = torch.full((k, width), pad, dtype=torch.long)
-        mask = torch.zeros((k, width), dtype=torch.long)
+        ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
         for i, e in enumerate(encoded):
             ids[i, width - len(e) :] = torch.tensor(e)
             mask[i, width - len(e) :] = 1
-        return encoded, ids.to(self.device), mask.to(self.device), max_new
+        return ids.to(self.device), mask.to(self.device)
 
     def _next_logits(
         self,
         logits: torch.Tensor,
         bias: torch.Tensor,
         starts: torch.Tensor,
+        word_starts: torch.Tensor,
         rows: _Rows,
-        temperature: float,
-        facts: list[list[int]] | None,
+        temps: torch.Tensor,
+        requests: list[Sampling],
+        spans: list[tuple[int, int]],
         labels: tuple[set[int], set[int], list[int]] | None,
+        index: torch.Tensor,
     ) -> torch.Tensor:
-        """The last position's logits turned into what the next token is sampled from: the row's bias, no
-        content word twice in a field nor any word twice in a row, temperature, copy boost, label block."""
-        logits = logits[:, : bias.shape[-1]] + bias
+        """The last position's logits (over the batch's columns) turned into what the next token is sampled
+        from: the row's bias, no content word twice in a field nor any word twice in a row, the request's
+        temperature, copy boost, label block."""
+        logits = logits + bias
         logits = logits.masked_fill(rows.used & starts, float("-inf"))
         if rows.prev is not None:  # the same word twice in a row ("hr hr hr ...") is never copy
-            prev = rows.prev
-            again = self._word_starts[prev]
+            prev = index[rows.prev]
+            again = (prev >= 0) & word_starts[prev.clamp(min=0)]
             logits[torch.arange(len(prev), device=self.device)[again], prev[again]] = float("-inf")
-        logp = torch.log_softmax(logits, dim=-1) if facts else None
-        logits = logits / temperature
-        if facts and logp is not None:
-            self._copy_boost(logits, logp, facts, rows.written, rows.fields, rows.field_starts)
+        boosted = [(r, ab) for r, ab in zip(requests, spans, strict=True) if r.facts]
+        logp = torch.log_softmax(logits, dim=-1) if boosted else None
+        logits = logits / temps
+        for r, (a, b) in boosted:
+            assert logp is not None
+            self._copy_boost(
+                logits[a:b],
+                logp[a:b],
+                r.facts,
+                rows.written[a:b],
+                rows.fields[a:b],
+                rows.field_starts[a:b],
+                index,
+            )
         if labels is not None:
-            _block_used_labels(logits, labels, rows.written, rows.field_starts)
+            _block_used_labels(logits, labels, rows.written, rows.field_starts, index)
         return logits
 
-    def _record(self, rows: _Rows, nxt: torch.Tensor, newline: torch.Tensor, track: bool) -> None:
-        """Note the sampled tokens: per row what it wrote and where its current field began (``track``),
-        and which content words the field has used (a line break starts a fresh field)."""
+    def _record(
+        self, rows: _Rows, nxt: torch.Tensor, index: torch.Tensor, newline: torch.Tensor, track: bool
+    ) -> None:
+        """Note the sampled tokens (vocabulary ids): per row what it wrote and where its current field began
+        (``track``), and which content words the field has used (a line break starts a fresh field)."""
+        breaks = torch.isin(nxt, newline)
         if track:
-            newlines = torch.isin(nxt, newline).tolist()
+            newlines = breaks.tolist()
             for i, t in enumerate(nxt.tolist()):
                 rows.written[i].append(t)
                 if newlines[i]:
                     rows.fields[i] += 1
                     rows.field_starts[i] = len(rows.written[i])
-        rows.used[torch.arange(len(nxt), device=self.device), nxt] = True
-        rows.used[torch.isin(nxt, newline)] = False  # a new field starts fresh
+        col = index[nxt]
+        hit = col >= 0
+        rows.used[torch.arange(len(nxt), device=self.device)[hit], col[hit]] = True
+        rows.used[breaks] = False  # a new field starts fresh
 
     def _label_tokens(self) -> tuple[set[int], set[int], list[int]] | None:
         """How the tokenizer spells a FACT label: (first tokens, middle tokens, one last token per label),
@@ -252,13 +387,15 @@ class DecodingMixin:
         written: list[list[int]],
         fields: list[int],
         field_starts: list[int],
+        index: torch.Tensor | None = None,
     ) -> None:
         """A copy mechanism for a small model that has not learnt to copy its prompt reliably, applied in
         the body field only. ``logits`` are the temperature-scaled logits the next token is sampled from
         (changed in place); ``logp`` the model's own log-probabilities at temperature 1. A fact not yet
         written whose first token the model gives at least COPY_START_P is raised to tie with the
         favourite; the next token of a fact the body is in the middle of is put COPY_LEAD above it unless
-        the model gives it under COPY_CONTINUE_P. Where a fact fits stays the model's decision."""
+        the model gives it under COPY_CONTINUE_P. Where a fact fits stays the model's decision. ``index`` maps
+        a vocabulary id to its column of ``logits`` (None: the columns are the vocabulary)."""
         start_min, cont_min = math.log(COPY_START_P), math.log(COPY_CONTINUE_P)
         for i, (toks, field, start) in enumerate(zip(written, fields, field_starts, strict=True)):
             if field != BODY_FIELD:
@@ -273,8 +410,9 @@ class DecodingMixin:
                     t, floor, lead = fact[m], cont_min, COPY_LEAD
                 else:
                     t, floor, lead = fact[0], start_min, 0.0
-                if float(logp[i, t]) >= floor:
-                    logits[i, t] = max(float(logits[i, t]), top + lead)
+                c = t if index is None else int(index[t])
+                if c >= 0 and float(logp[i, c]) >= floor:
+                    logits[i, c] = max(float(logits[i, c]), top + lead)
 
     def _bias(self, prompts: list[list[int]]) -> torch.Tensor:
         """Per row: 0 for tokens the model may produce, -inf for its generation config's
@@ -323,18 +461,24 @@ def _block_used_labels(
     labels: tuple[set[int], set[int], list[int]],
     written: list[list[int]],
     field_starts: list[int],
+    index: torch.Tensor | None = None,
 ) -> None:
     """Each FACT label at most once per field, and only real labels (in place): after a label's first two
     tokens only the last token of a label not yet written in this field may follow; once all labels are
     written in the field, no label may start (its first token is masked)."""
     heads, middles, lasts = labels
+
+    def col(t: int) -> int:
+        return t if index is None else int(index[t])
+
     for i, (toks, start) in enumerate(zip(written, field_starts, strict=True)):
         field = toks[start:]
         used = {field[j + 2] for j in range(len(field) - 2) if field[j] in heads and field[j + 1] in middles}
-        free = [t for t in lasts if t not in used]
+        free = [c for c in (col(t) for t in lasts if t not in used) if c >= 0]
         if not free:  # every label written in this field: no label may start
-            for t in heads:
-                logits[i, t] = float("-inf")
+            for c in (col(t) for t in heads):
+                if c >= 0:
+                    logits[i, c] = float("-inf")
         if free and len(field) >= 2 and field[-1] in middles and field[-2] in heads:
             keep = logits[i, free].clone()
             logits[i] = float("-inf")

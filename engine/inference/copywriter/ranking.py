@@ -94,43 +94,52 @@ class ScoringMixin(DecodingMixin):
         ids, mask, bias = ids.to(self.device), mask.to(self.device), bias.to(self.device)
         first = max(min(starts) - 1, 0)  # the first position whose next token is a completion token
         targets = ids[:, first + 1 :]
-        with torch.inference_mode():
-            logits = self._head_logits(ids, mask, first, bias)
-            if logits is None:  # a model without a separable output layer: the plain way
-                full = self.model(input_ids=ids, attention_mask=mask).logits[:, first:-1].float()
-                full = full[..., : bias.shape[-1]] + bias[:, None, :]
-                logp = torch.log_softmax(full, dim=-1).gather(-1, targets[..., None]).squeeze(-1)
-            else:
-                cols, sub = logits
-                index = torch.full((bias.shape[-1],), -1, dtype=torch.long, device=self.device)
-                index[cols] = torch.arange(len(cols), device=self.device)
-                where = index[targets.clamp(max=bias.shape[-1] - 1)]
-                logp = torch.log_softmax(sub, dim=-1).gather(-1, where.clamp(min=0)[..., None]).squeeze(-1)
-                logp = torch.where(where < 0, torch.full_like(logp, -20.0), logp)
-            # A token the model cannot produce (e.g. a product word added by repair) costs a bounded 20 nats.
-            logp = logp.clamp(min=-20.0)
         keep = mask[:, first + 1 :].bool()
         for i, s in enumerate(starts):
             keep[i, : max(s - 1 - first, 0)] = False
+        with torch.inference_mode():
+            logp = self._head_logp(ids, mask, first, bias, targets, keep)
+            if logp is None:  # a model without a separable output layer: the plain way
+                full = self.model(input_ids=ids, attention_mask=mask).logits[:, first:-1].float()
+                full = full[..., : bias.shape[-1]] + bias[:, None, :]
+                logp = torch.log_softmax(full, dim=-1).gather(-1, targets[..., None]).squeeze(-1)
+            # A token the model cannot produce (e.g. a product word added by repair) costs a bounded 20 nats.
+            logp = logp.clamp(min=-20.0)
         nll = -(logp * keep).sum(1) / keep.sum(1).clamp(min=1)
         return [float(x) for x in nll.cpu()]
 
-    def _head_logits(
-        self, ids: torch.Tensor, mask: torch.Tensor, first: int, bias: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """(columns, logits) for positions ``first:-1``, restricted to the tokens that are not suppressed in
-        every row (columns), with each row's bias added; None when the model has no plain linear head."""
+    def _head_logp(
+        self,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        first: int,
+        bias: torch.Tensor,
+        targets: torch.Tensor,
+        keep: torch.Tensor,
+    ) -> torch.Tensor | None:
+        """Log-probabilities of ``targets`` (positions ``first:-1``; 0 where not ``keep``), with each row's
+        bias added, from the output layer applied only at the kept (completion) positions and only to the
+        tokens that some row may produce; None when the model has no plain linear head. A target no row
+        may produce gets -20 nats."""
         head = self.model.get_output_embeddings() if hasattr(self.model, "get_output_embeddings") else None
         base = getattr(self.model, "base_model", None)
         if not isinstance(head, torch.nn.Linear) or base is None or base is self.model:
             return None
         hidden = base(input_ids=ids, attention_mask=mask).last_hidden_state[:, first:-1]
         cols = torch.isfinite(bias).any(0).nonzero().squeeze(-1)
-        weight = head.weight[cols]
-        sub = (hidden @ weight.T).float() + bias[:, None, cols]
+        weight_t = head.weight[cols].T.contiguous()  # a contiguous (hidden, cols) matmul is the fast one
+        row_of = torch.arange(len(ids), device=ids.device)[:, None].expand_as(keep)[keep]
+        sub = (hidden[keep] @ weight_t).float() + bias[:, cols][row_of]
         if head.bias is not None:
             sub = sub + head.bias[cols].float()
-        return cols, sub
+        index = torch.full((bias.shape[-1],), -1, dtype=torch.long, device=ids.device)
+        index[cols] = torch.arange(len(cols), device=ids.device)
+        where = index[targets[keep].clamp(max=bias.shape[-1] - 1)]
+        picked = torch.log_softmax(sub, dim=-1).gather(-1, where.clamp(min=0)[:, None]).squeeze(-1)
+        picked = torch.where(where < 0, torch.full_like(picked, -20.0), picked)
+        logp = torch.zeros(keep.shape, dtype=picked.dtype, device=ids.device)
+        logp[keep] = picked
+        return logp
 
 
 def near_duplicates(copies: list[CopyVariant], threshold: float = NEAR_DUPLICATE) -> bool:
