@@ -10,6 +10,7 @@ import torch
 from engine.brief import Brief
 from engine.errors import ModelError
 from engine.inference.copywriter import Copywriter
+from engine.inference.copywriter.decoding import Sampling
 from engine.inference.copywriter.placeholders import delexicalise, fill_copy
 from engine.inference.copywriter.prompts import (
     length_label,
@@ -17,6 +18,7 @@ from engine.inference.copywriter.prompts import (
     render_prompt,
     uses_placeholders,
 )
+from engine.inference.copywriter.writer import CopySteps
 from engine.inference.creative import copy_rules as rules
 from engine.inference.creative.types import CopyVariant
 from engine.neutralize import has_mention_or_markup
@@ -486,12 +488,70 @@ def test_a_batch_limit_decodes_the_candidates_in_smaller_batches(monkeypatch: py
     cw = studio.copywriter("en")
     assert cw.max_batch == 5
     sizes: list[int] = []
-    generate = cw._generate
+    decode = cw._decode
     monkeypatch.setattr(
-        cw, "_generate", lambda prompts, *a, **k: sizes.append(len(prompts)) or generate(prompts, *a, **k)
+        cw, "_decode", lambda reqs, enc: sizes.append(sum(len(r.prompts) for r in reqs)) or decode(reqs, enc)
     )
     copies = cw.write(WATCH, 2, seed=0)
     assert len(copies) == 2 and all(rules.names_product(c, WATCH) for c in copies)
     assert sizes and max(sizes) <= 5 and len(sizes) >= 5  # 24 candidates a batch before: now 5 at most
     studio.max_batch = None
     assert studio.copywriter("en").max_batch is None
+
+
+def test_jobs_written_together_get_the_copy_they_get_alone(tiny: Copywriter) -> None:
+    """Cross-job batching: several briefs' candidates decoded in shared model batches (a seeded generator
+    per request) give every job exactly its copy alone; a refine job and a first-round job mix."""
+    briefs = [
+        WATCH,
+        Brief.create("oat milk latte", tone="playful"),
+        Brief.create("cloud backup", length="short"),
+    ]
+    alone = [tiny.write(b, 3, seed=i) for i, b in enumerate(briefs)]
+    parent = alone[0][0]
+    alone_refine = tiny.rewrite(WATCH, parent, 2, seed=9, length_step=-1)
+    steps = [tiny.write_steps(b, 3, seed=i) for i, b in enumerate(briefs)]
+    steps.append(tiny.rewrite_steps(WATCH, parent, 2, seed=9, length_step=-1))
+    together = tiny.write_many(steps)
+    assert [as_tuples(c) for c in together if not isinstance(c, Exception)] == [
+        as_tuples(c) for c in [*alone, alone_refine]
+    ]
+
+
+def test_one_bad_job_does_not_fail_its_batch_mates(tiny: Copywriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job whose own step raises fails alone; a failing shared model batch fails the jobs in it."""
+
+    def broken() -> CopySteps:
+        yield [Sampling(["Product: x\nHeadline:"], 8, 0)]
+        raise ValueError("this job's own bug")
+
+    good = tiny.write_steps(WATCH, 2, seed=0)
+    out = tiny.write_many([broken(), good])
+    assert isinstance(out[0], ValueError) and not isinstance(out[1], Exception) and len(out[1]) == 2
+
+    def oom(requests: list[Sampling]) -> list[list[str]]:
+        raise RuntimeError("CPU out of memory: can't allocate memory")
+
+    monkeypatch.setattr(tiny, "sample_many", oom)
+    out = tiny.write_many([tiny.write_steps(WATCH, 2, seed=0), tiny.write_steps(WATCH, 2, seed=1)])
+    assert all(isinstance(o, RuntimeError) for o in out)
+
+
+def test_a_row_cap_splits_the_jobs_into_model_batches_without_changing_them(
+    tiny: Copywriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    briefs = [WATCH, Brief.create("oat milk latte"), Brief.create("ceramic mugs")]
+    free = tiny.write_many([tiny.write_steps(b, 2, seed=4) for b in briefs])
+    sizes: list[int] = []
+    decode = tiny._decode
+    monkeypatch.setattr(
+        tiny,
+        "_decode",
+        lambda reqs, enc: sizes.append(sum(len(r.prompts) for r in reqs)) or decode(reqs, enc),
+    )
+    monkeypatch.setattr(tiny, "batch_rows", 30)
+    capped = tiny.write_many([tiny.write_steps(b, 2, seed=4) for b in briefs])
+    assert sizes and max(sizes) <= 30
+    assert [as_tuples(c) for c in capped if not isinstance(c, Exception)] == [
+        as_tuples(c) for c in free if not isinstance(c, Exception)
+    ]

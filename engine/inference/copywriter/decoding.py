@@ -86,24 +86,6 @@ class DecodingMixin:
         device: torch.device = next(self.model.parameters()).device
         return device
 
-    def _generate_batched(
-        self,
-        prompts: list[str],
-        max_new: int,
-        seed: int,
-        temperature: float = TEMPERATURE,
-        facts: list[list[int]] | None = None,
-    ) -> list[str]:
-        """:meth:`_generate` in batches of at most ``max_batch`` completions (less memory at once, e.g. when a
-        round is retried after running out of memory); one batch, as before, when ``max_batch`` is unset."""
-        size = self.max_batch or len(prompts)
-        if len(prompts) <= size:
-            return self._generate(prompts, max_new, seed, temperature, facts)
-        out: list[str] = []
-        for j, start in enumerate(range(0, len(prompts), size)):
-            out += self._generate(prompts[start : start + size], max_new, seed + j * 7919, temperature, facts)
-        return out
-
     def _generate(
         self,
         prompts: list[str],
@@ -126,7 +108,7 @@ class DecodingMixin:
         out: list[list[str]] = [[] for _ in requests]
         batch: list[int] = []
         width = steps = rows = 0
-        cap = self.batch_rows or 0
+        cap = min((c for c in (self.batch_rows, self.max_batch) if c), default=0)  # rows per model batch
         for i, (enc, budget) in enumerate(encoded):
             w = max((len(e) for e in enc), default=1)
             if batch and (max(width, w) + max(steps, budget) > limit or (cap and rows + len(enc) > cap)):

@@ -14,6 +14,7 @@ import hashlib
 import inspect
 import logging
 import random
+from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from engine.brief import Brief
 from engine.errors import ModelError
 from engine.inference import stock_phrases
 from engine.inference.copywriter.candidates import Candidate, Checks, candidate_reasons, repaired
+from engine.inference.copywriter.decoding import Sampling
 from engine.inference.copywriter.placeholders import fill_copy
 from engine.inference.copywriter.prompts import (
     ANGLES,
@@ -57,6 +59,10 @@ from engine.settings import HOUSE_COPY_MODEL
 from engine.steering import steer_length
 
 logger = logging.getLogger(__name__)
+
+# One job's copy as steps: it yields the sampling requests it waits on, is sent their completions (one list
+# per request) and returns its variants. :meth:`Copywriter.write_many` runs several jobs' steps together.
+CopySteps = Generator[list[Sampling], list[list[str]], list[CopyVariant]]
 
 
 class Copywriter(ScoringMixin):
@@ -165,7 +171,7 @@ class Copywriter(ScoringMixin):
 
     def write(self, brief: Brief, n: int, seed: int) -> list[CopyVariant]:
         """``n`` distinct, valid variants for ``brief``; the same seed gives the same variants."""
-        return self._variants(brief, None, n, seed, parent=None)
+        return self._drive(self.write_steps(brief, n, seed))
 
     def rewrite(
         self, brief: Brief, parent: CopyVariant, n: int, seed: int, length_step: int = 0
@@ -173,8 +179,59 @@ class Copywriter(ScoringMixin):
         """``n`` new variants that keep ``parent``'s idea (its headline) for ``brief`` (already steered:
         tone, keywords). ``length_step`` ("shorter" -1, "longer" +1) is relative to the parent's actual
         body, never stacked on a brief that a caller already steered."""
+        return self._drive(self.rewrite_steps(brief, parent, n, seed, length_step))
+
+    def write_steps(self, brief: Brief, n: int, seed: int) -> CopySteps:
+        """:meth:`write` as steps (see :data:`CopySteps`), for :meth:`write_many`."""
+        return self._variants(brief, None, n, seed, parent=None)
+
+    def rewrite_steps(
+        self, brief: Brief, parent: CopyVariant, n: int, seed: int, length_step: int = 0
+    ) -> CopySteps:
+        """:meth:`rewrite` as steps (see :data:`CopySteps`), for :meth:`write_many`."""
         length = steer_length(length_step, length_label(parent.body), brief.length)
         return self._variants(replace(brief, length=length), parent.headline, n, seed, parent=parent)
+
+    def write_many(self, jobs: list[CopySteps]) -> list[list[CopyVariant] | Exception]:
+        """Several jobs' copy at once: whenever every job still writing waits on sampling, all their
+        sampling requests are decoded together (:meth:`sample_many`: shared model batches, a generator per
+        request), so each job gets the copy it gets alone. A job that raises fails alone; a failure of a
+        shared batch (e.g. out of memory) fails the jobs in it."""
+        out: list[list[CopyVariant] | Exception | None] = [None] * len(jobs)
+        waiting: dict[int, list[Sampling]] = {}
+
+        def advance(i: int, reply: list[list[str]] | None) -> None:
+            try:
+                waiting[i] = next(jobs[i]) if reply is None else jobs[i].send(reply)
+            except StopIteration as done:
+                out[i] = done.value
+            except Exception as exc:  # this job's own error: its batch-mates go on
+                out[i] = exc
+
+        for i in range(len(jobs)):
+            advance(i, None)
+        while waiting:
+            ready = sorted(waiting)
+            asks = [waiting.pop(i) for i in ready]
+            try:
+                answers = self.sample_many([r for a in asks for r in a])
+            except Exception as exc:
+                for i in ready:
+                    jobs[i].close()
+                    out[i] = exc
+                continue
+            at = 0
+            for i, a in zip(ready, asks, strict=True):
+                advance(i, answers[at : at + len(a)])
+                at += len(a)
+        return [o if o is not None else [] for o in out]
+
+    def _drive(self, steps: CopySteps) -> list[CopyVariant]:
+        """Run one job's steps alone: each sampling request decoded as soon as it is asked."""
+        [result] = self.write_many([steps])
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def prompts(self, brief: Brief, idea: str | None, groups: int, seed: int) -> list[str]:
         """One prompt per candidate group. A grounded model gets the product's facts and a different
@@ -195,19 +252,22 @@ class Copywriter(ScoringMixin):
 
     def _variants(
         self, brief: Brief, idea: str | None, n: int, seed: int, parent: CopyVariant | None
-    ) -> list[CopyVariant]:
+    ) -> CopySteps:
         n = max(1, int(n))
         k = max(MIN_CANDIDATES, CANDIDATES_PER_VARIANT * n)
         prompts = self.prompts(brief, idea, max(n, PROMPT_GROUPS), seed)
         grounding = self.ground(brief)
         seen: set[str] = set()
-        pool = self._pool(brief, grounding, prompts, k, n, seed, parent, seen)
+        pool = yield from self._pool(brief, grounding, prompts, k, n, seed, parent, seen)
         good = _fill_with_repairs(pool, brief, parent, n)
         self._score(brief, grounding, good)
         picked = pick_diverse([c.copy for c in good], n)
         if self.grounded and near_duplicates(picked):
             # two of the cards would read alike: one more, warmer batch gives the picker other choices
-            for cand in self._sample(brief, grounding, prompts, k, seed + 7_000_003, SPREAD_TEMPERATURE):
+            spread = yield from self._sample(
+                brief, grounding, prompts, k, seed + 7_000_003, SPREAD_TEMPERATURE
+            )
+            for cand in spread:
                 key = copy_text(cand.copy).lower()
                 if key in seen or cand.reasons:
                     continue
@@ -229,14 +289,17 @@ class Copywriter(ScoringMixin):
         seed: int,
         parent: CopyVariant | None,
         seen: set[str],
-    ) -> list[Candidate]:
+    ) -> Generator[list[Sampling], list[list[str]], list[Candidate]]:
         """Distinct candidates (their texts added to ``seen``) from up to ``ROUNDS`` sampling batches, and
         one hotter batch when those gave fewer than ``n`` valid headlines."""
         pool: list[Candidate] = []
         for attempt in range(ROUNDS + 1):
             # the last round, only reached when too few distinct valid candidates came, samples hotter
             temperature = TEMPERATURE if attempt < ROUNDS else FALLBACK_TEMPERATURE
-            for cand in self._sample(brief, grounding, prompts, k, seed + attempt * 1_000_003, temperature):
+            batch = yield from self._sample(
+                brief, grounding, prompts, k, seed + attempt * 1_000_003, temperature
+            )
+            for cand in batch:
                 key = copy_text(cand.copy).lower()
                 if key in seen:
                     continue
@@ -256,13 +319,13 @@ class Copywriter(ScoringMixin):
         k: int,
         seed: int,
         temperature: float = TEMPERATURE,
-    ) -> list[Candidate]:
+    ) -> Generator[list[Sampling], list[list[str]], list[Candidate]]:
         budget = brief.headline_max() + brief.body_max() + brief.cta_max()
         per = [k // len(prompts) + (1 if i < k % len(prompts) else 0) for i in range(len(prompts))]
         rows = [(p, c) for p, c in zip(prompts, per, strict=True) for _ in range(c)]
         # the copy boost spells facts out; a version-4 model writes their labels and needs none
         facts = self._fact_tokens(brief, grounding) if self.grounded and not self.fact_slots else []
-        texts = self._generate_batched(
+        texts = yield from self._sampling(
             [p for p, _ in rows], min(MAX_NEW_TOKENS, budget // 3 + 16), seed, temperature, facts
         )
         checks = Checks.of(brief, grounding, self.grounded, self.fact_slots, self.lexicon)
@@ -270,6 +333,25 @@ class Copywriter(ScoringMixin):
             self._candidate(prompt, text, grounding, checks)
             for (prompt, _), text in zip(rows, texts, strict=True)
         ]
+
+    def _sampling(
+        self, prompts: list[str], max_new: int, seed: int, temperature: float, facts: list[list[int]]
+    ) -> Generator[list[Sampling], list[list[str]], list[str]]:
+        """Ask for one completion per prompt: one request, or (``max_batch`` set, e.g. retrying a round that
+        ran out of memory) requests of at most ``max_batch`` prompts with seeds of their own."""
+        size = self.max_batch or len(prompts) or 1
+        asks = [
+            Sampling(
+                prompts[a : a + size],
+                max_new,
+                seed + j * 7919 if len(prompts) > size else seed,
+                temperature,
+                facts,
+            )
+            for j, a in enumerate(range(0, len(prompts), size))
+        ]
+        answers = yield asks
+        return [t for texts in answers for t in texts]
 
     def _candidate(self, prompt: str, text: str, grounding: Grounding, checks: Checks) -> Candidate:
         """One sampled completion as copy: parsed, its facts and placeholders filled, neutralised, checked."""
