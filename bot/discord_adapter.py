@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
@@ -50,6 +51,7 @@ NO_MENTIONS = discord.AllowedMentions.none()
 MAX_CONTENT = 2000
 READY_TIMEOUT = 15.0  # seconds a post waits for the client to log in (REST) before the outbox retries it
 # Gateway close codes that no reconnect can mend: the shard settings are wrong for this bot.
+MAX_SHARD_RANGE = 10_000  # shards one DISCORD_SHARD_IDS range may name (a typo must not allocate millions)
 INVALID_SHARD = 4010
 SHARDING_REQUIRED = 4011
 
@@ -95,6 +97,8 @@ def _shard_ids(value: Any) -> list[int] | None:
         first, last = int(m[1]), int(m[2] if m[2] is not None else m[1])
         if last < first:
             raise ValueError(f"DISCORD_SHARD_IDS: the range {part.strip()} runs backwards")
+        if last - first >= MAX_SHARD_RANGE:
+            raise ValueError(f"DISCORD_SHARD_IDS: the range {part.strip()} is too long for one process")
         ids.extend(range(first, last + 1))
     return ids
 
@@ -159,7 +163,7 @@ class DiscordSettings(BaseSettings):
             )
         if not ids:
             raise ValueError("DISCORD_SHARD_IDS names no shard")
-        dup = sorted({i for i in ids if ids.count(i) > 1})
+        dup = sorted(i for i, n in Counter(ids).items() if n > 1)
         if dup:
             raise ValueError(f"DISCORD_SHARD_IDS names shard {', '.join(map(str, dup))} more than once")
         out = sorted(i for i in ids if not 0 <= i < count)

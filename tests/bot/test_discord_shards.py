@@ -110,6 +110,7 @@ def test_shard_settings_accepted(
         ("4", "1,3,1", "DISCORD_SHARD_IDS names shard 1 more than once"),
         ("4", "0-2,2", "names shard 2 more than once"),
         ("4", "3-1", "the range 3-1 runs backwards"),
+        ("4", "0-99999999999", "the range 0-99999999999 is too long for one process"),
         ("2", "one", "DISCORD_SHARD_IDS must be shard numbers separated by commas"),
         ("2", "0;1", "separated by commas"),
         ("two", None, "DISCORD_SHARD_COUNT must be a whole number of shards (1 or more) or auto; got 'two'"),
