@@ -50,8 +50,9 @@ PLATFORM = "discord"
 NO_MENTIONS = discord.AllowedMentions.none()
 MAX_CONTENT = 2000
 READY_TIMEOUT = 15.0  # seconds a post waits for the client to log in (REST) before the outbox retries it
-# Gateway close codes that no reconnect can mend: the shard settings are wrong for this bot.
+# Gateway close codes that no reconnect can mend: the token is gone, the shard settings are wrong.
 MAX_SHARD_RANGE = 10_000  # shards one DISCORD_SHARD_IDS range may name (a typo must not allocate millions)
+AUTHENTICATION_FAILED = 4004
 INVALID_SHARD = 4010
 SHARDING_REQUIRED = 4011
 
@@ -358,9 +359,14 @@ class DiscordAdapter:
             )
             stop.set()
         except discord.ConnectionClosed as exc:
-            if exc.code not in (INVALID_SHARD, SHARDING_REQUIRED):
+            if exc.code not in (AUTHENTICATION_FAILED, INVALID_SHARD, SHARDING_REQUIRED):
                 raise
-            if exc.code == SHARDING_REQUIRED:
+            if exc.code == AUTHENTICATION_FAILED:  # the token was reset while connected
+                logger.error(
+                    "Discord rejected DISCORD_TOKEN on the gateway (4004 Authentication failed): the token "
+                    "was reset; put the new one in DISCORD_TOKEN and restart"
+                )
+            elif exc.code == SHARDING_REQUIRED:
                 logger.error(
                     "Discord requires sharding for this bot (4011: in too many servers for one connection): "
                     "set DISCORD_SHARD_COUNT (auto, or the count GET /gateway/bot recommends) and split "

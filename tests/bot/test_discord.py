@@ -246,6 +246,23 @@ async def test_serve_connects_with_discord_settings_from_env(
     assert fake.identifies == 1 and fake.command_syncs == 1
 
 
+async def test_a_token_reset_while_connected_is_one_clear_line(
+    fake: FakeDiscord, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Resetting the token in the Developer Portal ends the gateway session: the RESUME is refused, the new
+    IDENTIFY with the old token is closed with 4004. One line, and the service stops (to be restarted with
+    the new token), no traceback, no reconnect loop."""
+    bot = Bot(fake, engine)
+    await bot.start()
+    fake.token = "the-new-token"
+    with caplog.at_level(logging.INFO):
+        await fake.drop_socket()
+        await asyncio.wait_for(asyncio.gather(*bot.tasks), 30)  # the adapter sets stop: both end
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "4004" in errors[0].getMessage() and "DISCORD_TOKEN" in errors[0].getMessage()
+    assert errors[0].exc_info is None and bot.stop.is_set()
+
+
 # -- sharding in one process (several processes: test_discord_shards.py) -------------------------------------
 
 
