@@ -363,8 +363,7 @@ async def worker(r: Replicas) -> AsyncIterator[None]:
         yield
     finally:
         w.stop.set()
-        await asyncio.wait_for(task, 20)
-        await queue.close()
+        await asyncio.wait_for(task, 20)  # the worker closes its queue
         await close_artifacts()
 
 
@@ -414,7 +413,8 @@ async def test_two_replicas_each_hold_one_shard_and_every_card_lands_once(replic
     await until(lambda: not fake.live_sessions((0, 2)), what="shard 0's session ended by its clean close")
     dropped = len(fake.dropped)
     lost = await fake.slash("alice", "status", channel_id=ca)
-    assert fake.dropped[dropped:] and all(d["guild_id"] == ga for d in fake.dropped[dropped:])
+    assert any(d["t"] == "INTERACTION_CREATE" and d["d"]["id"] == lost["id"] for d in fake.dropped[dropped:])
+    assert all(d["guild_id"] == ga for d in fake.dropped)  # only shard 0's guild ever lacked a holder
     # ... but what its campaign is owed still goes out, over REST, from the replica of shard 1
     since = len(fake.sent)
     async with worker(r):
