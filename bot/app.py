@@ -114,7 +114,7 @@ def configured_adapters(settings: Settings, *, playground: bool | None = None) -
         adapters.append(SlackAdapter(slack))
     discord = discord_configured()
     if discord:
-        logger.info("Discord: gateway via %s", getattr(discord, "describe", lambda: "Discord's gateway")())
+        logger.info(discord.describe())
         adapters.append(discord)
     if playground or (playground is None and not adapters):
         from bot.playground.playground_adapter import from_settings  # noqa: PLC0415

@@ -51,7 +51,7 @@ def check_k8s(doc: dict[str, Any], where: str, problems: list[str]) -> None:
         if key not in doc:
             problems.append(f"{where}: no {key}")
     kind = doc.get("kind")
-    if kind in ("Deployment", "Job"):
+    if kind in ("Deployment", "StatefulSet", "Job"):
         pod = doc["spec"]["template"]["spec"]
         for c in pod["containers"]:
             if not c.get("image"):
@@ -65,10 +65,31 @@ def check_k8s(doc: dict[str, Any], where: str, problems: list[str]) -> None:
                     port = (spec.get("httpGet") or spec.get("tcpSocket") or {}).get("port")
                     if port not in ports:
                         problems.append(f"{where}: {probe} port {port} is not a container port")
-        if kind == "Deployment":
+        if kind in ("Deployment", "StatefulSet"):
             labels = doc["spec"]["template"]["metadata"]["labels"]
             if any(labels.get(k) != v for k, v in doc["spec"]["selector"]["matchLabels"].items()):
                 problems.append(f"{where}: selector does not match the pod labels")
+        if kind == "StatefulSet":
+            check_shards(doc, where, problems)
+
+
+def check_shards(doc: dict[str, Any], where: str, problems: list[str]) -> None:
+    """A StatefulSet whose pods take DISCORD_SHARD_IDS from their pod index must have DISCORD_SHARD_COUNT
+    pods: fewer leave shards (their guilds) without a gateway connection, more hold shards out of range."""
+    for c in doc["spec"]["template"]["spec"]["containers"]:
+        env = {e["name"]: e for e in c.get("env", [])}
+        ids, count = env.get("DISCORD_SHARD_IDS"), env.get("DISCORD_SHARD_COUNT")
+        if ids is None:
+            continue
+        path = ((ids.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath", "")
+        if path != "metadata.labels['apps.kubernetes.io/pod-index']":
+            problems.append(f"{where}: DISCORD_SHARD_IDS is not the pod index ({path or ids.get('value')!r})")
+        replicas = doc["spec"].get("replicas", 1)
+        if count is None or str(count.get("value")) != str(replicas):
+            got = count.get("value") if count else None
+            problems.append(
+                f"{where}: DISCORD_SHARD_COUNT ({got}) is not the StatefulSet's replicas ({replicas})"
+            )
 
 
 def main() -> int:

@@ -140,6 +140,8 @@ class Delivery:
         self.wake = asyncio.Event()
         self._edits: dict[str, _EditState] = {}
         self._held: dict[str, float] = {}  # job id -> until when this engine holds its lease
+        # campaign id -> its platform (it never changes), kept for the campaigns of unhandled jobs
+        self._platforms: dict[int, str] = {}
         self._last_housekeeping = 0.0
         self._last_prune = 0.0
 
@@ -157,8 +159,11 @@ class Delivery:
             report = await self.retention.prune(limit=PRUNE_BATCH)
             if len(report.campaigns) >= PRUNE_BATCH:
                 self._last_prune = 0.0  # more are due: the next pass goes on
-        for job in await self.queue.unhandled():
+        jobs = await self.queue.unhandled()
+        for job in jobs:
             did |= await self._job(job)
+        live = {j.spec.campaign_id for j in jobs}
+        self._platforms = {c: p for c, p in self._platforms.items() if c in live}
         did |= await close_due_votes(self.repo, self.rounds)
         if self.settle_choices is not None:
             did |= await self.settle_choices()
@@ -193,8 +198,21 @@ class Delivery:
         self._edits.pop(job.id, None)  # another engine follows it: its status line is theirs
         return False
 
+    async def _serves(self, job: Job) -> bool:
+        """Whether this engine has the adapter of the job's campaign. A replica without it (a Slack-only
+        replica and a Discord campaign) must not take the job's lease: it could neither edit the status line
+        nor finish the job, and would hold it from the replicas that can."""
+        cid = job.spec.campaign_id
+        platform = self._platforms.get(cid)
+        if platform is None:
+            camp = await self.repo.campaign(cid)
+            if camp is None:
+                return True  # nothing to post to: followed as before (the outcome finds no round)
+            platform = self._platforms[cid] = camp.platform
+        return platform in self.adapters
+
     async def _job(self, job: Job) -> bool:
-        if not await self._hold(job):
+        if not await self._serves(job) or not await self._hold(job):
             return False
         n = job.spec.round_number
         if job.state == JobState.QUEUED:

@@ -19,9 +19,11 @@ from bot.supervisor import WorkerSupervisor
 from engine.commands import parse_command
 from engine.emoji import NUMBER_EMOJI
 from engine.engine import Engine
+from engine.events import CommandEvent, Where
 from engine.settings import Settings
 from engine.store import JobRow
 from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.server import shard_of
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -39,15 +41,24 @@ async def until(pred: Callable[[], bool], timeout: float = 20.0, what: str = "")
 class Bot:
     """The engine's delivery loop + the Discord adapter's gateway connection, started and stopped by tests."""
 
-    def __init__(self, fake: FakeDiscord, engine: Engine, *, message_content: bool = True) -> None:
+    def __init__(
+        self, fake: FakeDiscord, engine: Engine, *, message_content: bool = True, **options: Any
+    ) -> None:
         self.fake = fake
         self.engine = engine
         self.message_content = message_content
+        self.options = options  # more DiscordSettings, e.g. shard_count
         self.stop = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         self.adapter: DiscordAdapter | None = None
 
     async def start(self) -> DiscordAdapter:
+        adapter = self.launch()
+        await asyncio.wait_for(adapter.ready.wait(), 20)
+        return adapter
+
+    def launch(self) -> DiscordAdapter:
+        """Start the adapter and the delivery loop; do not wait for the gateway."""
         self.stop = asyncio.Event()
         settings = DiscordSettings(
             token=self.fake.token,  # type: ignore[arg-type]
@@ -55,6 +66,7 @@ class Bot:
             gateway_url=self.fake.gateway_url,
             message_content=self.message_content,
             _env_file=None,  # type: ignore[call-arg]
+            **self.options,
         )
         self.adapter = adapter = DiscordAdapter(settings)
         self.engine.add_adapter(adapter)
@@ -62,7 +74,6 @@ class Bot:
             asyncio.create_task(adapter.run(self.engine, self.stop)),
             asyncio.create_task(self.engine.run(self.stop, interval=0.05)),
         ]
-        await asyncio.wait_for(adapter.ready.wait(), 20)
         return adapter
 
     async def halt(self) -> None:
@@ -233,6 +244,79 @@ async def test_serve_connects_with_discord_settings_from_env(
 
     assert await asyncio.wait_for(serve(Settings(), [adapter], front=front, start_worker=False), 30) == 0
     assert fake.identifies == 1 and fake.command_syncs == 1
+
+
+async def test_a_token_reset_while_connected_is_one_clear_line(
+    fake: FakeDiscord, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Resetting the token in the Developer Portal ends the gateway session: the RESUME is refused, the new
+    IDENTIFY with the old token is closed with 4004. One line, and the service stops (to be restarted with
+    the new token), no traceback, no reconnect loop."""
+    bot = Bot(fake, engine)
+    await bot.start()
+    fake.token = "the-new-token"
+    with caplog.at_level(logging.INFO):
+        await fake.drop_socket()
+        await asyncio.wait_for(asyncio.gather(*bot.tasks), 30)  # the adapter sets stop: both end
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "4004" in errors[0].getMessage() and "DISCORD_TOKEN" in errors[0].getMessage()
+    assert errors[0].exc_info is None and bot.stop.is_set()
+
+
+# -- sharding in one process (several processes: test_discord_shards.py) -------------------------------------
+
+
+async def test_auto_sharding_holds_every_recommended_shard_and_posts_before_the_gateway_is_ready(
+    fake: FakeDiscord, engine: Engine
+) -> None:
+    """DISCORD_SHARD_COUNT=auto: discord.py asks GET /gateway/bot for the count and this process holds
+    shards 0..count-1 (one gateway connection each; shard 1 identifies 5 s after shard 0, Discord's pace).
+    Posts go over REST: a campaign in a guild whose shard is not connected yet is posted all the same."""
+    fake.recommended_shards = 2
+    g0, c0 = fake.add_guild("Zero", shard=0, shard_count=2)
+    g1, c1 = fake.add_guild("One", shard=1, shard_count=2)
+    bot = Bot(fake, engine, shard_count="auto")
+    adapter = bot.launch()
+    await until(adapter.logged_in.is_set, what="login")
+    reply = await engine.handle(
+        CommandEvent(Where("discord", g1, c1), fake.users["alice"]["id"], "smart lamp", event_id="early")
+    )
+    assert reply is not None and "Working on it" in reply.text
+    await until(
+        lambda: bool(fake.threads(g1)) and bool(fake.bot_messages(fake.threads(g1)[0]["id"])), what="posts"
+    )
+    assert not fake.live_sessions((1, 2)) and not adapter.ready.is_set()  # guild One's shard is not connected
+
+    await asyncio.wait_for(adapter.ready.wait(), 30)
+    assert sorted(s.shard for s in fake.live_sessions()) == [(0, 2), (1, 2)]
+    assert fake.command_syncs == 1 and ("GET", "/gateway/bot") in fake.requests
+    readies = [ev["d"] for s in fake.live_sessions() for ev in s.events if ev["t"] == "READY"]
+    for gid, cid in ((g0, c0), (g1, c1)):
+        (ready,) = [r for r in readies if gid in {g["id"] for g in r["guilds"]}]
+        assert ready["shard"] == [shard_of(gid, 2), 2]
+        it = await fake.slash("bob", "help", channel_id=cid)
+        await until(lambda it=it: bool(answered(it)), what=f"help in {gid}")
+    await bot.halt()
+
+
+async def test_a_bot_that_needs_sharding_says_so_in_one_line(
+    fake: FakeDiscord, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord closes an unsharded connection with 4011 once the bot is in too many servers."""
+    fake.required_shards = 2
+    settings = DiscordSettings(
+        token=fake.token,  # type: ignore[arg-type]
+        api_url=fake.api_url,
+        gateway_url=fake.gateway_url,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    stop = asyncio.Event()
+    with caplog.at_level(logging.INFO):
+        await asyncio.wait_for(DiscordAdapter(settings).run(engine, stop), 20)
+    assert stop.is_set()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "DISCORD_SHARD_COUNT" in errors[0].getMessage()
+    assert errors[0].exc_info is None and fake.identifies == 0
 
 
 # -- with the real worker process and tiny real models -------------------------------------------------------

@@ -19,6 +19,7 @@ from engine.events import CommandEvent, Where
 from engine.outbox import BUG_ATTEMPTS, is_platform_error
 from engine.settings import Settings
 from engine.store import Outbox
+from engine.store.repo import Repo
 from tests.engine.conftest import Studio
 from tests.fakes.recording import RecordingAdapter
 
@@ -197,3 +198,31 @@ async def test_two_engines_follow_each_job_once_and_share_the_edit_budget(
     finals = [await repo.take_edit("slack:T1", 60, force=True) for _ in range(7)]
     assert finals == [True] * 5 + [False] * 2
     assert await repo.take_edit("slack:T2", 60)  # another workspace has its own budget
+
+
+async def test_a_replica_without_the_campaigns_platform_leaves_its_job_to_one_that_has_it(
+    studio: Studio,
+) -> None:
+    """Issue 15: a replica without the campaign's platform (a Slack-only replica beside the Discord ones, on
+    one database) neither follows the job (its lease) nor claims the posts: the replica with the platform
+    edits the status line, delivers the cards and finishes the job, whichever replica passes first."""
+    other = RecordingAdapter()
+    other.platform = "other"  # the campaigns below are on "test"
+    e = studio.engine
+    slack_only = Engine(e.settings, Repo(e.repo.db), studio.queue, studio.artifacts, [other])
+    await studio.command("smart watch for runners --variants 2 --seed 5")
+
+    async def passes(n: int) -> None:
+        for _ in range(n):
+            await slack_only.pump()  # always first: before the fix it took the job's lease every time
+            await e.pump()
+
+    await passes(2)
+    await studio.work()
+    await passes(3)
+    t = studio.thread()
+    assert [c.title for c in studio.chat.cards(t)] == ["C1-R1-V1", "C1-R1-V2"]
+    status = next(m for m in studio.chat.thread(t) if m.text.startswith("⏳"))
+    assert status.current.startswith("✅ Round 1 is ready")
+    assert all(j.handled for j in studio.queue.jobs.values())
+    assert other.messages == {} and other.posted == []

@@ -7,6 +7,19 @@ route, a bad token, a missing ``allowed_mentions`` or an over-long message is re
 429 with ``retry_after`` and ``Via`` on the next matching request, gateway op 7 RECONNECT, and a
 dropped socket. Every JSON response carries ``Content-Type: application/json`` exactly (discord.py
 parses nothing else).
+
+Sharding, as Discord does it: IDENTIFY may carry ``shard: [id, count]`` (none means ``[0, 1]``); READY
+then carries it back and lists the shard's guilds only; a guild's events (GUILD_CREATE, MESSAGE_CREATE,
+INTERACTION_CREATE, MESSAGE_REACTION_ADD, THREAD_CREATE ...) go to every live session of the shard
+``(guild_id >> 22) % count``, events without a guild (DMs) to shard 0, and an event no live session
+takes is dropped (:attr:`FakeDiscord.dropped`), as Discord drops what a shard nobody holds would get.
+A session ends when its client closes the socket cleanly (1000/1001); one that lost its socket keeps
+its events for a RESUME. ``GET /gateway/bot`` answers :attr:`FakeDiscord.recommended_shards`; an
+IDENTIFY with a bad shard is closed with 4010, one with fewer shards than
+:attr:`FakeDiscord.required_shards` with 4011.
+
+Several clients (processes) can share one fake: each is given its own URLs (:meth:`api_url_for`,
+:meth:`gateway_url_for`), so every request, session and interaction answer records which client made it.
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,11 +42,30 @@ API = "/api/v10"
 MESSAGE_CONTENT = 1 << 15
 EPHEMERAL = 1 << 6
 INTERACTION_TTL = 3.0  # seconds to answer an interaction before its token stops accepting a callback
+DIRECT_MESSAGES = 1 << 12
+CLIENT = web.RequestKey("client", str)  # which client made a REST request (the API URL it was given)
+CLEAN_CLOSE = (1000, 1001)  # a client closing with these ends its session (no RESUME)
 _ids = itertools.count(1_300_000_000_000_000_000)
+# guild ids made for a given shard: their own range of timestamps (far below the counter's), one each
+_guild_ts = itertools.count(200_000_000_000)
+GUILD_EVENTS = ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE")  # the guild id is the payload's "id"
 
 
 def snowflake() -> str:
     return str(next(_ids))
+
+
+def shard_of(guild_id: str | int | None, shard_count: int) -> int:
+    """Discord's rule: a guild's events go to shard ``(guild_id >> 22) % shard_count``; DMs to shard 0."""
+    return 0 if guild_id is None else (int(guild_id) >> 22) % shard_count
+
+
+def guild_snowflake(shard: int, shard_count: int) -> str:
+    """A fresh guild id that lands on ``shard`` of ``shard_count``."""
+    ts = next(_guild_ts)
+    while ts % shard_count != shard:
+        ts = next(_guild_ts)
+    return str(ts << 22)
 
 
 def _now() -> str:
@@ -53,23 +86,33 @@ class Sent:
     payload: dict[str, Any]
     files: list[tuple[str, bytes]] = field(default_factory=list)
     at: float = field(default_factory=time.monotonic)
+    client: str = ""  # which client sent it (by the API URL it was given)
 
 
 @dataclass
 class _Session:
     id: str
     intents: int
+    shard: tuple[int, int] = (0, 1)  # [id, count] as identified; (0, 1) when IDENTIFY had no shard
+    client: str = ""  # which client (by the gateway URL it was given) holds it
+    gateway_url: str = ""
+    sharded: bool = False  # IDENTIFY carried a shard
+    ended: bool = False  # closed cleanly by its client: no events, no RESUME
     seq: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
     ws: web.WebSocketResponse | None = None
+
+    def takes(self, guild_id: str | None) -> bool:
+        return not self.ended and shard_of(guild_id, self.shard[1]) == self.shard[0]
 
 
 class FakeDiscord:
     def __init__(self, token: str = "fake-bot-token") -> None:
         self.token = token
         self.app_id = snowflake()
-        self.guild_id = snowflake()
+        self.guild_id = snowflake()  # the default guild (tests of one guild use it; add_guild makes more)
         self.channel_id = snowflake()
+        self.guilds: dict[str, str] = {self.guild_id: "Marketing"}  # guild id -> name
         self.bot: dict[str, Any] = {
             "id": self.app_id,
             "username": "campaignbot",
@@ -115,8 +158,14 @@ class FakeDiscord:
         self.problems: list[str] = []
         self.identifies = 0
         self.resumes = 0
-        self.session: _Session | None = None
+        self.session: _Session | None = None  # the latest session identified or resumed
         self._sessions: dict[str, _Session] = {}
+        self.sessions: list[_Session] = []  # every session, in the order they were identified
+        self.dropped: list[dict[str, Any]] = []  # events no live session took (their shard is not held)
+        self.recommended_shards = 1  # GET /gateway/bot
+        self.required_shards = 1  # an IDENTIFY with fewer shards is closed with 4011 Sharding required
+        self.requests_by: list[tuple[str, str, str]] = []  # (client, method, path)
+        self._dm_channels: dict[str, str] = {}  # user name -> the id of their DM channel with the bot
         self._faults: list[tuple[str, re.Pattern[str], float]] = []
         self._lost: list[tuple[str, re.Pattern[str]]] = []  # requests done whose answer is never sent
         self.refuse_threads: int | None = None  # 403/404: thread creation refused with this status
@@ -132,7 +181,9 @@ class FakeDiscord:
     async def start(self) -> FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/c/{client}/gateway", self._gateway)
         app.router.add_route("*", API + "/{tail:.*}", self._rest)
+        app.router.add_route("*", "/c/{client}" + API + "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -156,6 +207,30 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/gateway"
 
+    def api_url_for(self, client: str) -> str:
+        """The REST base URL for one named client: its requests are recorded as made by ``client``."""
+        return f"{self.url}/c/{client}{API}"
+
+    def gateway_url_for(self, client: str) -> str:
+        return f"{self.url.replace('http://', 'ws://')}/c/{client}/gateway"
+
+    # -- guilds --------------------------------------------------------------------------------------------
+    def add_guild(self, name: str, *, shard: int = 0, shard_count: int = 1) -> tuple[str, str]:
+        """A guild (with a text channel, #general) whose id lands on ``shard`` of ``shard_count``; (guild id,
+        channel id). The bot joins it at its next IDENTIFY (no GUILD_CREATE is sent to live sessions)."""
+        gid = guild_snowflake(shard, shard_count)
+        self.guilds[gid] = name
+        cid = snowflake()
+        self.channels[cid] = {**self.channels[self.channel_id], "id": cid, "guild_id": gid}
+        return gid, cid
+
+    def guild_of(self, channel_id: str) -> str | None:
+        ch = self.channels.get(channel_id)
+        return ch.get("guild_id") if ch else None
+
+    def live_sessions(self, shard: tuple[int, int] | None = None) -> list[_Session]:
+        return [s for s in self.sessions if not s.ended and (shard is None or s.shard == shard)]
+
     # -- faults --------------------------------------------------------------------------------------------
     def rate_limit_next(self, method: str, path_regex: str, retry_after: float = 0.5) -> None:
         """The next request matching ``method`` and ``path_regex`` gets a 429 (with ``Via``, as Discord's
@@ -166,40 +241,77 @@ class FakeDiscord:
         """The next matching request takes effect, then the connection drops before the answer."""
         self._lost.append((method, re.compile(path_regex)))
 
-    async def reconnect(self) -> None:
+    async def reconnect(self, shard: tuple[int, int] | None = None) -> None:
         """Gateway op 7: the client must close and RESUME. Events dispatched meanwhile are kept for it."""
-        s = self._live()
+        s = self._live(shard)
         ws, s.ws = s.ws, None
         self.connected.clear()
         if ws is not None:
             await ws.send_json({"op": 7, "d": None})
 
-    async def drop_socket(self) -> None:
+    async def drop_socket(self, shard: tuple[int, int] | None = None) -> None:
         """Close the socket abruptly (code 1011); the client should reconnect and RESUME."""
-        s = self._live()
+        s = self._live(shard)
         ws, s.ws = s.ws, None
         self.connected.clear()
         if ws is not None:
             await ws.close(code=1011, message=b"dropped")
 
     # -- gateway -------------------------------------------------------------------------------------------
-    def _live(self) -> _Session:
+    def _live(self, shard: tuple[int, int] | None = None) -> _Session:
+        if shard is not None:
+            found = self.live_sessions(shard)
+            assert found, f"no live session holds shard {shard}"
+            return found[-1]
         assert self.session is not None, "no gateway session yet"
         return self.session
 
-    async def dispatch(self, t: str, d: dict[str, Any]) -> None:
-        """Send a gateway event to the bot (with the next sequence number). When the socket is down the
-        event waits for the client's RESUME, as Discord's session replay does."""
-        s = self._live()
+    async def _emit(self, s: _Session, t: str, d: dict[str, Any]) -> None:
+        """Send one event to one session (with its next sequence number). When the socket is down the event
+        waits for the client's RESUME, as Discord's session replay does."""
         s.seq += 1
         ev = {"op": 0, "t": t, "s": s.seq, "d": d}
         s.events.append(ev)
         if s.ws is not None and not s.ws.closed:
             await s.ws.send_json(ev)
 
+    async def dispatch(
+        self,
+        t: str,
+        d: dict[str, Any],
+        view: Callable[[_Session, dict[str, Any]], dict[str, Any] | None] | None = None,
+    ) -> None:
+        """Send a gateway event to every live session of the shard its guild is on (DMs: shard 0).
+        ``view`` shapes (or, answering None, withholds) the payload per session, e.g. by its intents."""
+        gid = d.get("id") if t in GUILD_EVENTS else d.get("guild_id")
+        targets = [s for s in self.sessions if s.takes(gid)]
+        sent = 0
+        for s in targets:
+            payload = view(s, d) if view is not None else d
+            if payload is not None:
+                await self._emit(s, t, payload)
+                sent += 1
+        if not sent:
+            self.dropped.append({"t": t, "guild_id": gid, "d": d})
+
+    def _shard(self, d: dict[str, Any]) -> tuple[int, int] | None:
+        """The IDENTIFY's shard as (id, count), (0, 1) without one, None when it is invalid."""
+        shard = d.get("shard")
+        if shard is None:
+            return (0, 1)
+        if (
+            not isinstance(shard, list)
+            or len(shard) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in shard)
+        ):
+            return None
+        sid, count = shard
+        return (sid, count) if count >= 1 and 0 <= sid < count else None
+
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         if request.query.get("encoding") != "json" or request.query.get("v") != "10":
             self.problems.append(f"gateway query {dict(request.query)}")
+        client = request.match_info.get("client", "")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}})
@@ -212,56 +324,90 @@ class FakeDiscord:
             if op == 1:
                 await ws.send_json({"op": 11})
             elif op == 2:
-                d = data["d"]
-                if d.get("token") != self.token:
-                    await ws.close(code=4004, message=b"Authentication failed.")
+                session = await self._identify(ws, data["d"], client)
+                if session is None:
                     break
-                self.identifies += 1
-                session = _Session(id=secrets.token_hex(8), intents=int(d.get("intents", 0)), ws=ws)
-                self._sessions[session.id] = session
-                self.session = session
-                await self.dispatch("READY", self._ready(session))
-                await self.dispatch("GUILD_CREATE", self._guild())
-                self.connected.set()
             elif op == 6:
-                d = data["d"]
-                found = self._sessions.get(d.get("session_id", ""))
-                if found is None or d.get("token") != self.token:
-                    await ws.send_json({"op": 9, "d": False})
-                    continue
-                self.resumes += 1
-                session = found
-                session.ws = ws
-                self.session = session
-                for ev in session.events:
-                    if ev["s"] > int(d.get("seq") or 0):
-                        await ws.send_json(ev)
-                await self.dispatch("RESUMED", {})
-                self.connected.set()
+                session = await self._resume(ws, data["d"]) or session
             elif op in (3, 4, 8):
                 pass  # presence, voice state, member requests: accepted and ignored
             else:
                 self.problems.append(f"unexpected gateway op {op}")
         if session is not None and session.ws is ws:
             session.ws = None
-            self.connected.clear()
+            if ws.close_code in CLEAN_CLOSE:
+                session.ended = True  # Discord: a clean close ends the session; it cannot be resumed
+            if session is self.session:
+                self.connected.clear()
         return ws
 
+    async def _identify(self, ws: web.WebSocketResponse, d: dict[str, Any], client: str) -> _Session | None:
+        """A new session (READY, then a GUILD_CREATE per guild of its shard), or None: the socket is closed
+        with Discord's close code."""
+        if d.get("token") != self.token:
+            await ws.close(code=4004, message=b"Authentication failed.")
+            return None
+        shard = self._shard(d)
+        if shard is None:
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return None
+        if shard[1] < self.required_shards:
+            await ws.close(code=4011, message=b"Sharding required.")
+            return None
+        self.identifies += 1
+        session = _Session(
+            id=secrets.token_hex(8),
+            intents=int(d.get("intents", 0)),
+            shard=shard,
+            client=client,
+            gateway_url=self.gateway_url_for(client) if client else self.gateway_url,
+            sharded="shard" in d,
+            ws=ws,
+        )
+        self._sessions[session.id] = session
+        self.sessions.append(session)
+        self.session = session
+        await self._emit(session, "READY", self._ready(session))
+        for gid in self.guilds:
+            if session.takes(gid):
+                await self._emit(session, "GUILD_CREATE", self._guild(gid))
+        self.connected.set()
+        return session
+
+    async def _resume(self, ws: web.WebSocketResponse, d: dict[str, Any]) -> _Session | None:
+        """The session resumed on this socket (what it missed replayed, then RESUMED), or None: op 9."""
+        found = self._sessions.get(d.get("session_id", ""))
+        if found is None or found.ended or d.get("token") != self.token:
+            await ws.send_json({"op": 9, "d": False})
+            return None
+        self.resumes += 1
+        found.ws = ws
+        self.session = found
+        for ev in found.events:
+            if ev["s"] > int(d.get("seq") or 0):
+                await ws.send_json(ev)
+        await self._emit(found, "RESUMED", {})
+        self.connected.set()
+        return found
+
     def _ready(self, s: _Session) -> dict[str, Any]:
-        return {
+        ready: dict[str, Any] = {
             "v": 10,
             "user": {**self.bot, "verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "guilds": [{"id": gid, "unavailable": True} for gid in self.guilds if s.takes(gid)],
             "session_id": s.id,
-            "resume_gateway_url": self.gateway_url,
+            "resume_gateway_url": s.gateway_url,
             "application": {"id": self.app_id, "flags": 0},
             "private_channels": [],
         }
+        if s.sharded:
+            ready["shard"] = list(s.shard)
+        return ready
 
-    def _guild(self) -> dict[str, Any]:
+    def _guild(self, gid: str) -> dict[str, Any]:
         return {
-            "id": self.guild_id,
-            "name": "Marketing",
+            "id": gid,
+            "name": self.guilds[gid],
             "icon": None,
             "owner_id": self.users["alice"]["id"],
             "unavailable": False,
@@ -272,7 +418,7 @@ class FakeDiscord:
             "stickers": [],
             "roles": [
                 {
-                    "id": self.guild_id,
+                    "id": gid,
                     "name": "@everyone",
                     "permissions": "1071698660928",
                     "position": 0,
@@ -283,8 +429,8 @@ class FakeDiscord:
                     "flags": 0,
                 }
             ],
-            "channels": [c for c in self.channels.values() if c["type"] == 0],
-            "threads": [c for c in self.channels.values() if c["type"] == 11],
+            "channels": [c for c in self.channels.values() if c["type"] == 0 and c["guild_id"] == gid],
+            "threads": [c for c in self.channels.values() if c["type"] == 11 and c["guild_id"] == gid],
             "members": [self._member(self.bot)],
             "voice_states": [],
             "presences": [],
@@ -315,6 +461,7 @@ class FakeDiscord:
     # -- REST ----------------------------------------------------------------------------------------------
     _ROUTES: list[tuple[str, str, str]] = [
         ("GET", r"/users/@me", "me"),
+        ("GET", r"/gateway/bot", "gateway_bot"),
         ("GET", r"/oauth2/applications/@me", "app_info"),
         ("PUT", r"/applications/(?P<app>\d+)/commands", "sync"),
         ("GET", r"/applications/(?P<app>\d+)/commands", "list_commands"),
@@ -331,8 +478,12 @@ class FakeDiscord:
     ]
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
-        path = "/" + request.raw_path.split("?", 1)[0][len(API) + 1 :]
+        raw = request.raw_path.split("?", 1)[0]
+        path = raw[raw.index(API) + len(API) :]
+        client = request.match_info.get("client", "")
+        request[CLIENT] = client
         self.requests.append((request.method, path))
+        self.requests_by.append((client, request.method, path))
         for method, rx, retry_after in list(self._faults):
             if method == request.method and rx.fullmatch(path):
                 self._faults.remove((method, rx, retry_after))
@@ -440,6 +591,21 @@ class FakeDiscord:
         self.edits[mid] = [content]
         return msg
 
+    async def _r_gateway_bot(self, request: web.Request) -> web.Response:
+        client = request[CLIENT]
+        return _json(
+            {
+                "url": self.gateway_url_for(client) if client else self.gateway_url,
+                "shards": self.recommended_shards,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 1000 - self.identifies,
+                    "reset_after": 86_400_000,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
     async def _r_me(self, request: web.Request) -> web.Response:
         return _json({**self.bot, "verified": True, "mfa_enabled": False, "flags": 0})
 
@@ -483,7 +649,7 @@ class FakeDiscord:
             return _json({"message": "Unknown Channel", "code": 10003}, 404)
         payload, files = await self._body(request)
         self._check_send(f"POST /channels/{cid}/messages", payload)
-        self.sent.append(Sent(f"/channels/{cid}/messages", payload, files))
+        self.sent.append(Sent(f"/channels/{cid}/messages", payload, files, client=request[CLIENT]))
         nonce = payload.get("nonce")
         if nonce is not None and len(str(nonce)) > 25:
             self.problems.append(f"nonce {nonce!r} longer than 25 characters")
@@ -500,7 +666,7 @@ class FakeDiscord:
             msg["nonce"] = str(nonce)
             self._nonces[(cid, str(nonce))] = (msg["id"], time.monotonic())
         self.messages[msg["id"]] = msg
-        await self.dispatch("MESSAGE_CREATE", {**msg, "guild_id": self.guild_id})
+        await self.dispatch("MESSAGE_CREATE", {**msg, "guild_id": self.guild_of(cid)})
         return _json(msg)
 
     async def _r_get_message(self, request: web.Request, cid: str, mid: str) -> web.Response:
@@ -540,7 +706,7 @@ class FakeDiscord:
         thread = {
             "id": mid,  # Discord: a thread started from a message has the message's id
             "type": 11,
-            "guild_id": self.guild_id,
+            "guild_id": self.guild_of(cid),
             "parent_id": cid,
             "owner_id": self.app_id,
             "name": payload.get("name", ""),
@@ -573,7 +739,7 @@ class FakeDiscord:
             "user_id": uid,
             "channel_id": cid,
             "message_id": mid,
-            "guild_id": self.guild_id,
+            "guild_id": self.guild_of(cid),
             "emoji": {"id": None, "name": emoji},
             "burst": False,
             "type": 0,
@@ -595,6 +761,7 @@ class FakeDiscord:
         body, files = await self._body(request)
         it["callback"] = body
         it["callback_after"] = time.monotonic() - it["at"]
+        it["answered_by"] = request[CLIENT]
         rtype = body["type"]
         data = body.get("data") or {}
         result: dict[str, Any] = {
@@ -677,13 +844,14 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         iid = snowflake()
         ch = self.channels[channel_id]
+        gid = ch["guild_id"]
         payload: dict[str, Any] = {
             "id": iid,
             "application_id": self.app_id,
             "type": itype,
             "token": "itok-" + secrets.token_hex(12),
             "version": 1,
-            "guild_id": self.guild_id,
+            "guild_id": gid,
             "channel_id": channel_id,
             "channel": ch,
             "member": {**self._member(self.users[user]), "permissions": "1071698660928"},
@@ -692,7 +860,7 @@ class FakeDiscord:
             "guild_locale": "en-US",
             "app_permissions": "1071698660928",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": self.guild_id},
+            "authorizing_integration_owners": {"0": gid},
             "context": 0,
             "attachment_size_limit": 26214400,
         }
@@ -704,6 +872,7 @@ class FakeDiscord:
             "payload": payload,
             "at": time.monotonic(),
             "callback": None,
+            "answered_by": None,  # the client that answered it (its callback)
             "original": None,
             "followups": [],
             "seen": [],
@@ -731,7 +900,8 @@ class FakeDiscord:
         ids = [c["custom_id"] for row in msg["components"] for c in row.get("components", [])]
         assert custom_id in ids, f"message {message_id} has no button {custom_id} (has {ids})"
         data = {"custom_id": custom_id, "component_type": 2}
-        return await self._interaction(user, msg["channel_id"], 3, data, {**msg, "guild_id": self.guild_id})
+        gid = self.guild_of(msg["channel_id"])
+        return await self._interaction(user, msg["channel_id"], 3, data, {**msg, "guild_id": gid})
 
     async def react(self, user: str, message_id: str, emoji: str) -> None:
         msg = self.messages[message_id]
@@ -757,13 +927,28 @@ class FakeDiscord:
         msg = self._message(channel_id, author, {"content": text}, [])
         msg["mentions"] = [self.bot] if mention_bot else []
         self.messages[msg["id"]] = msg
-        s = self._live()
-        visible = msg
-        if not (s.intents & MESSAGE_CONTENT) and not mention_bot:
-            visible = {**msg, "content": "", "embeds": [], "attachments": [], "components": []}
-        await self.dispatch(
-            "MESSAGE_CREATE", {**visible, "guild_id": self.guild_id, "member": self._member(author)}
-        )
+
+        def visible(s: _Session, d: dict[str, Any]) -> dict[str, Any]:
+            if not (s.intents & MESSAGE_CONTENT) and not mention_bot:
+                return {**d, "content": "", "embeds": [], "attachments": [], "components": []}
+            return d
+
+        event = {**msg, "guild_id": self.guild_of(channel_id), "member": self._member(author)}
+        await self.dispatch("MESSAGE_CREATE", event, visible)
+        return str(msg["id"])
+
+    async def dm(self, user: str, content: str) -> str:
+        """``user`` writes the bot a direct message: no guild, so shard 0's sessions get it, and only those
+        that asked for the DIRECT_MESSAGES intent."""
+        author = self.users[user]
+        cid = self._dm_channels.setdefault(user, snowflake())
+        msg = self._message(cid, author, {"content": content}, [])
+        self.messages[msg["id"]] = msg
+
+        def with_intent(s: _Session, d: dict[str, Any]) -> dict[str, Any] | None:
+            return d if s.intents & DIRECT_MESSAGES else None
+
+        await self.dispatch("MESSAGE_CREATE", msg, with_intent)
         return str(msg["id"])
 
     # -- what tests read -----------------------------------------------------------------------------------
@@ -773,5 +958,13 @@ class FakeDiscord:
     def bot_messages(self, channel_id: str) -> list[dict[str, Any]]:
         return [m for m in self.in_channel(channel_id) if m["author"]["id"] == self.app_id]
 
-    def threads(self) -> list[dict[str, Any]]:
-        return [c for c in self.channels.values() if c["type"] == 11]
+    def threads(self, guild_id: str | None = None) -> list[dict[str, Any]]:
+        return [
+            c
+            for c in self.channels.values()
+            if c["type"] == 11 and (guild_id is None or c["guild_id"] == guild_id)
+        ]
+
+    def events_seen(self, client: str) -> list[dict[str, Any]]:
+        """Every gateway event sent to ``client``'s sessions."""
+        return [ev for s in self.sessions if s.client == client for ev in s.events]
