@@ -56,10 +56,19 @@ def main() -> None:
                 img.save(buf, format="PNG", **kw)
                 times.append(time.perf_counter() - t)
                 size = len(buf.getvalue())
-            per[label] = {"seconds": round(statistics.median(times), 4), "bytes": size, "size": list(img.size)}
+            per[label] = {
+                "seconds": round(statistics.median(times), 4),
+                "bytes": size,
+                "size": list(img.size),
+            }
         total_s = sum(p["seconds"] for p in per.values())
         total_b = sum(p["bytes"] for p in per.values())
-        rows[name] = {"options": kw, "round_seconds": round(total_s, 3), "round_bytes": total_b, "images": per}
+        rows[name] = {
+            "options": kw,
+            "round_seconds": round(total_s, 3),
+            "round_bytes": total_b,
+            "images": per,
+        }
         print(f"{name:9s} a round's 5 images: {total_s:6.2f} s, {total_b / 1e6:5.2f} MB")
     result = {
         "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},

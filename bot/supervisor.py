@@ -221,6 +221,19 @@ class WorkerSupervisor:
         timeout = self.settings.job_timeout_seconds
         busy = time.time() - w.busy_since
         if busy > timeout:
+            if len(w.job_ids) > 1:
+                # A batch hung: which of its jobs is to blame is unknown. Each goes back to the queue as a
+                # delivery (up to the delivery cap), and a job delivered again runs alone, so a job that
+                # hangs again is the one timed out (and failed) next time, without its batch-mates.
+                for job_id in w.job_ids:
+                    await queue.fail(job_id, name, say.job_timed_out(timeout), retry=True)
+                logger.error(
+                    "a batch of %d jobs (%s) still running after %.0f s; each retried alone",
+                    len(w.job_ids),
+                    " ".join(w.job_ids),
+                    busy,
+                )
+                return f"busy on a batch of {len(w.job_ids)} jobs for {busy:.0f} s, over the {timeout:.0f} s limit"
             if w.job_id is not None and await queue.abandon(w.job_id, name, say.job_timed_out(timeout)):
                 logger.error("job %s: still running after %.0f s; abandoned (not retried)", w.job_id, busy)
             return f"busy on one job for {busy:.0f} s, over the {timeout:.0f} s limit"

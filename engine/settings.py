@@ -154,6 +154,26 @@ class Settings(BaseSettings):
     worker_http_host: str = Field(
         default="127.0.0.1", description="address of the worker's health server (0.0.0.0 in a container)"
     )
+    worker_batch_jobs: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="most ready jobs a worker takes at once and makes together (cross-job micro-batching: "
+        "shared model batches, each job's cards as made alone); 1: one job at a time",
+    )
+    worker_batch_window_ms: float = Field(
+        default=30.0,
+        ge=0,
+        le=5000,
+        description="after taking a job, how long the worker waits for more ready jobs to batch with it "
+        "(a lone job is delayed by at most this)",
+    )
+    copy_batch_rows: int | None = Field(
+        default=None,
+        ge=1,
+        description="most candidate rows in one copy-model batch when several jobs decode together "
+        "(unset: all of a batch's jobs in one model batch)",
+    )
     worker_oom_batch: int = Field(
         default=4,
         ge=1,

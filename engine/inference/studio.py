@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from transformers.utils import logging as hf_logging
@@ -22,7 +23,7 @@ from engine.inference.compose.layout import compose_creative
 from engine.inference.compose.palettes import palette_for
 from engine.inference.compose.sheet import contact_sheet
 from engine.inference.copywriter import Copywriter
-from engine.inference.creative.types import CopyVariant, VisualRecord
+from engine.inference.creative.types import CopyVariant
 from engine.inference.device import resolve_device, resolve_dtype
 from engine.inference.record import Round, Variant
 from engine.inference.visual import HeroArt, VisualModel
@@ -47,6 +48,49 @@ def concept_text(brief: Brief) -> str:
 def visual_seeds(seed: int, n: int, round_number: int = 1) -> list[int]:
     """Per-variant image seeds derived from the round seed (stable, distinct across rounds)."""
     return [(seed * 1_000_003 + round_number * 1009 + i) % (2**31 - 1) for i in range(1, n + 1)]
+
+
+@dataclass
+class RoundAsk:
+    """One job's round for :meth:`Studio.make_rounds`: a first round from ``brief``, or (``parent`` and
+    ``choice`` set) a refine round from variant ``choice`` of ``parent`` (``variants``, ``size`` and ``seed``
+    then default to the parent's)."""
+
+    brief: Brief
+    variants: int | None = None
+    size: str | None = None
+    seed: int | None = None
+    progress: Progress = _noop
+    cta: str | None = None
+    colour: str | None = None
+    parent: Round | None = None
+    choice: int | None = None
+    steering: Steering | None = None
+    note: str | None = None
+
+
+@dataclass
+class _Plan:
+    """A round in the making: its checked arguments, then its copy and heroes as they are made."""
+
+    ask: RoundAsk
+    brief: Brief
+    n: int
+    size: str
+    seed: int
+    number: int
+    chosen: Variant | None  # the parent's chosen variant of a refine round
+    steer: Steering
+    copies: list[CopyVariant] = field(default_factory=list)
+    heroes: list[HeroArt] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _one(results: list[Round | Exception]) -> Round:
+    [result] = results
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 class Studio:
@@ -78,6 +122,7 @@ class Studio:
             self._copywriters[language] = Copywriter.load(name, self.device, self.dtype)
         cw = self._copywriters[language]
         cw.max_batch = self.max_batch
+        cw.batch_rows = self.settings.copy_batch_rows
         return cw
 
     @property
@@ -122,33 +167,10 @@ class Studio:
         cta: str | None = None,
         colour: str | None = None,
     ) -> Round:
-        _check_round_args(variants, size)
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
-        progress("writing copy", 0.05)
-        copies = self.copywriter(brief.language).write(brief, variants, seed)
-        _apply_cta(copies, cta)
-        timings["copy_s"] = time.perf_counter() - t0
-        progress("drawing visuals", 0.45)
-        t1 = time.perf_counter()
-        concept = self.visual.concept_for(concept_text(brief))
-        heroes = self.visual.generate([concept] * len(copies), visual_seeds(seed, len(copies)))
-        timings["visual_s"] = time.perf_counter() - t1
-        out = [
-            Variant(index=i + 1, copy=c, visual=h.record, palette_index=i, colour_hint=colour, hero=h.image)
-            for i, (c, h) in enumerate(zip(copies, heroes, strict=True))
-        ]
-        rnd = Round(
-            number=1,
-            brief=brief,
-            size=size,
-            seed=seed,
-            variants=out,
-            models=self.model_names(brief.language),
-            grounding=self._grounding(brief),
+        ask = RoundAsk(
+            brief, variants=variants, size=size, seed=seed, progress=progress, cta=cta, colour=colour
         )
-        self._compose(rnd, progress, timings)
-        return rnd
+        return _one(self.make_rounds([ask]))
 
     def refine_round(
         self,
@@ -168,80 +190,198 @@ class Studio:
         latent neighbourhood, same size and palette unless ``steering`` changes them. ``brief`` is the
         next brief with any edits applied (default: the parent's); ``note`` is the instruction as typed,
         only recorded."""
-        chosen = _chosen_variant(parent, choice)
-        n = variants or len(parent.variants)
-        size = size or parent.size
-        _check_round_args(n, size)
-        steer = steering or Steering()
-        brief = brief or parent.brief
-        number = parent.number + 1
-        seed = refine_seed(parent.seed, number) if seed is None else seed
-        timings: dict[str, float] = {}
-        copies = self._rewrite_copy(brief, chosen.copy, n, seed, steer, cta, progress, timings)
-        heroes = self._refine_visuals(chosen.visual, len(copies), seed, number, steer, progress, timings)
-        hint = steer.colour or chosen.colour_hint
-        out = [
-            Variant(
-                index=i + 1,
-                copy=c,
-                visual=h.record,
-                palette_index=chosen.palette_index,
-                colour_hint=hint,
-                parent=choice,
-                hero=h.image,
-            )
-            for i, (c, h) in enumerate(zip(copies, heroes, strict=True))
-        ]
-        rnd = Round(
-            number=number,
-            brief=brief,
+        ask = RoundAsk(
+            brief or parent.brief,
+            variants=variants,
             size=size,
             seed=seed,
-            variants=out,
-            models=self.model_names(brief.language),
-            parent_round=parent.number,
-            parent_variant=choice,
-            instruction=note,
-            grounding=self._grounding(brief),
+            progress=progress,
+            cta=cta,
+            parent=parent,
+            choice=choice,
+            steering=steering,
+            note=note,
         )
-        self._compose(rnd, progress, timings)
+        return _one(self.make_rounds([ask]))
+
+    def make_rounds(self, asks: list[RoundAsk]) -> list[Round | Exception]:
+        """Several jobs' rounds at once (cross-job micro-batching): all their copy candidates in shared
+        model batches (:meth:`Copywriter.write_many`: seeds and sampling settings kept per job, so each
+        job's cards are the ones it gets alone), all first-round hero candidates in one forward, then each
+        round composed. Each job's progress callback, errors and cancellation stay its own: an exception
+        in one job's part (including one its progress callback raises) is that job's result, and its
+        batch-mates go on. A single round is a batch of one (:meth:`first_round`, :meth:`refine_round`)."""
+        out: list[Round | Exception | None] = [None] * len(asks)
+        plans: dict[int, _Plan] = {}
+        for i, ask in enumerate(asks):
+            try:
+                plans[i] = self._plan(ask)
+                ask.progress("rewriting copy" if ask.parent is not None else "writing copy", 0.05)
+            except Exception as exc:
+                out[i] = exc
+                plans.pop(i, None)
+        self._write_copy(plans, out)
+        self._draw_heroes(plans, out)
+        for i, plan in plans.items():
+            if out[i] is not None:
+                continue
+            try:
+                out[i] = self._finish(plan)
+            except Exception as exc:
+                out[i] = exc
+        return [o if o is not None else RuntimeError("round not made") for o in out]
+
+    def _plan(self, ask: RoundAsk) -> _Plan:
+        """What a round needs, its arguments checked (a :class:`UserError` for bad ones)."""
+        if ask.parent is None:
+            n, size = 4 if ask.variants is None else ask.variants, ask.size or "square"
+            _check_round_args(n, size)
+            return _Plan(ask, ask.brief, n, size, ask.seed or 0, 1, None, Steering())
+        assert ask.choice is not None
+        chosen = _chosen_variant(ask.parent, ask.choice)
+        n = ask.variants or len(ask.parent.variants)
+        size = ask.size or ask.parent.size
+        _check_round_args(n, size)
+        number = ask.parent.number + 1
+        seed = refine_seed(ask.parent.seed, number) if ask.seed is None else ask.seed
+        return _Plan(ask, ask.brief, n, size, seed, number, chosen, ask.steering or Steering())
+
+    def _write_copy(self, plans: dict[int, _Plan], out: list[Round | Exception | None]) -> None:
+        """Every planned job's copy, the jobs of one language in one :meth:`Copywriter.write_many`."""
+        by_writer: dict[str, list[int]] = {}
+        for i, plan in plans.items():
+            try:
+                self.copywriter(plan.brief.language)
+            except Exception as exc:
+                out[i] = exc
+                continue
+            by_writer.setdefault(plan.brief.language, []).append(i)
+        for language, ids in by_writer.items():
+            cw = self.copywriter(language)
+            t0 = time.perf_counter()
+            steps = []
+            for i in ids:
+                plan = plans[i]
+                if plan.chosen is None:
+                    steps.append(cw.write_steps(plan.brief, plan.n, plan.seed))
+                else:
+                    steps.append(
+                        cw.rewrite_steps(
+                            plan.brief, plan.chosen.copy, plan.n, plan.seed, plan.steer.length_step
+                        )
+                    )
+            results = cw.write_many(steps)
+            spent = time.perf_counter() - t0
+            for i, res in zip(ids, results, strict=True):
+                if isinstance(res, Exception):
+                    out[i] = res
+                    continue
+                _apply_cta(res, plans[i].ask.cta)
+                plans[i].copies = res
+                plans[i].timings["copy_s"] = spent
+
+    def _draw_heroes(self, plans: dict[int, _Plan], out: list[Round | Exception | None]) -> None:
+        """Every job's hero art: the first rounds' candidates in one forward, refine rounds each near their
+        chosen image."""
+        live = [i for i in plans if out[i] is None]
+        for i in live:
+            plan = plans[i]
+            try:
+                plan.ask.progress("refining visuals" if plan.chosen else "drawing visuals", 0.45)
+            except Exception as exc:
+                out[i] = exc
+        firsts = [i for i in live if out[i] is None and plans[i].chosen is None]
+        if firsts:
+            t1 = time.perf_counter()
+            concepts: list[str] = []
+            seeds: list[int] = []
+            for i in firsts:
+                plan = plans[i]
+                concept = self.visual.concept_for(concept_text(plan.brief))
+                concepts += [concept] * len(plan.copies)
+                seeds += visual_seeds(plan.seed, len(plan.copies))
+            try:
+                heroes = self.visual.generate(concepts, seeds)
+            except Exception as exc:
+                for i in firsts:
+                    out[i] = exc
+            else:
+                spent = time.perf_counter() - t1
+                at = 0
+                for i in firsts:
+                    plan = plans[i]
+                    plan.heroes = heroes[at : at + len(plan.copies)]
+                    at += len(plan.copies)
+                    plan.timings["visual_s"] = spent
+        for i in live:
+            plan = plans[i]
+            if out[i] is not None or plan.chosen is None:
+                continue
+            t1 = time.perf_counter()
+            try:
+                plan.heroes = self.visual.refine(
+                    plan.chosen.visual,
+                    visual_seeds(plan.seed, len(plan.copies), plan.number),
+                    plan.steer.strength,
+                )
+            except Exception as exc:
+                out[i] = exc
+                continue
+            plan.timings["visual_s"] = time.perf_counter() - t1
+
+    def _finish(self, plan: _Plan) -> Round:
+        """The round of ``plan`` from its copy and heroes, composed."""
+        ask, chosen = plan.ask, plan.chosen
+        if chosen is None:
+            variants = [
+                Variant(
+                    index=i + 1,
+                    copy=c,
+                    visual=h.record,
+                    palette_index=i,
+                    colour_hint=ask.colour,
+                    hero=h.image,
+                )
+                for i, (c, h) in enumerate(zip(plan.copies, plan.heroes, strict=True))
+            ]
+            rnd = Round(
+                number=1,
+                brief=plan.brief,
+                size=plan.size,
+                seed=plan.seed,
+                variants=variants,
+                models=self.model_names(plan.brief.language),
+                grounding=self._grounding(plan.brief),
+            )
+        else:
+            assert ask.parent is not None and ask.choice is not None
+            hint = plan.steer.colour or chosen.colour_hint
+            variants = [
+                Variant(
+                    index=i + 1,
+                    copy=c,
+                    visual=h.record,
+                    palette_index=chosen.palette_index,
+                    colour_hint=hint,
+                    parent=ask.choice,
+                    hero=h.image,
+                )
+                for i, (c, h) in enumerate(zip(plan.copies, plan.heroes, strict=True))
+            ]
+            rnd = Round(
+                number=plan.number,
+                brief=plan.brief,
+                size=plan.size,
+                seed=plan.seed,
+                variants=variants,
+                models=self.model_names(plan.brief.language),
+                parent_round=ask.parent.number,
+                parent_variant=ask.choice,
+                instruction=ask.note,
+                grounding=self._grounding(plan.brief),
+            )
+        self._compose(rnd, ask.progress, plan.timings)
         return rnd
-
-    def _rewrite_copy(
-        self,
-        brief: Brief,
-        chosen: CopyVariant,
-        n: int,
-        seed: int,
-        steer: Steering,
-        cta: str | None,
-        progress: Progress,
-        timings: dict[str, float],
-    ) -> list[CopyVariant]:
-        """A refine round's copy: ``n`` rewrites of the chosen copy (``cta`` fixed if given), timed."""
-        t0 = time.perf_counter()
-        progress("rewriting copy", 0.05)
-        copies = self.copywriter(brief.language).rewrite(brief, chosen, n, seed, steer.length_step)
-        _apply_cta(copies, cta)
-        timings["copy_s"] = time.perf_counter() - t0
-        return copies
-
-    def _refine_visuals(
-        self,
-        chosen: VisualRecord,
-        n: int,
-        seed: int,
-        number: int,
-        steer: Steering,
-        progress: Progress,
-        timings: dict[str, float],
-    ) -> list[HeroArt]:
-        """A refine round's heroes: ``n`` images near the chosen one (round ``number``'s seeds), timed."""
-        progress("refining visuals", 0.45)
-        t1 = time.perf_counter()
-        heroes = self.visual.refine(chosen, visual_seeds(seed, n, number), steer.strength)
-        timings["visual_s"] = time.perf_counter() - t1
-        return heroes
 
     def redraw(self, rnd: Round) -> Round:
         """Recompose every card of a stored round from its records (bit-for-bit on the same hardware)."""

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
@@ -25,7 +26,7 @@ from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
 from engine.errors import CampaignbotError, JobError, UserError
 from engine.inference.record import Round, write_round
-from engine.inference.studio import Studio
+from engine.inference.studio import RoundAsk, Studio
 from engine.jobs import Cancelled, Job, JobSpec, RoundResult, VariantResult
 from engine.queue import EXIT_RECYCLE, JobConsumer, worker_name
 from engine.settings import Settings
@@ -53,6 +54,18 @@ class _Stopping(Exception):  # noqa: N818
     """The worker is shutting down: give the job back."""
 
 
+@dataclass
+class _Run:
+    """One job as a worker runs it: its progress callback, lease renewal and timings."""
+
+    job: Job
+    state: dict[str, Any]
+    started: float  # time.perf_counter() when it was taken
+    progress: Callable[[str, float], None] = lambda stage, frac: None
+    renewer: asyncio.Task[None] | None = None
+    progress_s: float = 0.0  # time its generation spent waiting on progress reports
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     """The device (CUDA) or the host (a CPU allocation) ran out of memory: worth one smaller-batch try."""
     if isinstance(exc, torch.OutOfMemoryError | MemoryError):
@@ -78,40 +91,53 @@ def free_device_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def run_spec(studio: Studio, spec: JobSpec, progress: Any) -> Round:
-    """Make the round a job asks for."""
+def round_ask(spec: JobSpec, progress: Any) -> RoundAsk:
+    """The studio's request for the round a job asks for."""
     brief = Brief.from_dict(spec.brief)
+    common = {
+        "variants": spec.variants,
+        "size": spec.size,
+        "seed": spec.seed,
+        "progress": progress,
+        "cta": spec.cta,
+    }
     if spec.parent is None or spec.fresh:
-        rnd = studio.first_round(
-            brief,
-            variants=spec.variants,
-            size=spec.size,
-            seed=spec.seed,
-            progress=progress,
-            cta=spec.cta,
-            colour=spec.colour,
-        )
-        rnd.number = spec.round_number
-        if spec.parent is not None:
-            rnd.parent_round = int(spec.parent["round"])
-            rnd.instruction = spec.instruction
-        return rnd
-    parent = Round.from_dict(spec.parent)
+        return RoundAsk(brief, colour=spec.colour, **common)
     assert spec.parent_variant is not None
-    rnd = studio.refine_round(
-        parent,
-        spec.parent_variant,
+    return RoundAsk(
+        brief,
+        parent=Round.from_dict(spec.parent),
+        choice=spec.parent_variant,
         steering=Steering(colour=spec.colour, strength=spec.strength, length_step=spec.length_step),
         note=spec.instruction,
-        variants=spec.variants,
-        size=spec.size,
-        seed=spec.seed,
-        progress=progress,
-        brief=brief,
-        cta=spec.cta,
+        **common,
     )
+
+
+def as_job_round(spec: JobSpec, rnd: Round) -> Round:
+    """The studio's round numbered as the job's (a fresh round of a campaign records where it came from)."""
     rnd.number = spec.round_number
+    if spec.parent is not None and spec.fresh:
+        rnd.parent_round = int(spec.parent["round"])
+        rnd.instruction = spec.instruction
     return rnd
+
+
+def run_spec(studio: Studio, spec: JobSpec, progress: Any) -> Round:
+    """Make the round a job asks for."""
+    [made] = studio.make_rounds([round_ask(spec, progress)])
+    if isinstance(made, Exception):
+        raise made
+    return as_job_round(spec, made)
+
+
+def run_specs(studio: Studio, specs: list[tuple[JobSpec, Any]]) -> list[Round | Exception]:
+    """Make several jobs' rounds together (see :meth:`Studio.make_rounds`); each job's outcome on its own."""
+    made = studio.make_rounds([round_ask(spec, progress) for spec, progress in specs])
+    return [
+        m if isinstance(m, Exception) else as_job_round(spec, m)
+        for (spec, _), m in zip(specs, made, strict=True)
+    ]
 
 
 def round_result(rnd: Round, folder: str) -> RoundResult:
@@ -193,7 +219,8 @@ class InferenceWorker:
         # what the health endpoints read (bot.worker_http)
         self.ready = False  # models loaded and warmed up
         self.queue_ok = True  # the last queue call succeeded (False while retrying with back-off)
-        self.current: Job | None = None
+        self.current: Job | None = None  # the first job of the batch it runs
+        self.current_jobs: list[Job] = []  # every job of that batch
         self.current_since: float | None = None  # time.monotonic() when the current job was taken
 
     async def _beat(self, state: str) -> None:
@@ -237,8 +264,8 @@ class InferenceWorker:
         metrics.WORKER_READY.set(1)
         try:
             while not self.stop.is_set():
-                job = await self._retry("claim", lambda: self.queue.claim(self.name, self.lease_s))
-                if job is None:
+                jobs = await self._claim_batch()
+                if not jobs:
                     if burst:
                         break
                     await self._beat("ready")
@@ -248,14 +275,17 @@ class InferenceWorker:
                         pass
                     continue
                 await self._beat("busy")
-                metrics.JOB_WAIT_SECONDS.observe(max(0.0, time.time() - job.created_at))
-                self.current, self.current_since = job, time.monotonic()
+                for job in jobs:
+                    metrics.JOB_WAIT_SECONDS.observe(max(0.0, time.time() - job.created_at))
+                self.current, self.current_since = jobs[0], time.monotonic()
+                self.current_jobs = jobs
                 metrics.WORKER_BUSY.set(1)
                 try:
-                    await self.run_job(job)
+                    await self.run_jobs(jobs)
                 finally:
-                    metrics.JOB_RUN_SECONDS.observe(time.monotonic() - self.current_since)
-                    self.current, self.current_since = None, None
+                    for _ in jobs:
+                        metrics.JOB_RUN_SECONDS.observe(time.monotonic() - self.current_since)
+                    self.current, self.current_since, self.current_jobs = None, None, []
                     metrics.WORKER_BUSY.set(0)
         finally:
             self.ready = False
@@ -264,14 +294,64 @@ class InferenceWorker:
             await self.queue.close()
         return self.exit_code
 
+    async def _claim_batch(self) -> list[Job]:
+        """The next job, and up to ``worker_batch_jobs`` in all: the ones ready now, and those that become
+        ready within ``worker_batch_window_ms`` of the first (so a lone job waits at most that long)."""
+        first = await self._retry("claim", lambda: self.queue.claim(self.name, self.lease_s))
+        if first is None:
+            return []
+        jobs = [first]
+        limit = self.settings.worker_batch_jobs
+        # the window stays well inside the lease of the jobs already taken (nothing renews them yet)
+        window = min(self.settings.worker_batch_window_ms / 1000, self.lease_s / 4)
+        deadline = time.monotonic() + window
+        while len(jobs) < limit and not self.stop.is_set():
+            job = await self._retry("claim", lambda: self.queue.claim(self.name, self.lease_s))
+            if job is not None:
+                jobs = [j for j in jobs if j.id != job.id] + [job]  # taken again: the newer delivery
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(left, 0.01))
+        return jobs
+
     async def run_job(self, job: Job) -> None:
-        spec = job.spec
+        """Make one job's round and hand it back (a batch of one)."""
+        await self.run_jobs([job])
+
+    async def run_jobs(self, jobs: list[Job]) -> None:
+        """Make the rounds of ``jobs`` together (one job: alone, with the out-of-memory retry), then hand
+        each back on its own: one job's error, cancellation or lost lease never touches its batch-mates."""
+        runs = [self._start(job) for job in jobs]
+        # A job delivered again (its worker died, hung or failed on it) runs alone, after the batch: a job
+        # that kills or hangs its worker then takes no batch-mates with it a second time.
+        fresh = [r for r in runs if r.job.attempts <= 1]
+        groups = ([fresh] if fresh else []) + [[r] for r in runs if r.job.attempts > 1]
+        try:
+            for group in groups:
+                if len(group) == 1:
+                    try:
+                        outcomes: list[Round | BaseException] = [
+                            await self._make_round(group[0].job, group[0].progress)
+                        ]
+                    except Exception as exc:
+                        outcomes = [exc]
+                else:
+                    outcomes = await self._make_rounds(group)
+                for run, outcome in zip(group, outcomes, strict=True):
+                    await self._finish(run, outcome)
+        finally:
+            for run in runs:
+                if run.renewer is not None:
+                    run.renewer.cancel()
+
+    def _start(self, job: Job) -> _Run:
+        """A job's run: its progress callback (which raises to stop or cancel it) and lease renewal."""
         loop = asyncio.get_running_loop()
-        log = {"job": job.id, "attempt": job.attempts}
         logger.info("job %s: start (delivery %d)", job.id, job.attempts)
         state: dict[str, Any] = {"stage": "starting", "pct": 0, "at": time.monotonic()}
-        started = time.perf_counter()
-        waits = {"progress_s": 0.0}  # time the generation thread spent waiting on progress reports
+        run = _Run(job=job, state=state, started=time.perf_counter())
 
         def progress(stage: str, frac: float) -> None:
             if self.stop.is_set():
@@ -282,13 +362,42 @@ class InferenceWorker:
                 "progress", lambda: self.queue.progress(job.id, self.name, stage, state["pct"], self.lease_s)
             )
             ok = asyncio.run_coroutine_threadsafe(report, loop).result(timeout=120)
-            waits["progress_s"] += time.perf_counter() - t
+            run.progress_s += time.perf_counter() - t
             if not ok:
                 raise Cancelled()
 
-        hb = asyncio.create_task(self._renew_while_progressing(job, state))
+        run.progress = progress
+        run.renewer = asyncio.create_task(self._renew_while_progressing(job, state))
+        return run
+
+    async def _make_rounds(self, runs: list[_Run]) -> list[Round | BaseException]:
+        """Several jobs' rounds in one studio batch; a job that ran out of memory in it is made again alone
+        (with the smaller-batch retry of :meth:`_make_round`)."""
+        logger.info("batch of %d jobs: %s", len(runs), " ".join(r.job.id for r in runs))
+        made: list[Round | BaseException] = list(
+            await asyncio.to_thread(run_specs, self.studio, [(r.job.spec, r.progress) for r in runs])
+        )
+        if any(isinstance(m, BaseException) and is_out_of_memory(m) for m in made):
+            free_device_memory()
+        for i, (run, m) in enumerate(zip(runs, made, strict=True)):
+            if isinstance(m, BaseException) and is_out_of_memory(m):
+                logger.warning(
+                    "job %s: out of memory in a batch of %d; making it alone", run.job.id, len(runs)
+                )
+                try:
+                    made[i] = await self._make_round(run.job, run.progress)
+                except Exception as exc:
+                    made[i] = exc
+        return made
+
+    async def _finish(self, run: _Run, outcome: Round | BaseException) -> None:
+        """Store a made round and hand its result back, or report why there is none."""
+        job, spec = run.job, run.job.spec
+        log = {"job": job.id, "attempt": job.attempts}
         try:
-            rnd = await self._make_round(job, progress)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            rnd = outcome
             folder = self.artifacts.round_dir(spec.campaign_id, spec.round_number)
             t = time.perf_counter()
             await asyncio.to_thread(write_round, rnd, self.artifacts.path(folder))
@@ -305,8 +414,8 @@ class InferenceWorker:
                 logger.info(
                     "job %s: done in %.2f s %s",
                     job.id,
-                    time.perf_counter() - started,
-                    stage_times(rnd.timings, waits["progress_s"], time.perf_counter() - t, started, job),
+                    time.perf_counter() - run.started,
+                    stage_times(rnd.timings, run.progress_s, time.perf_counter() - t, run.started, job),
                 )
             else:
                 metrics.JOBS_FINISHED.labels("lost").inc()
@@ -331,8 +440,6 @@ class InferenceWorker:
         except Exception as exc:  # a bug or a device error: retried up to the delivery cap
             metrics.JOBS_FINISHED.labels("failed").inc()
             await self._failed(job, exc)
-        finally:
-            hb.cancel()
 
     async def _renew_while_progressing(self, job: Job, state: dict[str, Any]) -> None:
         """Renew the job's lease while its generation reports progress: a generation silent for longer than
@@ -421,6 +528,8 @@ __all__ = [
     "is_out_of_memory",
     "is_sticky_device_error",
     "round_result",
+    "round_ask",
     "run_spec",
+    "run_specs",
     "stage_times",
 ]

@@ -64,6 +64,7 @@ class WorkerWatch:
     job_id: str | None = None  # the job running under its name, if any
     cancel_requested: bool = False
     last_progress: float | None = None  # when that job last reported progress (or was taken)
+    job_ids: tuple[str, ...] = ()  # every job running under its name (a batch: more than one)
 
 
 class JobWatchdog(Protocol):
@@ -71,3 +72,4 @@ class JobWatchdog(Protocol):
 
     async def watch(self, worker: str) -> WorkerWatch | None: ...
     async def abandon(self, job_id: str, worker: str, error: str | None) -> bool: ...
+    async def fail(self, job_id: str, worker: str, error: str, *, retry: bool = False) -> bool: ...

@@ -419,6 +419,7 @@ class RedisJobQueue:
             job_id=job.id if job else None,
             cancel_requested=bool(job and job.cancel_requested),
             last_progress=float(updated) if updated else None,
+            job_ids=tuple(j.id for j in mine),
         )
 
     async def abandon(self, job_id: str, worker: str, error: str | None) -> bool:

@@ -106,14 +106,18 @@ class SqlJobQueue:
             w = await s.get(Worker, worker)
             if w is None:
                 return None
-            row = (
-                await s.execute(
-                    select(JobRow)
-                    .where(JobRow.state == "running", JobRow.worker == worker)
-                    .order_by(JobRow.updated_at.desc())
-                    .limit(1)
+            rows = (
+                (
+                    await s.execute(
+                        select(JobRow)
+                        .where(JobRow.state == "running", JobRow.worker == worker)
+                        .order_by(JobRow.updated_at.desc())
+                    )
                 )
-            ).scalar_one_or_none()
+                .scalars()
+                .all()
+            )
+        row = rows[0] if rows else None
         return WorkerWatch(
             worker=worker,
             state=w.state,
@@ -121,6 +125,7 @@ class SqlJobQueue:
             job_id=row.id if row else None,
             cancel_requested=bool(row and row.cancel_requested),
             last_progress=row.updated_at if row else None,
+            job_ids=tuple(r.id for r in rows),
         )
 
     async def abandon(self, job_id: str, worker: str, error: str | None) -> bool:

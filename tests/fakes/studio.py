@@ -45,3 +45,13 @@ class StandInStudio:
         rnd = Round(number=1, brief=brief, size="square", seed=1, variants=out)
         rnd.sheet = Image.new("RGB", (8, 8))
         return rnd
+
+    def make_rounds(self, asks: list[Any]) -> list[Round | Exception]:
+        """The studio's batch entry point: each ask made in turn, each outcome (a round or an error) its own."""
+        out: list[Round | Exception] = []
+        for ask in asks:
+            try:
+                out.append(self.first_round(ask.brief, variants=ask.variants or 4, progress=ask.progress))
+            except Exception as exc:
+                out.append(exc)
+        return out

@@ -113,6 +113,7 @@ async def test_hung_job_times_out_with_a_notice_the_worker_is_recycled_and_the_n
     (it reported progress once, then blocks): past ``job_timeout_seconds`` the supervisor fails it without
     retry, the thread gets one notice, the stuck process is killed, and a fresh worker makes the next round."""
     h = service
+    h.env["CAMPAIGNBOT_WORKER_BATCH_JOBS"] = "1"  # one job at a time (a hung batch: the next test)
     sup = h.supervisor("hang")
     await sup.start()
     try:
@@ -138,6 +139,35 @@ async def test_hung_job_times_out_with_a_notice_the_worker_is_recycled_and_the_n
         await sup.stop()
     log = (h.tmp / "logs" / "worker.log").read_text()
     assert "C2-R1: done" in log
+
+
+async def test_a_hung_batch_is_retried_each_job_alone_and_both_rounds_are_made(service: Service) -> None:
+    """Cross-job batching: two jobs taken together, and the batch's generation hangs. Which job is to blame
+    is unknown, so past the job timeout both go back to the queue (a delivery counted, no notice), the stuck
+    process is recycled, and the fresh worker makes each alone (a job delivered again is never batched)."""
+    h = service
+    h.env["CAMPAIGNBOT_WORKER_BATCH_JOBS"] = "4"
+    h.env["CAMPAIGNBOT_WORKER_BATCH_WINDOW_MS"] = "500"  # the two commands land in one batch
+    sup = h.supervisor("hang")
+    await sup.start()
+    try:
+        await h.engine.handle(
+            CommandEvent(HERE, "alice", "smart watch for runners --variants 2", user_name="Alice")
+        )
+        await h.engine.handle(CommandEvent(HERE, "bob", "organic coffee --variants 2", user_name="Bob"))
+        await h.until(lambda: len(h.chat.roots()) == 2, what="two campaigns")
+        roots = [r.id for r in h.chat.roots()]
+        await h.until(lambda: all(len(h.chat.cards(r)) == 2 for r in roots), what="both rounds' cards")
+        for job_id in ("C1-R1", "C2-R1"):
+            job = await h.engine.queue.get(job_id)
+            assert job is not None and job.state == JobState.DONE and job.attempts == 2
+        assert not [m.text for r in roots for m in h.chat.thread(r) if m.text.startswith("⚠️")]
+        assert sup.recycles == 1
+    finally:
+        await sup.stop()
+    log = (h.tmp / "logs" / "worker.log").read_text()
+    assert "batch of 2 jobs: C1-R1 C2-R1" in log
+    assert "C1-R1: done" in log and "C2-R1: done" in log
 
 
 class _Blocking(StandInStudio):
@@ -245,7 +275,8 @@ async def test_a_sticky_cuda_error_in_process_fails_the_job_for_retry_and_stops_
     queue = FakeQueue()
     await queue.enqueue(_spec("C1-R1"))
     await queue.enqueue(_spec("C2-R1"))
-    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    # one job at a time: in a batch, C2 would share the poisoned generation and be retried with C1
+    settings = Settings(data_dir=tmp_path, worker_batch_jobs=1, _env_file=None)  # type: ignore[call-arg]
     w = InferenceWorker(settings, queue, LocalArtifacts(tmp_path), name="w1", studio=StandInStudio(fault))  # type: ignore[arg-type]
     assert await w.run(burst=True) == EXIT_RECYCLE
     first, second = queue.jobs["C1-R1"], queue.jobs["C2-R1"]
