@@ -64,6 +64,9 @@ class Studio:
         # Most copy candidates decoded at once (None: all of a round's in one batch). The worker lowers it to
         # retry a round that ran out of memory.
         self.max_batch: int | None = None
+        # Called with each variant as soon as its creative is composed (before the next one is): the worker
+        # hands it back then, so its card is posted before the round is done. It may raise to stop the round.
+        self.on_variant: Callable[[Variant], None] | None = None
 
     # -- models -----------------------------------------------------------------------------------------
     def copywriter(self, language: str) -> Copywriter:
@@ -265,6 +268,8 @@ class Studio:
                 language=rnd.brief.language,
             )
             v.image = creative.image
+            if self.on_variant is not None:
+                self.on_variant(v)
         rnd.sheet = contact_sheet([v.image for v in rnd.variants if v.image is not None])
         timings["compose_s"] = time.perf_counter() - t
         rnd.timings.update(timings)

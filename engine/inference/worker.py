@@ -1,12 +1,14 @@
 """The inference worker (``campaignbot worker``): loads the models once, warms up, then takes jobs from
-the queue, reports progress (which renews its lease), stores images in the artifact store and hands a
-typed result back through the queue. It talks to the engine only through the queue's consumer protocol
+the queue, reports progress (which renews its lease), stores images in the artifact store and hands each
+variant back through the queue as soon as it is composed (its card is posted before the round is done), then
+the typed result of the whole round. It talks to the engine only through the queue's consumer protocol
 (:class:`engine.queue.JobConsumer`), never to a chat platform or to the engine's database tables.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import itertools
 import logging
@@ -24,7 +26,7 @@ from engine import metrics
 from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
 from engine.errors import CampaignbotError, JobError, UserError
-from engine.inference.record import Round, write_round
+from engine.inference.record import Round, Variant, write_round, write_variant
 from engine.inference.studio import Studio
 from engine.jobs import Cancelled, Job, JobSpec, RoundResult, VariantResult
 from engine.queue import EXIT_RECYCLE, JobConsumer, worker_name
@@ -114,25 +116,27 @@ def run_spec(studio: Studio, spec: JobSpec, progress: Any) -> Round:
     return rnd
 
 
+def variant_result(v: Variant, folder: str) -> VariantResult:
+    """The typed record of one written variant, its image named relative to the artifact store."""
+    return VariantResult(
+        index=v.index,
+        headline=v.copy.headline,
+        body=v.copy.body,
+        cta=v.copy.cta,
+        image=f"{folder}/variant-{v.index}.png",
+        visual=v.visual.to_dict(),
+        palette_index=v.palette_index,
+        colour_hint=v.colour_hint,
+    )
+
+
 def round_result(rnd: Round, folder: str) -> RoundResult:
     """The typed result of a written round: every file named relative to the artifact store."""
     return RoundResult(
         round=rnd.to_dict(),
         dir=folder,
         sheet=f"{folder}/contact-sheet.png",
-        variants=[
-            VariantResult(
-                index=v.index,
-                headline=v.copy.headline,
-                body=v.copy.body,
-                cta=v.copy.cta,
-                image=f"{folder}/variant-{v.index}.png",
-                visual=v.visual.to_dict(),
-                palette_index=v.palette_index,
-                colour_hint=v.colour_hint,
-            )
-            for v in rnd.variants
-        ],
+        variants=[variant_result(v, folder) for v in rnd.variants],
         size=rnd.size,
         seed=rnd.seed,
         models=dict(rnd.models),
@@ -264,12 +268,27 @@ class InferenceWorker:
             if not ok:
                 raise Cancelled()
 
+        folder = self.artifacts.round_dir(spec.campaign_id, spec.round_number)
+        handed: set[int] = set()  # variants written, published and handed back while the round was made
+
+        def on_variant(v: Variant) -> None:
+            """A variant is composed (in the studio's thread): write its image, publish it, and only then
+            hand it back, so the engine can post its card before the round is done."""
+            write_variant(v, self.artifacts.path(folder))
+            ok = asyncio.run_coroutine_threadsafe(self._hand_back(job, folder, v), loop).result(timeout=120)
+            if not ok:
+                raise Cancelled()
+            handed.add(v.index)
+
         hb = asyncio.create_task(self._renew_while_progressing(job, state))
+        self.studio.on_variant = on_variant
         try:
             rnd = await self._make_round(job, progress)
-            folder = self.artifacts.round_dir(spec.campaign_id, spec.round_number)
-            await asyncio.to_thread(write_round, rnd, self.artifacts.path(folder))
-            await self._retry("publish", lambda: self.artifacts.publish(folder))  # before the result says so
+            written = await asyncio.to_thread(write_round, rnd, self.artifacts.path(folder), done=handed)
+            for path in written:  # what is not in the store yet, before the result says it is there
+                await self._retry(
+                    "publish", functools.partial(self.artifacts.publish, self.artifacts.name(path))
+                )
             result = round_result(rnd, folder)
             if await self._retry("complete", lambda: self.queue.complete(job.id, self.name, result)):
                 self.jobs_done += 1
@@ -300,7 +319,16 @@ class InferenceWorker:
             metrics.JOBS_FINISHED.labels("failed").inc()
             await self._failed(job, exc)
         finally:
+            self.studio.on_variant = None
             hb.cancel()
+
+    async def _hand_back(self, job: Job, folder: str, v: Variant) -> bool:
+        """Publish a finished variant's image, then report it (:meth:`JobConsumer.partial`); False when the job
+        is no longer this worker's."""
+        image = f"{folder}/variant-{v.index}.png"
+        await self._retry("publish", lambda: self.artifacts.publish(image))
+        got = variant_result(v, folder)
+        return await self._retry("partial", lambda: self.queue.partial(job.id, self.name, got))
 
     async def _renew_while_progressing(self, job: Job, state: dict[str, Any]) -> None:
         """Renew the job's lease while its generation reports progress: a generation silent for longer than
@@ -390,4 +418,5 @@ __all__ = [
     "is_sticky_device_error",
     "round_result",
     "run_spec",
+    "variant_result",
 ]
