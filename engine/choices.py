@@ -7,6 +7,10 @@ restart before the deadline still makes it (the delivery loop settles what is du
 One choice in flight per campaign: while a round of the campaign is being made, a further reaction or
 button is told to wait (the store checks it again, atomically, when the choice is settled). Thread replies
 are not choices: each reply still makes its round, in order.
+
+Cards are posted as their variants are ready, so a card can be chosen while the rest of its round is being
+made: that choice is recorded like any other (a vote, in a campaign with a team vote), and waits until its
+round is done; then it settles as usual (unless another round of the campaign is being made by then).
 """
 
 from __future__ import annotations
@@ -32,14 +36,16 @@ class Choices:
         self.repo = repo
         self.rounds = rounds
 
-    async def in_flight(self, camp: Campaign) -> int | None:
-        """The number of a round of ``camp`` being made (queued or running), if any."""
+    async def in_flight(self, camp: Campaign, *, besides: int | None = None) -> int | None:
+        """The number of a round of ``camp`` being made (queued or running), if any; with ``besides``, a
+        round other than that one (the round of a card chosen before its round was done)."""
         active = await self.repo.rounds_in([JobState.QUEUED, JobState.RUNNING], camp.id)
-        return min((r.number for r in active), default=None)
+        return min((r.number for r in active if r.number != besides), default=None)
 
-    async def refuse_if_busy(self, camp: Campaign, user: str) -> bool:
-        """Tell ``user`` (once per round being made) to wait if a round of ``camp`` is being made."""
-        number = await self.in_flight(camp)
+    async def refuse_if_busy(self, camp: Campaign, user: str, *, besides: int | None = None) -> bool:
+        """Tell ``user`` (once per round being made) to wait if a round of ``camp`` is being made (one
+        other than ``besides``)."""
+        number = await self.in_flight(camp, besides=besides)
         if number is None:
             return False
         await self.rounds.tell(camp, user, say.round_in_flight(camp.id), once=f"busy:R{number}")
@@ -78,6 +84,8 @@ class Choices:
     async def _settle(self, choice: Choice) -> bool:
         camp = await self.repo.campaign(choice.campaign_id)
         base = await self.repo.round(choice.campaign_id, choice.round_number)
+        if base is not None and base.result is None and JobState(base.state).active:
+            return False  # a card chosen before its round was done: settled once the round is
         if camp is None or base is None or base.result is None:
             await self.repo.drop_choice(choice)
             return False

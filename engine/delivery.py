@@ -1,19 +1,28 @@
-"""The delivery loop: job progress becomes status edits, a finished job's result becomes cards and posts
-(stored once, then sent by the outbox), votes are closed, debounced choices settled, old queued jobs
-dropped."""
+"""The delivery loop: job progress becomes status edits, each variant a running job has finished becomes
+its card at once, a finished job's result becomes the rest of its cards and its contact sheet (stored once,
+then sent by the outbox), votes are closed, debounced choices settled, old queued jobs dropped.
+
+Cards as they are ready: a variant the worker hands back before its round is done (:attr:`Job.partial`) is
+stored as its card and post with the key the finished round would give it (``{job}:v{K}``), through the same
+moderation; the finished round then adds only what is not posted yet (the other cards, the sheet). Only
+the engine that follows the job (:meth:`Delivery._hold`) stores them. A job taken again after its worker
+died makes the round again from the same seed: posts already there are not posted again (their keys), so
+if a variant came out differently the post on the platform stands, while the engine's records (the card,
+the round's result, the image file) are the finished round's."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from engine import messages as say
 from engine.adapter import Button, ChatAdapter, OutMessage
 from engine.emoji import NUMBER_EMOJI
 from engine.ids import card_id
-from engine.jobs import Job, JobState, RoundResult
+from engine.jobs import Job, JobState, RoundResult, VariantResult
 from engine.moderation import ModerationList
 from engine.outbox import OutboxSender, Posts, is_permanent_error
 from engine.queue import JobProducer
@@ -21,7 +30,7 @@ from engine.retention import EVENT_MEMORY_S, Retention
 from engine.rounds import Rounds
 from engine.settings import Settings
 from engine.store.models import Campaign, Card, Round, now
-from engine.store.repo import NewRows, Repo
+from engine.store.repo import NewRows, Repo, Row
 from engine.votes import close_due_votes
 
 logger = logging.getLogger(__name__)
@@ -38,6 +47,85 @@ class _EditState:
     failed_at: float = 0.0
     min_gap: float = 0.0  # the platform's min_edit_interval, known after the first edit
     started: bool = False  # the round row says "running"
+    cards: set[int] = field(default_factory=set)  # variants stored as cards while the round was being made
+
+
+def _withheld(v: VariantResult, moderation: ModerationList | None) -> bool:
+    """A variant whose copy holds an entry of the moderation list is not posted (its image carries the copy)."""
+    return moderation is not None and moderation.matches(v.headline, v.body, v.cta) is not None
+
+
+def variant_rows(
+    posts: Posts,
+    camp: Campaign,
+    rnd: Round,
+    job_id: str,
+    v: VariantResult,
+    *,
+    card: dict[str, Any],
+    withheld: bool,
+) -> list[Row]:
+    """One variant's card and post (keyed ``{job}:v{K}``, whether posted as it was ready or with the round),
+    or the note that stands in for a withheld one. ``card``: the card record's models, size and seed."""
+    n = rnd.number
+    if withheld:
+        note = OutMessage(text=say.withheld_variant(n, v.index))
+        return [posts.row(camp, f"{job_id}:v{v.index}", "note", note, round_number=n)]
+    parent_card = (
+        card_id(camp.id, rnd.parent_round, rnd.parent_variant)
+        if rnd.parent_round and rnd.parent_variant
+        else None
+    )
+    cid = card_id(camp.id, n, v.index)
+    data = {
+        "copy": {"headline": v.headline, "body": v.body, "cta": v.cta},
+        "visual": v.visual,
+        "models": card.get("models", {}),
+        "palette_index": v.palette_index,
+        "colour_hint": v.colour_hint,
+        "size": card.get("size"),
+        "seed": card.get("seed"),
+    }
+    msg = OutMessage(
+        text=say.variant_line(v.index, v.headline),
+        file=posts.artifacts.path(v.image),
+        title=cid,
+        fields=[("Headline", v.headline), ("Body", v.body), ("Call to action", v.cta)],
+        buttons=[Button(f"Refine {v.index}", "refine", cid), Button("Export", "export", cid)],
+    )
+    return [
+        Card(
+            id=cid,
+            campaign_id=camp.id,
+            round_number=n,
+            index=v.index,
+            parent_card=parent_card,
+            data=data,
+            image_path=v.image,
+        ),
+        posts.row(camp, f"{job_id}:v{v.index}", "variant", msg, round_number=n, variant_index=v.index),
+    ]
+
+
+def partial_rows(
+    posts: Posts,
+    camp: Campaign,
+    rnd: Round,
+    job: Job,
+    variants: list[VariantResult],
+    moderation: ModerationList | None = None,
+) -> NewRows:
+    """What variants finished before their round is done add: each one's card and post now, exactly as
+    :func:`result_rows` makes them (same keys, same moderation), so the finished round adds only the rest.
+    The card record gets the round's models when the round is done."""
+    withheld = sorted(v.index for v in variants if _withheld(v, moderation))
+    if withheld:
+        logger.warning("round %s: variants %s withheld by the moderation list", job.id, withheld)
+    card = {"size": job.spec.size, "seed": job.spec.seed}
+    rows = NewRows()
+    for v in variants:
+        rows.add += variant_rows(posts, camp, rnd, job.id, v, card=card, withheld=v.index in withheld)
+    return rows
 
 
 def result_rows(
@@ -48,26 +136,22 @@ def result_rows(
     res: RoundResult,
     moderation: ModerationList | None = None,
 ) -> NewRows:
-    """What a finished round adds: the contact sheet post, a card and a post per variant; the round becomes
-    the campaign's base and opens its team vote when the campaign has one. A variant whose copy holds an
-    entry of the moderation list is withheld: no card, no post (its image carries the copy), a note in its
-    place, and the contact sheet (which shows every variant) goes out as text only."""
+    """What a finished round adds: a card and a post per variant, then the contact sheet post; the round
+    becomes the campaign's base and opens its team vote when the campaign has one. A variant whose copy
+    holds an entry of the moderation list is withheld: no card, no post (its image carries the copy), a
+    note in its place, and the contact sheet (which shows every variant) goes out as text only. Cards
+    posted already, as their variants were ready (:func:`partial_rows`), have these keys: the store adds
+    only the posts not there yet (:meth:`Repo.finish_round`), and the card records become the result's."""
     n, nv = rnd.number, len(res.variants)
-    withheld = {
-        v.index
-        for v in res.variants
-        if moderation is not None and moderation.matches(v.headline, v.body, v.cta) is not None
-    }
+    withheld = {v.index for v in res.variants if _withheld(v, moderation)}
     if withheld:
         logger.warning("round %s: variants %s withheld by the moderation list", job_id, sorted(withheld))
-    parent_card = (
-        card_id(camp.id, rnd.parent_round, rnd.parent_variant)
-        if rnd.parent_round and rnd.parent_variant
-        else None
-    )
     rows = NewRows(campaign={"base_round": n}, round={"state": JobState.DONE.value, "result": res.to_dict()})
     if camp.vote_seconds:
         rows.round["vote_deadline"] = now() + camp.vote_seconds
+    card = {"models": res.models, "size": res.size, "seed": res.seed}
+    for v in res.variants:
+        rows.add += variant_rows(posts, camp, rnd, job_id, v, card=card, withheld=v.index in withheld)
     sheet = OutMessage(
         text=say.grid(n, nv, camp.vote_seconds),
         file=None if withheld else posts.artifacts.path(res.sheet),
@@ -76,42 +160,6 @@ def result_rows(
     rows.add.append(
         posts.row(camp, f"{job_id}:grid", "grid", sheet, round_number=n, reactions=NUMBER_EMOJI[:nv])
     )
-    for v in res.variants:
-        if v.index in withheld:
-            note = OutMessage(text=say.withheld_variant(n, v.index))
-            rows.add.append(posts.row(camp, f"{job_id}:v{v.index}", "note", note, round_number=n))
-            continue
-        cid = card_id(camp.id, n, v.index)
-        data = {
-            "copy": {"headline": v.headline, "body": v.body, "cta": v.cta},
-            "visual": v.visual,
-            "models": res.models,
-            "palette_index": v.palette_index,
-            "colour_hint": v.colour_hint,
-            "size": res.size,
-            "seed": res.seed,
-        }
-        rows.add.append(
-            Card(
-                id=cid,
-                campaign_id=camp.id,
-                round_number=n,
-                index=v.index,
-                parent_card=parent_card,
-                data=data,
-                image_path=v.image,
-            )
-        )
-        card = OutMessage(
-            text=say.variant_line(v.index, v.headline),
-            file=posts.artifacts.path(v.image),
-            title=cid,
-            fields=[("Headline", v.headline), ("Body", v.body), ("Call to action", v.cta)],
-            buttons=[Button(f"Refine {v.index}", "refine", cid), Button("Export", "export", cid)],
-        )
-        rows.add.append(
-            posts.row(camp, f"{job_id}:v{v.index}", "variant", card, round_number=n, variant_index=v.index)
-        )
     return rows
 
 
@@ -223,7 +271,8 @@ class Delivery:
             if not st.started:
                 await self.repo.round_started(job.id)
                 st.started = True
-            return await self._edit_status(job, say.running(n, job.stage, job.percent))
+            posted = await self._early_cards(job, st)
+            return await self._edit_status(job, say.running(n, job.stage, job.percent)) or posted
         # finished: store the outcome once, then the outbox delivers it
         if not await self.repo.finish_round(
             job.id, job.spec.campaign_id, lambda c, r: self._outcome(c, r, job)
@@ -239,6 +288,20 @@ class Delivery:
         await self.repo.drop_job_lease(job.id)
         self._edits.pop(job.id, None)
         self._held.pop(job.id, None)
+        return True
+
+    async def _early_cards(self, job: Job, st: _EditState) -> bool:
+        """Store the cards of the variants a running job has finished and this engine has not stored yet;
+        the outbox posts them in this pass. True if there were any."""
+        new = [v for v in job.partial if v.index not in st.cards]
+        if not new:
+            return False
+        await self.repo.round_cards(
+            job.id,
+            job.spec.campaign_id,
+            lambda c, r: partial_rows(self.posts, c, r, job, new, self.moderation),
+        )
+        st.cards.update(v.index for v in new)
         return True
 
     def _outcome(self, camp: Campaign, rnd: Round, job: Job) -> NewRows | None:

@@ -30,7 +30,7 @@ from engine.events import ButtonEvent, CommandEvent, Event, ReactionEvent, Reply
 from engine.export import export_campaign
 from engine.help import help_text
 from engine.ids import card_id, parse_card_id
-from engine.jobs import RoundResult, VariantResult
+from engine.jobs import JobState, RoundResult, VariantResult
 from engine.moderation import ModerationList
 from engine.outbox import OutboxSender, Posts
 from engine.planning import job_id_for
@@ -253,27 +253,31 @@ class Engine:
         if chosen is None:
             return None
         rnd, choice, v = chosen
+        early = rnd.result is None  # a card posted before the rest of its round is done
         if not ev.removed and self.moderation.matches(v.headline, v.body, v.cta) is not None:
             await self.rounds.tell(camp, ev.user, say.withheld_variant(rnd.number, choice))
             return None
         if ev.removed:  # taken back before its deadline: the pending choice goes (a vote stays)
             await self.choices.withdraw(camp, ev.user, rnd, choice)
             return None
-        if rnd.vote_deadline is not None and not rnd.vote_closed:
-            await self.repo.add_vote(camp.id, rnd.number, ev.user, choice)
+        if (rnd.vote_deadline is not None and not rnd.vote_closed) or (early and camp.vote_seconds):
+            await self.repo.add_vote(
+                camp.id, rnd.number, ev.user, choice
+            )  # early: the vote opens with the round
             return None
         if not await self._may_choose(camp, ev.user):
             await self.rounds.tell(camp, ev.user, say.only_owner_chooses(camp.owner_name, camp.id))
             return None
-        if not await self.choices.refuse_if_busy(camp, ev.user):
-            await self.choices.choose(camp, ev.user, rnd, choice)
+        if not await self.choices.refuse_if_busy(camp, ev.user, besides=rnd.number if early else None):
+            await self.choices.choose(camp, ev.user, rnd, choice)  # early: settles once the round is done
         return None
 
     async def _chosen_variant(
         self, camp: Campaign, ref: MessageRef, emoji: str
     ) -> tuple[Round, int, VariantResult] | None:
-        """The finished round, variant number and variant a reaction on ``ref`` picks, if it picks one: a
-        number on the contact sheet, or the choose emoji on a variant's card."""
+        """The round, variant number and variant a reaction on ``ref`` picks, if it picks one: a number on
+        the contact sheet, or the choose emoji on a variant's card (a finished round's, or a card posted
+        while the rest of its round is being made)."""
         choice: int | None = None
         if ref.kind == "grid":
             choice = emoji_choice(emoji)
@@ -282,12 +286,34 @@ class Engine:
         if choice is None or ref.round_number is None:
             return None
         rnd = await self.repo.round(camp.id, ref.round_number)
-        if rnd is None or rnd.result is None:
+        if rnd is None:
             return None
+        if rnd.result is None:
+            early = await self._early_card(camp, rnd, choice) if ref.kind == "variant" else None
+            return (rnd, choice, early) if early is not None else None
         variants = RoundResult.from_dict(rnd.result).variants
         if not 1 <= choice <= len(variants):
             return None
         return rnd, choice, next((v for v in variants if v.index == choice), variants[choice - 1])
+
+    async def _early_card(self, camp: Campaign, rnd: Round, choice: int) -> VariantResult | None:
+        """Variant ``choice`` of a round still being made, if its card was posted already (as it was ready)."""
+        if not JobState(rnd.state).active:
+            return None
+        card = await self.repo.card(card_id(camp.id, rnd.number, choice))
+        if card is None:
+            return None
+        copy = card.data["copy"]
+        return VariantResult(
+            choice,
+            copy["headline"],
+            copy["body"],
+            copy["cta"],
+            card.image_path,
+            visual=card.data.get("visual", {}),
+            palette_index=card.data.get("palette_index"),
+            colour_hint=card.data.get("colour_hint"),
+        )
 
     async def _cancel_by_reaction(self, camp: Campaign, user: str, round_number: int) -> None:
         if not await self._may_choose(camp, user):
@@ -305,14 +331,18 @@ class Engine:
             return None
         await self._authorize(camp, ev.user, "choose variants")
         rnd = await self.repo.round(camp.id, r)
-        if rnd is None or rnd.result is None:
+        # a card posted while the rest of its round is being made: the choice settles once it is done
+        early = rnd is not None and rnd.result is None and await self._early_card(camp, rnd, v) is not None
+        if rnd is None or (rnd.result is None and not early):
             raise UserError(say.round_not_ready(c, r))
-        if rnd.vote_deadline is not None and not rnd.vote_closed:
+        if (rnd.vote_deadline is not None and not rnd.vote_closed) or (early and camp.vote_seconds):
             raise UserError(say.VOTE_OPEN)
-        if await self.choices.in_flight(camp) is not None:
+        if await self.choices.in_flight(camp, besides=r if early else None) is not None:
             raise UserError(say.round_in_flight(camp.id))
         await self.choices.choose(camp, ev.user, rnd, v)
-        return Reply(say.refining(card_id(c, r, v)))
+        return Reply(
+            say.refining_when_ready(card_id(c, r, v), r) if early else say.refining(card_id(c, r, v))
+        )
 
     async def _reply(self, ev: ReplyEvent) -> Reply | None:
         if not ev.where.thread:

@@ -87,6 +87,20 @@ class VariantResult:
     palette_index: int | None = None
     colour_hint: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VariantResult:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def merge_partial(partial: list[VariantResult], variant: VariantResult) -> list[VariantResult]:
+    """``partial`` with ``variant`` reported: appended, or in place of an earlier report of its index."""
+    out = [variant if v.index == variant.index else v for v in partial]
+    return out if any(v.index == variant.index for v in partial) else [*out, variant]
+
 
 @dataclass
 class RoundResult:
@@ -167,6 +181,9 @@ class Job:
     created_at: float = 0.0
     finished_at: float | None = None
     handled: bool = False
+    # variants the worker has finished (written and published) before the round is done, in the order it
+    # reported them; one per index (a variant made again by a later delivery replaces its earlier report)
+    partial: list[VariantResult] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:

@@ -52,6 +52,10 @@ def refining(card: str) -> str:
     return f"Refining {card}."
 
 
+def refining_when_ready(card: str, number: int) -> str:
+    return f"Refining {card} once round {number} is done."
+
+
 def too_many_jobs(mine: int, limit: int) -> str:
     return (
         f"You already have {mine} rounds being made (the limit is {limit}). "

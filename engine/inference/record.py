@@ -5,6 +5,8 @@ later. No models here."""
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,15 +110,25 @@ def save_png(image: Any, path: Path) -> None:
     image.save(path, format="PNG", **PNG_OPTIONS)
 
 
-def write_round(rnd: Round, out_dir: Path) -> list[Path]:
-    """Write copy.json, copy.md, variant-K.png and contact-sheet.png into ``out_dir``."""
+def write_variant(v: Variant, out_dir: Path) -> Path:
+    """Write one finished creative, ``variant-K.png``, into ``out_dir`` (whole: a reader never sees half)."""
+    assert v.image is not None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    p = out_dir / f"variant-{v.index}.png"
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    save_png(v.image, tmp)
+    os.replace(tmp, p)
+    return p
+
+
+def write_round(rnd: Round, out_dir: Path, *, done: Collection[int] = ()) -> list[Path]:
+    """Write copy.json, copy.md, variant-K.png and contact-sheet.png into ``out_dir``; the files written.
+    ``done``: the variants written already (by :func:`write_variant`, as each was finished)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for v in rnd.variants:
-        assert v.image is not None
-        p = out_dir / f"variant-{v.index}.png"
-        save_png(v.image, p)
-        written.append(p)
+        if v.index not in done:
+            written.append(write_variant(v, out_dir))
     if rnd.sheet is not None:
         p = out_dir / "contact-sheet.png"
         save_png(rnd.sheet, p)

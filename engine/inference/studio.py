@@ -67,6 +67,7 @@ class RoundAsk:
     choice: int | None = None
     steering: Steering | None = None
     note: str | None = None
+    on_variant: Callable[[Variant], None] | None = None  # each creative as soon as it is composed
 
 
 @dataclass
@@ -108,6 +109,9 @@ class Studio:
         # Most copy candidates decoded at once (None: all of a round's in one batch). The worker lowers it to
         # retry a round that ran out of memory.
         self.max_batch: int | None = None
+        # Called with each variant as soon as its creative is composed (before the next one is): the worker
+        # hands it back then, so its card is posted before the round is done. It may raise to stop the round.
+        self.on_variant: Callable[[Variant], None] | None = None
 
     # -- models -----------------------------------------------------------------------------------------
     def copywriter(self, language: str) -> Copywriter:
@@ -222,13 +226,20 @@ class Studio:
                 plans.pop(i, None)
         self._write_copy(plans, out)
         self._draw_heroes(plans, out)
+        made: dict[int, Round] = {}
         for i, plan in plans.items():
             if out[i] is not None:
                 continue
             try:
-                out[i] = self._finish(plan)
+                made[i] = self._assemble(plan)
             except Exception as exc:
                 out[i] = exc
+        ids = list(made)
+        errors = self._compose_many(
+            [(made[i], plans[i].ask.progress, plans[i].timings, plans[i].ask.on_variant) for i in ids]
+        )
+        for i, err in zip(ids, errors, strict=True):
+            out[i] = err if err is not None else made[i]
         return [o if o is not None else RuntimeError("round not made") for o in out]
 
     def _plan(self, ask: RoundAsk) -> _Plan:
@@ -329,8 +340,8 @@ class Studio:
                 continue
             plan.timings["visual_s"] = time.perf_counter() - t1
 
-    def _finish(self, plan: _Plan) -> Round:
-        """The round of ``plan`` from its copy and heroes, composed."""
+    def _assemble(self, plan: _Plan) -> Round:
+        """The round of ``plan`` from its copy and heroes (composed next)."""
         ask, chosen = plan.ask, plan.chosen
         if chosen is None:
             variants = [
@@ -380,7 +391,6 @@ class Studio:
                 instruction=ask.note,
                 grounding=self._grounding(plan.brief),
             )
-        self._compose(rnd, ask.progress, plan.timings)
         return rnd
 
     def redraw(self, rnd: Round) -> Round:
@@ -390,25 +400,64 @@ class Studio:
         self._compose(rnd, _noop, {})
         return rnd
 
-    def _compose(self, rnd: Round, progress: Progress, timings: dict[str, float]) -> None:
+    def _compose(
+        self,
+        rnd: Round,
+        progress: Progress,
+        timings: dict[str, float],
+        on_variant: Callable[[Variant], None] | None = None,
+    ) -> None:
+        [err] = self._compose_many([(rnd, progress, timings, on_variant)])
+        if err is not None:
+            raise err
+
+    def _compose_many(
+        self, jobs: list[tuple[Round, Progress, dict[str, float], Callable[[Variant], None] | None]]
+    ) -> list[Exception | None]:
+        """Compose the creatives of several rounds variant by variant across the rounds (every round's first
+        card, then every round's second, ...), so each job's first card is ready early and handed to its
+        ``on_variant`` (default: :attr:`on_variant`) at once; then each round's contact sheet. An error in
+        one round (its progress callback may raise to cancel it) stops that round alone."""
+        errors: list[Exception | None] = [None] * len(jobs)
         t = time.perf_counter()
-        for i, v in enumerate(rnd.variants):
-            progress(f"composing variant {v.index}/{len(rnd.variants)}", 0.6 + 0.35 * i / len(rnd.variants))
-            assert v.hero is not None
-            palette = palette_for(rnd.brief.tone, v.palette_index, v.colour_hint)
-            creative = compose_creative(
-                v.copy,
-                v.hero,
-                size=rnd.size,
-                tone=rnd.brief.tone,
-                palette=palette,
-                language=rnd.brief.language,
-            )
-            v.image = creative.image
-        rnd.sheet = contact_sheet([v.image for v in rnd.variants if v.image is not None])
-        timings["compose_s"] = time.perf_counter() - t
-        rnd.timings.update(timings)
-        progress("done", 1.0)
+        for k in range(max((len(rnd.variants) for rnd, *_ in jobs), default=0)):
+            for j, (rnd, progress, _, hook) in enumerate(jobs):
+                if errors[j] is not None or k >= len(rnd.variants):
+                    continue
+                try:
+                    self._compose_variant(rnd, rnd.variants[k], progress, hook or self.on_variant)
+                except Exception as exc:
+                    errors[j] = exc
+        for j, (rnd, progress, timings, _) in enumerate(jobs):
+            if errors[j] is not None:
+                continue
+            try:
+                rnd.sheet = contact_sheet([v.image for v in rnd.variants if v.image is not None])
+                timings["compose_s"] = time.perf_counter() - t
+                rnd.timings.update(timings)
+                progress("done", 1.0)
+            except Exception as exc:
+                errors[j] = exc
+        return errors
+
+    def _compose_variant(
+        self, rnd: Round, v: Variant, progress: Progress, hook: Callable[[Variant], None] | None
+    ) -> None:
+        i = v.index - 1
+        progress(f"composing variant {v.index}/{len(rnd.variants)}", 0.6 + 0.35 * i / len(rnd.variants))
+        assert v.hero is not None
+        palette = palette_for(rnd.brief.tone, v.palette_index, v.colour_hint)
+        creative = compose_creative(
+            v.copy,
+            v.hero,
+            size=rnd.size,
+            tone=rnd.brief.tone,
+            palette=palette,
+            language=rnd.brief.language,
+        )
+        v.image = creative.image
+        if hook is not None:
+            hook(v)
 
 
 def _chosen_variant(parent: Round, choice: int) -> Variant:

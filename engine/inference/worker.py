@@ -1,12 +1,15 @@
 """The inference worker (``campaignbot worker``): loads the models once, warms up, then takes jobs from
-the queue, reports progress (which renews its lease), stores images in the artifact store and hands a
-typed result back through the queue. It talks to the engine only through the queue's consumer protocol
+the queue, reports progress (which renews its lease), stores images in the artifact store and hands each
+variant back through the queue as soon as it is composed (its card is posted before the round is done), then
+the typed result of the whole round. It talks to the engine only through the queue's consumer protocol
 (:class:`engine.queue.JobConsumer`), never to a chat platform or to the engine's database tables.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import gc
 import itertools
 import logging
@@ -25,7 +28,7 @@ from engine import metrics
 from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
 from engine.errors import CampaignbotError, JobError, UserError
-from engine.inference.record import Round, write_round
+from engine.inference.record import Round, Variant, write_round, write_variant
 from engine.inference.studio import RoundAsk, Studio
 from engine.jobs import Cancelled, Job, JobSpec, RoundResult, VariantResult
 from engine.queue import EXIT_RECYCLE, JobConsumer, worker_name
@@ -64,6 +67,9 @@ class _Run:
     progress: Callable[[str, float], None] = lambda stage, frac: None
     renewer: asyncio.Task[None] | None = None
     progress_s: float = 0.0  # time its generation spent waiting on progress reports
+    folder: str = ""  # its round's folder in the artifact store
+    handed: set[int] = dataclasses.field(default_factory=set)  # variants handed back while it was made
+    on_variant: Callable[[Variant], None] | None = None
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -91,10 +97,12 @@ def free_device_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def round_ask(spec: JobSpec, progress: Any) -> RoundAsk:
-    """The studio's request for the round a job asks for."""
+def round_ask(spec: JobSpec, progress: Any, on_variant: Any = None) -> RoundAsk:
+    """The studio's request for the round a job asks for (``on_variant``: called with each finished
+    creative, as soon as it is composed)."""
     brief = Brief.from_dict(spec.brief)
     common = {
+        "on_variant": on_variant,
         "variants": spec.variants,
         "size": spec.size,
         "seed": spec.seed,
@@ -123,21 +131,36 @@ def as_job_round(spec: JobSpec, rnd: Round) -> Round:
     return rnd
 
 
-def run_spec(studio: Studio, spec: JobSpec, progress: Any) -> Round:
+def run_spec(studio: Studio, spec: JobSpec, progress: Any, on_variant: Any = None) -> Round:
     """Make the round a job asks for."""
-    [made] = studio.make_rounds([round_ask(spec, progress)])
+    [made] = studio.make_rounds([round_ask(spec, progress, on_variant)])
     if isinstance(made, Exception):
         raise made
     return as_job_round(spec, made)
 
 
-def run_specs(studio: Studio, specs: list[tuple[JobSpec, Any]]) -> list[Round | Exception]:
-    """Make several jobs' rounds together (see :meth:`Studio.make_rounds`); each job's outcome on its own."""
-    made = studio.make_rounds([round_ask(spec, progress) for spec, progress in specs])
+def run_specs(studio: Studio, specs: list[tuple[JobSpec, Any, Any]]) -> list[Round | Exception]:
+    """Make several jobs' rounds together (see :meth:`Studio.make_rounds`); each job's outcome on its own.
+    ``specs``: (spec, progress, on_variant) per job."""
+    made = studio.make_rounds([round_ask(spec, progress, on_variant) for spec, progress, on_variant in specs])
     return [
         m if isinstance(m, Exception) else as_job_round(spec, m)
-        for (spec, _), m in zip(specs, made, strict=True)
+        for (spec, _, _), m in zip(specs, made, strict=True)
     ]
+
+
+def variant_result(v: Variant, folder: str) -> VariantResult:
+    """The typed record of one written variant, its image named relative to the artifact store."""
+    return VariantResult(
+        index=v.index,
+        headline=v.copy.headline,
+        body=v.copy.body,
+        cta=v.copy.cta,
+        image=f"{folder}/variant-{v.index}.png",
+        visual=v.visual.to_dict(),
+        palette_index=v.palette_index,
+        colour_hint=v.colour_hint,
+    )
 
 
 def round_result(rnd: Round, folder: str) -> RoundResult:
@@ -146,19 +169,7 @@ def round_result(rnd: Round, folder: str) -> RoundResult:
         round=rnd.to_dict(),
         dir=folder,
         sheet=f"{folder}/contact-sheet.png",
-        variants=[
-            VariantResult(
-                index=v.index,
-                headline=v.copy.headline,
-                body=v.copy.body,
-                cta=v.copy.cta,
-                image=f"{folder}/variant-{v.index}.png",
-                visual=v.visual.to_dict(),
-                palette_index=v.palette_index,
-                colour_hint=v.colour_hint,
-            )
-            for v in rnd.variants
-        ],
+        variants=[variant_result(v, folder) for v in rnd.variants],
         size=rnd.size,
         seed=rnd.seed,
         models=dict(rnd.models),
@@ -333,7 +344,7 @@ class InferenceWorker:
                 if len(group) == 1:
                     try:
                         outcomes: list[Round | BaseException] = [
-                            await self._make_round(group[0].job, group[0].progress)
+                            await self._make_round(group[0].job, group[0].progress, group[0].on_variant)
                         ]
                     except Exception as exc:
                         outcomes = [exc]
@@ -366,7 +377,20 @@ class InferenceWorker:
             if not ok:
                 raise Cancelled()
 
-        run.progress = progress
+        run.folder = self.artifacts.round_dir(job.spec.campaign_id, job.spec.round_number)
+
+        def on_variant(v: Variant) -> None:
+            """A variant is composed (in the studio's thread): write its image, publish it, and only then
+            hand it back, so the engine can post its card before the round is done."""
+            write_variant(v, self.artifacts.path(run.folder))
+            ok = asyncio.run_coroutine_threadsafe(self._hand_back(job, run.folder, v), loop).result(
+                timeout=120
+            )
+            if not ok:
+                raise Cancelled()
+            run.handed.add(v.index)
+
+        run.progress, run.on_variant = progress, on_variant
         run.renewer = asyncio.create_task(self._renew_while_progressing(job, state))
         return run
 
@@ -375,7 +399,9 @@ class InferenceWorker:
         (with the smaller-batch retry of :meth:`_make_round`)."""
         logger.info("batch of %d jobs: %s", len(runs), " ".join(r.job.id for r in runs))
         made: list[Round | BaseException] = list(
-            await asyncio.to_thread(run_specs, self.studio, [(r.job.spec, r.progress) for r in runs])
+            await asyncio.to_thread(
+                run_specs, self.studio, [(r.job.spec, r.progress, r.on_variant) for r in runs]
+            )
         )
         if any(isinstance(m, BaseException) and is_out_of_memory(m) for m in made):
             free_device_memory()
@@ -385,25 +411,27 @@ class InferenceWorker:
                     "job %s: out of memory in a batch of %d; making it alone", run.job.id, len(runs)
                 )
                 try:
-                    made[i] = await self._make_round(run.job, run.progress)
+                    made[i] = await self._make_round(run.job, run.progress, run.on_variant)
                 except Exception as exc:
                     made[i] = exc
         return made
 
     async def _finish(self, run: _Run, outcome: Round | BaseException) -> None:
         """Store a made round and hand its result back, or report why there is none."""
-        job, spec = run.job, run.job.spec
+        job = run.job
         log = {"job": job.id, "attempt": job.attempts}
         try:
             if isinstance(outcome, BaseException):
                 raise outcome
-            rnd = outcome
-            folder = self.artifacts.round_dir(spec.campaign_id, spec.round_number)
+            rnd, folder = outcome, run.folder
             t = time.perf_counter()
-            await asyncio.to_thread(write_round, rnd, self.artifacts.path(folder))
+            written = await asyncio.to_thread(write_round, rnd, self.artifacts.path(folder), done=run.handed)
             rnd.timings["write_s"] = time.perf_counter() - t
             t = time.perf_counter()
-            await self._retry("publish", lambda: self.artifacts.publish(folder))  # before the result says so
+            for path in written:  # what is not in the store yet, before the result says it is there
+                await self._retry(
+                    "publish", functools.partial(self.artifacts.publish, self.artifacts.name(path))
+                )
             rnd.timings["store_s"] = time.perf_counter() - t
             result = round_result(rnd, folder)
             t = time.perf_counter()
@@ -441,6 +469,14 @@ class InferenceWorker:
             metrics.JOBS_FINISHED.labels("failed").inc()
             await self._failed(job, exc)
 
+    async def _hand_back(self, job: Job, folder: str, v: Variant) -> bool:
+        """Publish a finished variant's image, then report it (:meth:`JobConsumer.partial`); False when the job
+        is no longer this worker's."""
+        image = f"{folder}/variant-{v.index}.png"
+        await self._retry("publish", lambda: self.artifacts.publish(image))
+        got = variant_result(v, folder)
+        return await self._retry("partial", lambda: self.queue.partial(job.id, self.name, got))
+
     async def _renew_while_progressing(self, job: Job, state: dict[str, Any]) -> None:
         """Renew the job's lease while its generation reports progress: a generation silent for longer than
         ``job_stall_seconds`` is not kept alive, so its lease runs out and another worker may take the job
@@ -465,11 +501,11 @@ class InferenceWorker:
             ):
                 return
 
-    async def _make_round(self, job: Job, progress: Any) -> Round:
+    async def _make_round(self, job: Job, progress: Any, on_variant: Any = None) -> Round:
         """The round of ``job``; after running out of memory, caches are freed and it is tried once more in
         smaller batches (``worker_oom_batch``); a second time it fails cleanly, with a friendly message."""
         try:
-            return await asyncio.to_thread(run_spec, self.studio, job.spec, progress)
+            return await asyncio.to_thread(run_spec, self.studio, job.spec, progress, on_variant)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -482,7 +518,7 @@ class InferenceWorker:
         free_device_memory()
         self.studio.max_batch = self.settings.worker_oom_batch
         try:
-            return await asyncio.to_thread(run_spec, self.studio, job.spec, progress)
+            return await asyncio.to_thread(run_spec, self.studio, job.spec, progress, on_variant)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise

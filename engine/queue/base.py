@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.jobs import Job, JobSpec, RoundResult, WorkerInfo
+from engine.jobs import Job, JobSpec, RoundResult, VariantResult, WorkerInfo
 
 
 class JobProducer(Protocol):
@@ -28,10 +28,14 @@ class JobProducer(Protocol):
 
 
 class JobConsumer(Protocol):
-    """The worker's side: claim with a lease, report progress (renews it), finish, say it is alive."""
+    """The worker's side: claim with a lease, report progress (renews it), hand back each variant as it is
+    finished (``partial``: its files published first; the producer sees it in :attr:`Job.partial`), finish,
+    say it is alive. ``progress``, ``partial`` and ``complete`` answer False when the job is no longer the
+    worker's (cancelled, or taken over after its lease ran out): the worker stops."""
 
     async def claim(self, worker: str, lease_s: float) -> Job | None: ...
     async def progress(self, job_id: str, worker: str, stage: str, percent: int, lease_s: float) -> bool: ...
+    async def partial(self, job_id: str, worker: str, variant: VariantResult) -> bool: ...
     async def complete(self, job_id: str, worker: str, result: RoundResult) -> bool: ...
     async def fail(self, job_id: str, worker: str, error: str, *, retry: bool = False) -> bool: ...
     async def release(self, job_id: str, worker: str) -> bool: ...

@@ -10,7 +10,9 @@ all keys live in one slot and the scripts below may touch them all):
   its idle time set high, so the next claim takes it before newer jobs. Entries are removed (``XACK`` +
   ``XDEL``) only when their job has finished; nothing pending is ever trimmed.
 - ``job:<id>``: a hash with the job's state, spec, attempts, lease, progress, result and error (the same
-  fields as the SQL queue's ``jobs`` row). It expires ``keep_seconds`` after the engine handled its outcome.
+  fields as the SQL queue's ``jobs`` row), and the variants finished before the round is done: each one's
+  JSON under ``pv:<index>``, their indexes in report order in ``partial``. It expires ``keep_seconds`` after
+  the engine handled its outcome.
 - ``active`` (sorted set, FIFO order): the jobs queued or running, for positions and depth; ``user:<name>``:
   a user's active jobs; ``unhandled`` (sorted set): jobs whose outcome the engine has not handled yet.
 - ``dead``: a dead-letter stream. A job delivered ``max_attempts`` times (its worker died, or it kept
@@ -33,7 +35,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from engine.jobs import Job, JobSpec, JobState, RoundResult, WorkerInfo
+from engine.jobs import Job, JobSpec, JobState, RoundResult, VariantResult, WorkerInfo
 from engine.queue.base import WorkerWatch
 from engine.store.models import now
 
@@ -160,6 +162,22 @@ elseif op == 'progress' then
   redis.call('XCLAIM', stream, group, w, 0, st[4], 'JUSTID')  -- idle 0: the lease is renewed
   return 1
 
+elseif op == 'partial' then
+  -- one finished variant: its JSON under 'pv:<index>' (kept as the worker sent it, never re-encoded),
+  -- its index appended to 'partial' (the report order) unless an earlier delivery reported it already
+  local id, w, index, variant = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+  local jk = jkey(id)
+  local st = redis.call('HMGET', jk, 'state', 'worker', 'cancel_requested', 'partial', 'pv:' .. index)
+  if st[1] ~= 'running' or st[2] ~= w then return 0 end
+  if st[3] == '1' then
+    finish(id, 'cancelled', {})
+    return 0
+  end
+  local order = st[4] or ''
+  if not st[5] then order = (order == '') and index or (order .. ',' .. index) end
+  redis.call('HSET', jk, 'pv:' .. index, variant, 'partial', order, 'updated_at', now)
+  return 1
+
 elseif op == 'complete' then
   local id, w, result = ARGV[4], ARGV[5], ARGV[6]
   local st = redis.call('HMGET', jkey(id), 'state', 'worker')
@@ -259,6 +277,11 @@ def _job(h: dict[str, str]) -> Job:
         created_at=float(h.get("created_at") or 0),
         finished_at=float(h["finished_at"]) if h.get("finished_at") else None,
         handled=h.get("handled") == "1",
+        partial=[
+            VariantResult.from_dict(json.loads(h[f"pv:{i}"]))
+            for i in (h.get("partial") or "").split(",")
+            if i
+        ],
     )
 
 
@@ -388,6 +411,13 @@ class RedisJobQueue:
         """Report progress and renew the lease. False means stop: the job was cancelled or taken over."""
         pct = max(0, min(100, int(percent)))
         return bool(await self._run("progress", job_id, worker, stage[:80], pct, lease_s))
+
+    async def partial(self, job_id: str, worker: str, variant: VariantResult) -> bool:
+        """One finished variant of a running job (its files published already), for the engine to post
+        before the round is done. False means stop, as for :meth:`progress`; the lease is not renewed."""
+        return bool(
+            await self._run("partial", job_id, worker, int(variant.index), json.dumps(variant.to_dict()))
+        )
 
     async def complete(self, job_id: str, worker: str, result: RoundResult) -> bool:
         return bool(await self._run("complete", job_id, worker, json.dumps(result.to_dict())))

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from engine.jobs import Job, JobSpec, JobState, RoundResult, WorkerInfo
+from engine.jobs import Job, JobSpec, JobState, RoundResult, VariantResult, WorkerInfo, merge_partial
 from engine.queue.base import WorkerWatch
 from engine.store.models import JobRow, Worker, now
 
@@ -43,6 +43,7 @@ def _to_job(r: JobRow) -> Job:
         created_at=r.created_at,
         finished_at=r.finished_at,
         handled=r.handled,
+        partial=[VariantResult.from_dict(v) for v in r.partial or []],
     )
 
 
@@ -224,6 +225,22 @@ class SqlJobQueue:
             row.stage, row.percent = stage[:80], max(0, min(100, int(percent)))
             row.lease_until, row.updated_at = now() + lease_s, now()
             row.progress_seq += 1
+            return True
+
+    async def partial(self, job_id: str, worker: str, variant: VariantResult) -> bool:
+        """One finished variant of a running job (its files published already), for the engine to post
+        before the round is done. False means stop, as for :meth:`progress`; the lease is not renewed."""
+        async with self.sessions() as s, s.begin():
+            row = await s.get(JobRow, job_id, with_for_update=True)
+            if row is None or row.state != "running" or row.worker != worker:
+                return False
+            if row.cancel_requested:
+                row.state, row.stage, row.finished_at = "cancelled", "cancelled", now()
+                row.progress_seq += 1
+                return False
+            got = [VariantResult.from_dict(v) for v in row.partial or []]
+            row.partial = [v.to_dict() for v in merge_partial(got, variant)]
+            row.updated_at = now()
             return True
 
     async def complete(self, job_id: str, worker: str, result: RoundResult) -> bool:

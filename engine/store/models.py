@@ -120,6 +120,8 @@ class JobRow(Base):
     updated_at: Mapped[float] = mapped_column(Float, default=now)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     handled: Mapped[bool] = mapped_column(Boolean, default=False)  # engine has stored the outcome
+    # the variants finished before the round is done (engine.jobs.VariantResult dicts, in report order)
+    partial: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Outbox(Base):

@@ -438,7 +438,9 @@ class Repo:
         self, job_id: str, campaign_id: int, outcome: Callable[[Campaign, Round], NewRows | None]
     ) -> bool:
         """Store a finished job's outcome once: ``outcome`` builds the rows and changes for a round that is
-        still active and returns None otherwise. False if the job has no round (nothing stored)."""
+        still active and returns None otherwise. False if the job has no round (nothing stored). Posts
+        stored already (cards posted as their variants were ready, :meth:`round_cards`) are not added
+        again; the cards' records become the outcome's."""
         async with self.sessions() as s, s.begin():
             rnd = (await s.execute(select(Round).where(Round.job_id == job_id))).scalar_one_or_none()
             camp = await s.get(Campaign, campaign_id)
@@ -450,8 +452,40 @@ class Repo:
                     setattr(rnd, k, v)
                 for k, v in rows.campaign.items():
                     setattr(camp, k, v)
-                s.add_all(rows.add)
+                await self._add_new(s, rows.add)
         return True
+
+    async def round_cards(
+        self, job_id: str, campaign_id: int, build: Callable[[Campaign, Round], NewRows]
+    ) -> int:
+        """Store cards of a round still being made (variants finished before the round): ``build`` makes
+        their rows; posts stored already are not added again, card records are replaced. Nothing is stored
+        when the round is finished already (its outcome holds every card). How many posts were added."""
+        async with self.sessions() as s, s.begin():
+            rnd = (await s.execute(select(Round).where(Round.job_id == job_id))).scalar_one_or_none()
+            camp = await s.get(Campaign, campaign_id)
+            if rnd is None or camp is None or rnd.state not in ACTIVE_ROUND_STATES:
+                return 0
+            return await self._add_new(s, build(camp, rnd).add)
+
+    @staticmethod
+    async def _add_new(s: AsyncSession, rows: Sequence[Row]) -> int:
+        """Add ``rows`` but the posts whose key is stored already; a card replaces its stored record (the
+        card id is its round's and index). How many posts were added."""
+        keys = [r.key for r in rows if isinstance(r, Outbox)]
+        have = set((await s.scalars(select(Outbox.key).where(Outbox.key.in_(keys)))).all()) if keys else set()
+        added = 0
+        for r in rows:
+            if isinstance(r, Card):
+                await s.merge(r)
+            elif not isinstance(r, Outbox) or r.key not in have:
+                s.add(r)
+                added += isinstance(r, Outbox)
+        return added
+
+    async def card(self, card_id: str) -> Card | None:
+        async with self.sessions() as s:
+            return await s.get(Card, card_id)
 
     async def cards(self, campaign_id: int) -> Sequence[Card]:
         async with self.sessions() as s:

@@ -359,7 +359,7 @@ async def test_round_refine_by_reaction_button_and_reply(
                 m for m in fake.bot_messages(thread) if m["content"].startswith("Round ") and m["attachments"]
             ]
 
-        await until(lambda: len(cards()) == 2, timeout=120, what="two cards")
+        await until(lambda: len(cards()) == 2 and len(grids()) == 1, timeout=120, what="two cards, the sheet")
         (grid,) = grids()
         assert fake.files[grid["id"]][0][1].startswith(PNG)
         await until(lambda: len(fake.reactions.get(grid["id"], [])) == 2, what="number reactions")

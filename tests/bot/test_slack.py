@@ -382,7 +382,7 @@ async def test_campaign_round_trip_in_a_slack_thread(
         assert ok.latency < 3 and ok.ack and "Working on it" in ok.ack["text"]
         await until(lambda: len(fake.roots()) == 1, what="root")
         root = st.root()
-        await until(lambda: len(fake.cards(root)) == 1, timeout=120, what="round 1 card")
+        await until(lambda: len(fake.grids(root)) == 1, timeout=120, what="round 1: its card, then its sheet")
         (grid,) = fake.grids(root)
         (card,) = fake.cards(root)
         assert grid.reactions == {"one": [fake.BOT_USER]}

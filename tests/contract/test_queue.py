@@ -146,6 +146,70 @@ async def test_progress_complete_and_unhandled(queue: Queue) -> None:
     assert done.result == RESULT and done.result.seconds == 2.0  # typed across the boundary, names relative
 
 
+def _variant(k: int, headline: str = "") -> VariantResult:
+    return VariantResult(
+        k,
+        headline or f"Headline {k}",
+        "Body.",
+        "Start now",
+        f"images/C1/round-1/variant-{k}.png",
+        visual={"seed": 7 + k, "latent": [0.1 + k / 3, -1e-17, 2.0**-40]},  # floats exactly, across JSON
+        palette_index=k - 1,
+    )
+
+
+async def test_partial_variants_are_seen_while_the_job_runs(queue: Queue) -> None:
+    """A worker hands back each variant as it is finished; the engine sees them on the running job, in the
+    order reported, before the result. A variant reported again replaces its earlier report in place."""
+    await queue.enqueue(spec("a"))
+    j = await queue.claim("w1", 30)
+    assert j is not None and j.partial == []
+    assert await queue.partial("a", "w1", _variant(2))
+    assert await queue.partial("a", "w1", _variant(1))
+    got = await queue.get("a")
+    assert got is not None and got.state == JobState.RUNNING and got.result is None
+    assert got.partial == [_variant(2), _variant(1)]  # typed, every field (and float) as sent
+    (seen,) = await queue.unhandled()
+    assert seen.partial == [_variant(2), _variant(1)]
+    assert not await queue.partial("a", "w2", _variant(3))  # not w2's job
+    assert await queue.partial("a", "w1", _variant(2, "Made again"))
+    got = await queue.get("a")
+    assert got is not None and [(v.index, v.headline) for v in got.partial] == [
+        (2, "Made again"),
+        (1, "Headline 1"),
+    ]
+    assert await queue.complete("a", "w1", RESULT)
+    assert not await queue.partial("a", "w1", _variant(3))  # finished: no more
+    done = await queue.get("a")
+    assert done is not None and done.result == RESULT and len(done.partial) == 2
+
+
+async def test_partial_tells_a_cancelled_or_replaced_worker_to_stop(queue: Queue) -> None:
+    await queue.enqueue(spec("a"))
+    await queue.enqueue(spec("b"))
+    assert (await queue.claim("w1", 30)) is not None
+    assert await queue.partial("a", "w1", _variant(1))
+    assert await queue.cancel("a")
+    assert not await queue.partial("a", "w1", _variant(2))  # cancelled: the worker stops
+    cancelled = await queue.get("a")
+    assert cancelled is not None and cancelled.state == JobState.CANCELLED
+    assert [v.index for v in cancelled.partial] == [1]
+    # a worker that lost its lease is refused; the new holder's reports join the earlier delivery's
+    assert (await queue.claim("w1", 30)) is not None
+    assert await queue.partial("b", "w1", _variant(1))
+    await _expire(queue, "b")
+    again = await queue.claim("w2", 30)
+    assert again is not None and again.id == "b" and [v.index for v in again.partial] == [1]
+    assert not await queue.partial("b", "w1", _variant(2))
+    assert await queue.partial("b", "w2", _variant(1, "Made again"))
+    assert await queue.partial("b", "w2", _variant(2))
+    got = await queue.get("b")
+    assert got is not None and [(v.index, v.headline) for v in got.partial] == [
+        (1, "Made again"),
+        (2, "Headline 2"),
+    ]
+
+
 async def test_worker_heartbeats(queue: Queue) -> None:
     assert await queue.workers() == []
     await queue.heartbeat("w1", "starting", device="cpu", pid=123)

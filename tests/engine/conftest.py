@@ -57,14 +57,15 @@ class Studio:
         for _ in range(times):
             await self.engine.pump()
 
-    async def work(self, *, fail: str | None = None) -> Job:
-        """Play the worker for the next queued job: claim it, report progress, write its images, finish."""
-        job = await self.queue.claim("w1", 30)
+    async def start(self, worker: str = "w1") -> Job:
+        """Play the worker: claim the next queued job and report progress."""
+        job = await self.queue.claim(worker, 30)
         assert job is not None, "nothing queued"
-        assert await self.queue.progress(job.id, "w1", "writing copy", 30, 30)
-        if fail:
-            await self.queue.fail(job.id, "w1", fail)
-            return job
+        assert await self.queue.progress(job.id, worker, "writing copy", 30, 30)
+        return job
+
+    def make(self, job: Job, headline: str = "Headline") -> list[VariantResult]:
+        """Write a job's images (as the worker does) and return its variants."""
         folder = self.artifacts.round_dir(job.spec.campaign_id, job.spec.round_number)
         out = self.artifacts.path(folder)
         out.mkdir(parents=True, exist_ok=True)
@@ -74,13 +75,19 @@ class Studio:
             variants.append(
                 VariantResult(
                     k,
-                    f"Headline {k} of {job.id}",
+                    f"{headline} {k} of {job.id}",
                     f"Body {k}.",
                     "Start now",
                     f"{folder}/variant-{k}.png",
                     visual={"seed": job.spec.seed + k},
                 )
             )
+        return variants
+
+    async def finish(self, job: Job, variants: list[VariantResult], worker: str = "w1") -> None:
+        """Play the worker's end of a round: the contact sheet and copy written, the result handed back."""
+        folder = self.artifacts.round_dir(job.spec.campaign_id, job.spec.round_number)
+        out = self.artifacts.path(folder)
         Image.new("RGB", (8, 8)).save(out / "contact-sheet.png")
         (out / "copy.md").write_text("# copy\n")
         lineage = {
@@ -95,9 +102,18 @@ class Studio:
             variants=variants,
             size=job.spec.size,
             seed=job.spec.seed,
+            models={"copy": "tiny@1", "visual": "tiny@1"},
             timings={"copy_s": 1.0, "visual_s": 1.0},
         )
-        assert await self.queue.complete(job.id, "w1", result)
+        assert await self.queue.complete(job.id, worker, result)
+
+    async def work(self, *, fail: str | None = None) -> Job:
+        """Play the worker for the next queued job: claim it, report progress, write its images, finish."""
+        job = await self.start()
+        if fail:
+            await self.queue.fail(job.id, "w1", fail)
+            return job
+        await self.finish(job, self.make(job))
         return job
 
 

@@ -184,3 +184,30 @@ async def test_an_export_leaves_out_the_withheld_variant_and_every_sheet_that_sh
         text = b"".join(zf.read(n) for n in zf.namelist())
     assert names == ["variant-1.png", "variant-3.png", "withheld.txt"], names
     assert b"Headline 2" not in text and b"Variant 2 of this round" in text
+
+
+async def test_a_withheld_variant_is_not_posted_when_it_is_ready_either(studio: Studio) -> None:
+    """Cards posted as each variant is ready (before the round is done) go through the same moderation:
+    the withheld variant's note stands in for its card at once, and the finished round adds neither again."""
+    await studio.command("smart watch --variants 3")
+    await studio.pump()
+    job = await studio.start()
+    made = studio.make(job)
+    for v in made[:2]:
+        assert await studio.queue.partial(job.id, "w1", v)
+    await studio.pump(1)
+    t = studio.thread()
+    posted = [m.text + " ".join(f"{k} {v}" for k, v in m.fields) for m in studio.chat.thread(t)]
+    assert [c.title for c in studio.chat.cards(t)] == ["C1-R1-V1"]
+    assert not [p for p in posted if "Headline 2" in p], posted
+    assert sum("variant 2 was withheld" in p for p in posted) == 1
+    assert [c.id for c in await studio.engine.repo.cards(1)] == ["C1-R1-V1"]
+    await studio.finish(job, made)
+    await studio.pump()
+    posted = [m.text + " ".join(f"{k} {v}" for k, v in m.fields) for m in studio.chat.thread(t)]
+    assert [c.title for c in studio.chat.cards(t)] == ["C1-R1-V1", "C1-R1-V3"]
+    assert sum("variant 2 was withheld" in p for p in posted) == 1 and not [
+        p for p in posted if "Headline 2" in p
+    ]
+    (grid,) = studio.chat.grids(t)
+    assert grid.file is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from engine.jobs import Job, JobSpec, JobState, RoundResult, WorkerInfo
+from engine.jobs import Job, JobSpec, JobState, RoundResult, VariantResult, WorkerInfo, merge_partial
 
 
 class FakeQueue:
@@ -42,7 +42,7 @@ class FakeQueue:
 
     async def get(self, job_id: str) -> Job | None:
         j = self.jobs.get(job_id)
-        return replace(j) if j else None
+        return replace(j, partial=list(j.partial)) if j else None
 
     async def position(self, job_id: str) -> int:
         j = self.jobs.get(job_id)
@@ -60,7 +60,7 @@ class FakeQueue:
         return sum(1 for j in self.jobs.values() if j.state.active)
 
     async def unhandled(self) -> list[Job]:
-        return [replace(self.jobs[i]) for i in self._order if not self.jobs[i].handled]
+        return [replace(j, partial=list(j.partial)) for i in self._order if not (j := self.jobs[i]).handled]
 
     async def mark_handled(self, job_id: str) -> None:
         self.jobs[job_id].handled = True
@@ -98,6 +98,16 @@ class FakeQueue:
             self._bump(j, state=JobState.CANCELLED, stage="cancelled")
             return False
         self._bump(j, stage=stage, percent=percent)
+        return True
+
+    async def partial(self, job_id: str, worker: str, variant: VariantResult) -> bool:
+        j = self.jobs[job_id]
+        if j.state != JobState.RUNNING or j.worker != worker:
+            return False
+        if j.cancel_requested:
+            self._bump(j, state=JobState.CANCELLED, stage="cancelled")
+            return False
+        j.partial = merge_partial(j.partial, variant)
         return True
 
     async def complete(self, job_id: str, worker: str, result: RoundResult) -> bool:

@@ -1,6 +1,6 @@
 """A stand-in for the studio: what the worker needs of one (a device, a batch knob, a round per job), without
 models. ``fault`` runs inside the generation, after its first progress report: it can hang, or raise what
-a device raises."""
+a device raises. Like the studio, it calls ``on_variant`` with each variant as it is composed."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class StandInStudio:
         self.fault = fault
         self.max_batch: int | None = None
         self.batches: list[int | None] = []  # max_batch of every generation, in order
+        self.on_variant: Callable[[Variant], None] | None = None  # as Studio: each variant once composed
 
     def warm_up(self) -> None:
         return None
@@ -42,6 +43,10 @@ class StandInStudio:
             )
             for k in range(1, variants + 1)
         ]
+        for k, v in enumerate(out, start=1):  # composed one by one, as the studio does
+            progress(f"composing variant {k}/{variants}", 0.6 + 0.35 * (k - 1) / variants)
+            if self.on_variant is not None:
+                self.on_variant(v)
         rnd = Round(number=1, brief=brief, size="square", seed=1, variants=out)
         rnd.sheet = Image.new("RGB", (8, 8))
         return rnd
@@ -50,8 +55,11 @@ class StandInStudio:
         """The studio's batch entry point: each ask made in turn, each outcome (a round or an error) its own."""
         out: list[Round | Exception] = []
         for ask in asks:
+            default, self.on_variant = self.on_variant, ask.on_variant or self.on_variant
             try:
                 out.append(self.first_round(ask.brief, variants=ask.variants or 4, progress=ask.progress))
             except Exception as exc:
                 out.append(exc)
+            finally:
+                self.on_variant = default
         return out
