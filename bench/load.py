@@ -154,6 +154,7 @@ class CampaignRow:
     accepted: bool = False
     ack_text: str = ""
     campaign: str | None = None
+    root_s: float | None = None  # until the thread's root was posted
     cards: int = 0
     first_card_s: float | None = None
     last_card_s: float | None = None
@@ -166,7 +167,7 @@ class CampaignRow:
     def public(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("sent")
-        for k in ("ack_s", "first_card_s", "last_card_s"):
+        for k in ("ack_s", "root_s", "first_card_s", "last_card_s"):
             d[k] = None if d[k] is None else round(d[k], 4)
         ratio = (
             self.first_card_s / self.last_card_s
@@ -222,6 +223,7 @@ def collect(fake: BenchSlack, row: CampaignRow) -> None:
         return
     m = ROOT_TEXT.search(root.text)
     row.campaign = m.group(1) if m else None
+    row.root_s = fake.posted_at[(root.channel, root.ts)] - row.sent
     cards = fake.cards(root)
     times = sorted(fake.posted_at[(c.channel, c.ts)] for c in cards)
     row.cards = len(cards)
@@ -520,6 +522,15 @@ class Driver:
         }
 
 
+def write_calls(fake: BenchSlack, path: Path) -> None:
+    """--keep: every Web API call the fake answered (seconds since its first), for a timeline."""
+    t0 = fake.calls[0][0] if fake.calls else 0.0
+    with path.open("w") as f:
+        for t, method, params in fake.calls:
+            keep = {k: str(params[k])[:80] for k in ("channel", "thread_ts", "ts", "text") if k in params}
+            f.write(json.dumps({"t": round(t - t0, 4), "method": method, **keep}, ensure_ascii=False) + "\n")
+
+
 def growth(levels: list[dict[str, Any]], sweep: list[dict[str, Any]]) -> dict[str, Any]:
     """How the cost grows: with concurrency (wall time and s/variant by N, a linear fit of wall on N)
     and with variants per campaign (a linear fit of one campaign's last-card time on its variants)."""
@@ -546,7 +557,8 @@ def growth(levels: list[dict[str, Any]], sweep: list[dict[str, Any]]) -> dict[st
 
 async def run_mode(mode: str, a: argparse.Namespace, briefs: list[dict[str, Any]]) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix=f"campaignbot-load-{mode}-"))
-    fake = await BenchSlack().start()
+    fake = BenchSlack()
+    await fake.start()
     service = Service(mode, tmp, a.batch_jobs, a.batch_window_ms)
     sampler = RssSampler()
     out: dict[str, Any] = {"mode": mode, "label": MODES[mode], "logs": str(tmp) if a.keep else None}
@@ -588,6 +600,8 @@ async def run_mode(mode: str, a: argparse.Namespace, briefs: list[dict[str, Any]
         out["memory"] = sampler.report()
         out["fake_problems"] = {"count": len(fake.problems), "first": fake.problems[:5]}
         fake.app_url = None
+        if a.keep:
+            write_calls(fake, tmp / "slack-calls.jsonl")
         await fake.close()
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -598,8 +612,12 @@ async def run_mode(mode: str, a: argparse.Namespace, briefs: list[dict[str, Any]
 def _level(modes: dict[str, Any], mode: str, n: int) -> dict[str, Any] | None:
     for lv in modes.get(mode, {}).get("concurrency", []):
         if lv["n"] == n:
-            return lv
+            return dict(lv)
     return None
+
+
+def _get(level: dict[str, Any] | None, key: str) -> float | None:
+    return None if level is None else level.get(key)
 
 
 def _ratio(x: float | None, y: float | None) -> float | None:
@@ -619,8 +637,8 @@ def targets(modes: dict[str, Any]) -> dict[str, Any]:
     burst = product.get("burst") or {}
     mem = product.get("memory") or {}
     values = {
-        "c_vs_b_wall_8": _ratio(c8 and c8["wall_s"], b8 and b8["wall_s"]),
-        "c_vs_a_variants_per_s_8": _ratio(c8 and c8["variants_per_s"], a8 and a8["variants_per_s"]),
+        "c_vs_b_wall_8": _ratio(_get(c8, "wall_s"), _get(b8, "wall_s")),
+        "c_vs_a_variants_per_s_8": _ratio(_get(c8, "variants_per_s"), _get(a8, "variants_per_s")),
         "first_over_last_card_median": round(statistics.median(ratios), 4) if ratios else None,
         "burst_ack_p99_ms": (burst.get("ack_ms") or {}).get("p99"),
         "burst_ack_max_s": None
@@ -782,7 +800,11 @@ def plot(report: dict[str, Any], path: Path) -> str | None:
         ("per campaign, median time to first / last card", "concurrent campaigns N", "s"),
         ("one campaign: time to its last card", "variants per campaign", "s"),
     ]
-    for axis, (title, xl, yl) in zip(ax.flat, titles, strict=True):
+    ns = sorted({lv["n"] for m in report["modes"].values() for lv in m.get("concurrency", [])})
+    vs = sorted({s["variants"] for m in report["modes"].values() for s in m.get("variant_sweep", [])})
+    for axis, (title, xl, yl), ticks in zip(ax.flat, titles, [ns, ns, ns, vs], strict=True):
+        if ticks:
+            axis.set_xticks(ticks)
         axis.set_title(title, fontsize=10)
         axis.set_xlabel(xl)
         axis.set_ylabel(yl)
@@ -795,7 +817,13 @@ def plot(report: dict[str, Any], path: Path) -> str | None:
         f"{(report['git']['commit'] or '?')[:10]}",
         fontsize=10,
     )
-    fig.tight_layout()
+    memory = "; ".join(
+        f"({mode}) bot {_f((m.get('memory') or {}).get('bot', {}).get('hwm_mb'), '{:.0f}')} MB, worker "
+        f"{_f((m.get('memory') or {}).get('worker', {}).get('hwm_mb'), '{:.0f}')} MB"
+        for mode, m in report["modes"].items()
+    )
+    fig.text(0.5, 0.005, f"peak RSS: {memory}", ha="center", fontsize=9)
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
