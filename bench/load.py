@@ -746,6 +746,15 @@ def table(report: dict[str, Any]) -> str:
     for mode, m in report["modes"].items():
         cells = [f"V={s['variants']}: {_f(s['last_card_s']['max'])}" for s in m.get("variant_sweep", [])]
         lines.append(f"  {mode}: " + ", ".join(cells))
+    lines += ["", "how the cost grows: s per variant by N; one campaign, s per extra variant (linear fit)"]
+    for mode, m in report["modes"].items():
+        g = m.get("growth") or {}
+        by_n = (g.get("concurrency") or {}).get("s_per_variant_by_n") or {}
+        fit = (g.get("variants") or {}).get("fit_s_per_variant") or {}
+        cells = ", ".join(f"N={n}: {_f(v)}" for n, v in by_n.items())
+        lines.append(
+            f"  {mode}: {cells or '-'}; +{_f(fit.get('slope'))} s per variant over {_f(fit.get('intercept'))} s"
+        )
     lines += ["", "start-up, burst and memory"]
     for mode, m in report["modes"].items():
         st, b, mem = m.get("startup") or {}, m.get("burst") or {}, m.get("memory") or {}
