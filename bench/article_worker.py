@@ -54,6 +54,7 @@ from engine.inference.creative.types import CopyVariant  # noqa: E402
 from engine.inference.record import Round, Variant  # noqa: E402
 from engine.inference.studio import (  # noqa: E402
     Progress,
+    RoundAsk,
     Studio,
     _check_round_args,
     _noop,
@@ -121,6 +122,7 @@ class ArticleStudio(Studio):
         progress: Progress = _noop,
         cta: str | None = None,
         colour: str | None = None,
+        on_variant: Any = None,
     ) -> Round:
         _check_round_args(variants, size)
         timings: dict[str, float] = {}
@@ -156,8 +158,33 @@ class ArticleStudio(Studio):
             models=self.model_names(brief.language),
             grounding={},
         )
-        self._compose(rnd, progress, timings)
+        self._compose(rnd, progress, timings, on_variant)
         return rnd
+
+    def make_rounds(self, asks: list[RoundAsk]) -> list[Round | Exception]:
+        """The worker's entry point: each job the article's way, one after another (no batching)."""
+        out: list[Round | Exception] = []
+        for ask in asks:
+            try:
+                if ask.parent is not None:
+                    raise UserError(
+                        "The article's worker makes first rounds only (the load benchmark sends none)."
+                    )
+                out.append(
+                    self.first_round(
+                        ask.brief,
+                        variants=4 if ask.variants is None else ask.variants,
+                        size=ask.size or "square",
+                        seed=ask.seed or 0,
+                        progress=ask.progress,
+                        cta=ask.cta,
+                        colour=ask.colour,
+                        on_variant=ask.on_variant,
+                    )
+                )
+            except Exception as exc:
+                out.append(exc)
+        return out
 
     def refine_round(self, *args: Any, **kwargs: Any) -> Round:
         raise UserError("The article's worker makes first rounds only (the load benchmark sends no refines).")
