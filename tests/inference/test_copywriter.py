@@ -224,12 +224,12 @@ def test_lexicon_ships_with_the_model_and_rejects_made_up_words(tiny_copy_model_
     grounding = cw.ground(brief)
     context = Brief(product=brief.product, keywords=(grounding.category, *grounding.benefits))
     prompts = cw.prompts(brief, None, 4, seed=3)
-    cands = cw._sample(brief, grounding, prompts, 12, seed=3)
+    [cands] = cw.write_many([cw._sample(brief, grounding, prompts, 12, seed=3)])  # type: ignore[list-item]
     for c in cands:
         unknown = rules.unknown_words(c.copy, context, cw.lexicon)
         assert any(r.startswith("unknown word") for r in c.reasons) == bool(unknown)
     cw.lexicon = frozenset({"the"})  # now nearly every candidate has words the model "never saw"
-    cands = cw._sample(brief, grounding, prompts, 12, seed=3)
+    [cands] = cw.write_many([cw._sample(brief, grounding, prompts, 12, seed=3)])  # type: ignore[list-item]
     assert sum(any(r.startswith("unknown word") for r in c.reasons) for c in cands) >= 10
 
 
