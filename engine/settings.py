@@ -154,12 +154,13 @@ class Settings(BaseSettings):
     worker_http_host: str = Field(
         default="127.0.0.1", description="address of the worker's health server (0.0.0.0 in a container)"
     )
-    worker_batch_jobs: int = Field(
-        default=8,
+    worker_batch_jobs: int | None = Field(
+        default=None,
         ge=1,
         le=64,
         description="most ready jobs a worker takes at once and makes together (cross-job micro-batching: "
-        "shared model batches, each job's cards as made alone); 1: one job at a time",
+        "shared model batches, each job's cards as made alone); 1: one job at a time; unset: 1 on a CPU "
+        "(measured faster there, bench/results/load.json), 8 on a GPU",
     )
     worker_batch_window_ms: float = Field(
         default=30.0,

@@ -212,3 +212,43 @@ def test_the_studio_hands_each_variant_over_as_soon_as_it_is_composed(tmp_path: 
         "done",
     ]
     assert rnd.sheet is not None
+
+
+class BatchStudio(StandInStudio):
+    """Records the jobs of every make_rounds call; the brief "broken" raises in its own part."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[str]] = []
+
+    def make_rounds(self, asks: list[Any]) -> list[Any]:
+        self.calls.append([a.brief.product for a in asks])
+        return super().make_rounds(asks)
+
+    def first_round(self, brief: Any, **kw: Any) -> Any:
+        if brief.product == "broken":
+            raise RuntimeError("this job's own bug")
+        return super().first_round(brief, **kw)
+
+
+async def test_ready_jobs_are_made_in_one_batch_and_a_bad_one_fails_alone(tmp_path: Path) -> None:
+    """Cross-job batching: with worker_batch_jobs=3 the three ready jobs go to the studio in one call; the
+    one that raises is retried (a delivery counted), its batch-mates complete; a job delivered again is
+    then made alone. Unset on a CPU, one job at a time."""
+    queue = FakeQueue()
+    for i, product in enumerate(["watch", "broken", "coffee"], start=1):
+        spec = _spec()
+        spec.id, spec.campaign_id, spec.brief = f"C{i}-R1", i, {"product": product}
+        await queue.enqueue(spec)
+    settings = Settings(data_dir=tmp_path, worker_batch_jobs=3, _env_file=None)  # type: ignore[call-arg]
+    studio = BatchStudio()
+    w = InferenceWorker(settings, queue, LocalArtifacts(tmp_path), name="w1", studio=studio)  # type: ignore[arg-type]
+    assert await w.run(burst=True) == 0
+    assert studio.calls[0] == ["watch", "broken", "coffee"]
+    assert all(call == ["broken"] for call in studio.calls[1:]) and len(studio.calls) == 3  # retried alone
+    assert queue.jobs["C1-R1"].state == queue.jobs["C3-R1"].state == JobState.DONE
+    assert queue.jobs["C2-R1"].state == JobState.FAILED and queue.jobs["C2-R1"].attempts == 3
+    one = InferenceWorker(
+        Settings(data_dir=tmp_path, _env_file=None), FakeQueue(), LocalArtifacts(tmp_path), studio=studio
+    )  # type: ignore[arg-type,call-arg]
+    assert one.batch_jobs == 1  # unset on a CPU: one at a time (measured faster there)
