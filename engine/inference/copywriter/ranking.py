@@ -35,6 +35,8 @@ from engine.inference.creative.copy_rules import (
 from engine.inference.creative.types import CopyVariant
 from engine.inference.product_knowledge import Grounding
 
+SCORE_SLICE = 512  # completion positions whose output-layer logits are computed at once while scoring
+
 
 class ScoringMixin(DecodingMixin):
     """The scoring half of :class:`~engine.inference.copywriter.writer.Copywriter` (it sets these)."""
@@ -129,13 +131,21 @@ class ScoringMixin(DecodingMixin):
         cols = torch.isfinite(bias).any(0).nonzero().squeeze(-1)
         weight_t = head.weight[cols].T.contiguous()  # a contiguous (hidden, cols) matmul is the fast one
         row_of = torch.arange(len(ids), device=ids.device)[:, None].expand_as(keep)[keep]
-        sub = (hidden[keep] @ weight_t).float() + bias[:, cols][row_of]
-        if head.bias is not None:
-            sub = sub + head.bias[cols].float()
+        kept = hidden[keep]
+        row_bias = bias[:, cols]
         index = torch.full((bias.shape[-1],), -1, dtype=torch.long, device=ids.device)
         index[cols] = torch.arange(len(cols), device=ids.device)
         where = index[targets[keep].clamp(max=bias.shape[-1] - 1)]
-        picked = torch.log_softmax(sub, dim=-1).gather(-1, where.clamp(min=0)[:, None]).squeeze(-1)
+        parts = []
+        # in slices of positions: the (positions, columns) logits of a whole round's candidates were
+        # hundreds of MB at once (twice, with their log-softmax), most of the worker's peak memory
+        for a in range(0, len(kept), SCORE_SLICE):
+            sub = (kept[a : a + SCORE_SLICE] @ weight_t).float() + row_bias[row_of[a : a + SCORE_SLICE]]
+            if head.bias is not None:
+                sub = sub + head.bias[cols].float()
+            w = where[a : a + SCORE_SLICE]
+            parts.append(torch.log_softmax(sub, dim=-1).gather(-1, w.clamp(min=0)[:, None]).squeeze(-1))
+        picked = torch.cat(parts) if parts else torch.zeros(0, device=ids.device)
         picked = torch.where(where < 0, torch.full_like(picked, -20.0), picked)
         logp = torch.zeros(keep.shape, dtype=picked.dtype, device=ids.device)
         logp[keep] = picked
