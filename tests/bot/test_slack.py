@@ -385,6 +385,8 @@ async def test_campaign_round_trip_in_a_slack_thread(
         await until(lambda: len(fake.grids(root)) == 1, timeout=120, what="round 1: its card, then its sheet")
         (grid,) = fake.grids(root)
         (card,) = fake.cards(root)
+        # the sheet's number reactions are added by a call of their own, right after the sheet is posted
+        await until(lambda: bool(grid.reactions), what="the sheet's reactions")
         assert grid.reactions == {"one": [fake.BOT_USER]}
         files = [m for m in fake.thread(root) if m.files]
         assert len(files) == 2 and all(fake.files[m.files[0]].data for m in files)  # sheet + creative

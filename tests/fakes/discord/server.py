@@ -678,7 +678,8 @@ class FakeDiscord:
     async def _r_edit_message(self, request: web.Request, cid: str, mid: str) -> web.Response:
         msg = self.messages.get(mid)
         if msg is None or msg["channel_id"] != cid:
-            self.problems.append(f"edit of unknown message {mid} in {cid}")
+            where = f"it is in {msg['channel_id']}" if msg is not None else "no such message"
+            self.problems.append(f"edit of unknown message {mid} in {cid} ({where})")
             return _json({"message": "Unknown Message", "code": 10008}, 404)
         payload, _ = await self._body(request)
         if "content" in payload:
