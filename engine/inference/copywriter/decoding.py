@@ -100,8 +100,9 @@ class DecodingMixin:
 
     def sample_many(self, requests: list[Sampling]) -> list[list[str]]:
         """The completions of several sampling requests (several jobs' candidates), decoded together in as
-        few model batches as fit (at most ``batch_rows`` rows each, and prompts plus new tokens within the
-        model's context). Each request keeps its own seeded generator, temperature, facts and token budget,
+        few model batches as fit (at most ``batch_rows`` or ``max_batch`` rows each, though a single request
+        with more rows than that is decoded whole, alone; prompts plus new tokens within the model's
+        context). A request is never split across batches. Each request keeps its own seeded generator, temperature, facts and token budget,
         so its completions are the ones it gets decoded alone (up to float rounding in a bigger batch)."""
         encoded = [self._encode(r.prompts, r.max_new) for r in requests]
         limit = self._context()
