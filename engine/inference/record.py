@@ -100,7 +100,7 @@ class Round:
 
 
 # zlib level 3, not Pillow's ``optimize=True`` (level 9 plus a filter search): measured on a 1080x1080 card,
-# 0.09 s and 983 KB against 1.55 s and 841 KB; with four cards and a sheet per round ``optimize`` cost about
+# 0.09 s and 983 KB against 1.57 s and 841 KB; with four cards and a sheet per round ``optimize`` cost about
 # 7 s of every round (bench/results/png.json, ``python bench/png_levels.py``).
 PNG_OPTIONS: dict[str, Any] = {"compress_level": 3}
 
