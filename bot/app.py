@@ -160,6 +160,8 @@ def run_worker(argv: list[str] | None = None) -> int:
     if a.health:
         return inference.health(settings)
 
+    inference.lower_priority(settings)
+
     async def _main() -> int:
         from bot import worker_http  # noqa: PLC0415
 

@@ -25,6 +25,7 @@ from engine.ids import card_id
 from engine.jobs import Job, JobState, RoundResult, VariantResult
 from engine.moderation import ModerationList
 from engine.outbox import OutboxSender, Posts, is_permanent_error
+from engine.priority import no_wait
 from engine.queue import JobProducer
 from engine.retention import EVENT_MEMORY_S, Retention
 from engine.rounds import Rounds
@@ -186,6 +187,9 @@ class Delivery:
         self.retention = retention
         self.posts = rounds.posts
         self.wake = asyncio.Event()
+        self.turn: Callable[[], Awaitable[None]] = (
+            no_wait  # waits for events being answered (engine.priority)
+        )
         self._edits: dict[str, _EditState] = {}
         self._held: dict[str, float] = {}  # job id -> until when this engine holds its lease
         # campaign id -> its platform (it never changes), kept for the campaigns of unhandled jobs
@@ -207,8 +211,10 @@ class Delivery:
             report = await self.retention.prune(limit=PRUNE_BATCH)
             if len(report.campaigns) >= PRUNE_BATCH:
                 self._last_prune = 0.0  # more are due: the next pass goes on
+        await self.turn()
         jobs = await self.queue.unhandled()
         for job in jobs:
+            await self.turn()
             did |= await self._job(job)
         live = {j.spec.campaign_id for j in jobs}
         self._platforms = {c: p for c, p in self._platforms.items() if c in live}

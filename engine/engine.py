@@ -34,6 +34,7 @@ from engine.jobs import JobState, RoundResult, VariantResult
 from engine.moderation import ModerationList
 from engine.outbox import OutboxSender, Posts
 from engine.planning import job_id_for
+from engine.priority import AckFirst
 from engine.queue import JobProducer
 from engine.replies import BackTo, ExportIntent, HelpIntent, NotUnderstood, Refine, ReplyIntent, parse_reply
 from engine.retention import PruneReport, Retention
@@ -82,6 +83,9 @@ class Engine:
             self.retention,
         )
         self.delivery.moderation = self.moderation
+        # events are answered before posts are sent (engine.priority)
+        self.ack_first = AckFirst()
+        self.delivery.turn = self.outbox.turn = self.ack_first.turn
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -130,7 +134,7 @@ class Engine:
         key = f"{event.where.platform}:{event.event_id}" if event.event_id else ""
         kind = type(event).__name__.removesuffix("Event").lower()
         try:
-            with lock_wait(self.settings.ack_lock_wait_seconds):
+            with self.ack_first.answering(), lock_wait(self.settings.ack_lock_wait_seconds):
                 reply, duplicate = await self._handle(event, key)
             metrics.EVENTS.labels(kind, "duplicate" if duplicate else "ok").inc()
             return reply

@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -34,6 +35,7 @@ from engine.adapter import Button, ChatAdapter, Checkpoints, OutMessage, Reconci
 from engine.artifacts import LocalArtifacts
 from engine.errors import PermanentPlatformError, PlatformError
 from engine.jobs import is_relative_name
+from engine.priority import no_wait
 from engine.store.models import Campaign, MessageRef, Outbox, now
 from engine.store.repo import Repo
 
@@ -143,16 +145,21 @@ class OutboxSender:
         self.adapters = adapters
         self.artifacts = artifacts
         self.lease_seconds = lease_seconds
+        self.turn: Callable[[], Awaitable[None]] = (
+            no_wait  # waits for events being answered (engine.priority)
+        )
         self.name = (name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")[:64]
 
     async def send_pending(self) -> bool:
         """Send what can go now (claiming each row first); True if something was posted."""
         did = False
         for _ in range(MAX_CLAIMS_PER_PASS):
+            await self.turn()
             rows = await self.repo.outbox_claim(self.name, list(self.adapters), self.lease_seconds)
             if not rows:
                 break
             for row in rows:
+                await self.turn()
                 did |= await self._claimed(row)
         return did
 

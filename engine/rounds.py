@@ -21,7 +21,7 @@ from engine.outbox import Posts
 from engine.queue import JobProducer
 from engine.settings import Settings
 from engine.store.models import Campaign, Round, now
-from engine.store.repo import Active, Admission, Choice, NewRows, Repo
+from engine.store.repo import Active, Admission, Choice, NewRows, Repo, Row
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,14 @@ class Rounds:
 
     async def _enqueue(self, spec: JobSpec) -> None:
         await self.queue.enqueue(spec, max_attempts=self.settings.job_max_attempts)
+
+    def _job_rows(self, spec: JobSpec, written: dict[str, list[Row]]) -> list[Row]:
+        """The job of ``spec`` as a row of the round's own transaction, when the queue lives in the store's
+        database (the embedded queue); otherwise none, and the caller enqueues after writing. Noted in
+        ``written`` by job id (a fresh row each time: a retried transaction gets its own)."""
+        row = self.queue.job_row(spec, self.repo.sessions, max_attempts=self.settings.job_max_attempts)
+        written[spec.id] = [row] if row is not None else []
+        return written[spec.id]
 
     async def _enqueue_written(self, spec: JobSpec) -> None:
         """Enqueue the job of a round that is written already. The round row is the durable promise: when
@@ -122,13 +130,16 @@ class Rounds:
                     self.posts.row(
                         c, f"{spec.id}:status", "status", OutMessage(text=say.queued(1)), round_number=1
                     ),
+                    *self._job_rows(spec, jobs),
                 ]
             )
 
         counted: list[Active] = []
+        jobs: dict[str, list[Row]] = {}  # the job rows written with the round, by job id
         camp = await self.repo.create_campaign(camp, plan, self.admission(user, counted))
-        await self._enqueue_written(made[0])
-        return camp, made[0], counted[-1].total + 1
+        if not jobs[made[-1].id]:
+            await self._enqueue_written(made[-1])
+        return camp, made[-1], counted[-1].total + 1
 
     async def start(
         self,
@@ -184,12 +195,15 @@ class Rounds:
                         OutMessage(text=say.queued(number)),
                         round_number=number,
                     ),
+                    *self._job_rows(spec, jobs),
                 ]
             )
 
+        jobs: dict[str, list[Row]] = {}  # the job rows written with the round, by job id
         admit = self.admission(user, alone_in=camp.id if take is not None else None)
         number = await self.repo.add_round(camp.id, plan, admit, take=take)
-        await self._enqueue_written(made[-1].spec)
+        if not jobs[made[-1].spec.id]:
+            await self._enqueue_written(made[-1].spec)
         logger.info("campaign %s: round %d queued by %s (%s)", say.cid_str(camp.id), number, user, what)
         return number
 

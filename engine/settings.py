@@ -175,6 +175,13 @@ class Settings(BaseSettings):
         description="most candidate rows in one copy-model batch when several jobs decode together "
         "(unset: all of a batch's jobs in one model batch)",
     )
+    worker_nice: int = Field(
+        default=5,
+        ge=0,
+        le=19,
+        description="the worker process's niceness (added at start): on a host it shares with the bot, the "
+        "bot's answers (3 s deadline) and the database go before generation; 0 keeps the parent's",
+    )
     worker_oom_batch: int = Field(
         default=4,
         ge=1,

@@ -28,6 +28,7 @@ from engine import metrics
 from engine.artifacts import LocalArtifacts
 from engine.brief import Brief
 from engine.errors import CampaignbotError, JobError, UserError
+from engine.inference import heap
 from engine.inference.record import Round, Variant, write_round, write_variant
 from engine.inference.studio import RoundAsk, Studio
 from engine.jobs import Cancelled, Job, JobSpec, RoundResult, VariantResult
@@ -71,6 +72,16 @@ class _Run:
     folder: str = ""  # its round's folder in the artifact store
     handed: set[int] = dataclasses.field(default_factory=set)  # variants handed back while it was made
     on_variant: Callable[[Variant], None] | None = None
+
+
+def lower_priority(settings: Settings) -> None:
+    """Add ``worker_nice`` to this process's niceness (``campaignbot worker`` does at start): on a host the
+    worker shares with the bot, answers to chat events and the database go before generation."""
+    if settings.worker_nice:
+        try:
+            os.nice(settings.worker_nice)
+        except OSError as exc:
+            logger.warning("could not lower the worker's priority: %s", exc)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -262,6 +273,7 @@ class InferenceWorker:
     async def run(self, *, burst: bool = False) -> int:
         """Serve jobs until stopped (or, with ``burst``, until the queue is empty)."""
         await self._beat("starting")
+        heap.limit_arenas()  # before the first to_thread: see engine.inference.heap
         t = time.perf_counter()
         await asyncio.to_thread(self.studio.warm_up)
         logger.info(
@@ -295,6 +307,7 @@ class InferenceWorker:
                 try:
                     await self.run_jobs(jobs)
                 finally:
+                    heap.trim()
                     for _ in jobs:
                         metrics.JOB_RUN_SECONDS.observe(time.monotonic() - self.current_since)
                     self.current, self.current_since, self.current_jobs = None, None, []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from engine.jobs import Job, JobSpec, RoundResult, VariantResult, WorkerInfo
 
@@ -15,6 +15,12 @@ class JobProducer(Protocol):
     """The engine's side: enqueue, cancel, watch."""
 
     async def enqueue(self, spec: JobSpec, *, max_attempts: int = 3) -> bool: ...
+    def job_row(self, spec: JobSpec, sessions: Any, *, max_attempts: int = 3) -> Any | None:
+        """The row that enqueues ``spec`` when added to a write transaction of ``sessions`` (an
+        ``async_sessionmaker``), or None when this queue does not live in that database: then the caller
+        writes its rows and calls :meth:`enqueue` after them."""
+        ...
+
     async def cancel(self, job_id: str) -> bool: ...
     async def get(self, job_id: str) -> Job | None: ...
     async def position(self, job_id: str) -> int: ...

@@ -329,6 +329,10 @@ class RedisJobQueue:
         """Add a job; False (and nothing changes) if a job with this id exists already."""
         return bool(await self._run("enqueue", spec.id, json.dumps(spec.to_dict()), spec.user, max_attempts))
 
+    def job_row(self, spec: JobSpec, sessions: Any, *, max_attempts: int = 3) -> None:
+        """None: Redis is not the store's database; the engine enqueues after writing the round."""
+        return None
+
     async def cancel(self, job_id: str) -> bool:
         return bool(await self._run("cancel", job_id))
 

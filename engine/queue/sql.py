@@ -68,6 +68,19 @@ def _claimed(row: JobRow, worker: str, lease_s: float, t: float) -> dict[str, An
     }
 
 
+def _job_row(spec: JobSpec, max_attempts: int) -> JobRow:
+    t = now()
+    return JobRow(
+        id=spec.id,
+        kind=spec.kind,
+        payload=spec.to_dict(),
+        user=spec.user,
+        max_attempts=max_attempts,
+        created_at=t,
+        updated_at=t,
+    )
+
+
 class SqlJobQueue:
     """The embedded queue: the ``jobs`` table of the store's database (SQLite by default). Worker
     heartbeats go to the ``workers`` table beside it. Implements :class:`engine.queue.JobQueue`."""
@@ -149,18 +162,14 @@ class SqlJobQueue:
         async with self.sessions() as s, s.begin():
             if await s.get(JobRow, spec.id) is not None:
                 return False
-            s.add(
-                JobRow(
-                    id=spec.id,
-                    kind=spec.kind,
-                    payload=spec.to_dict(),
-                    user=spec.user,
-                    max_attempts=max_attempts,
-                    created_at=now(),
-                    updated_at=now(),
-                )
-            )
+            s.add(_job_row(spec, max_attempts))
         return True
+
+    def job_row(self, spec: JobSpec, sessions: Any, *, max_attempts: int = 3) -> JobRow | None:
+        """The jobs row of ``spec``, for a transaction of the store that writes its round: the embedded queue
+        is a table of that database when it opens the same sessions (as the engine builds it), so the
+        round and its job commit together, with one commit fewer on the command's path."""
+        return _job_row(spec, max_attempts) if sessions is self.sessions else None
 
     async def claim(self, worker: str, lease_s: float) -> Job | None:
         """Take the oldest queued job, or one whose worker's lease ran out. Jobs delivered

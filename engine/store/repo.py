@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, false, func, or_, select, text, update
+from sqlalchemy import ColumnElement, case, delete, exists, false, func, literal, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -209,14 +209,17 @@ class Repo:
     @staticmethod
     async def _admit(s: AsyncSession, admit: Admission) -> None:
         """Count the rounds being made, in the admission's transaction, and let the engine's rule decide."""
-        active = Round.state.in_(ACTIVE_ROUND_STATES)
-        total = await s.scalar(select(func.count()).select_from(Round).where(active))
-        mine = await s.scalar(select(func.count()).select_from(Round).where(active, Round.user == admit.user))
-        in_campaign = 0
-        if admit.campaign_id is not None:
-            q = select(func.count()).select_from(Round).where(active, Round.campaign_id == admit.campaign_id)
-            in_campaign = int(await s.scalar(q) or 0)
-        admit.check(Active(mine=int(mine or 0), total=int(total or 0), campaign=in_campaign))
+        # one query (it is on every command's path): all rounds being made, the user's, the campaign's
+        in_campaign = (
+            func.sum(case((Round.campaign_id == admit.campaign_id, 1), else_=0))
+            if admit.campaign_id is not None
+            else literal(0)
+        )
+        q = select(func.count(), func.sum(case((Round.user == admit.user, 1), else_=0)), in_campaign).where(
+            Round.state.in_(ACTIVE_ROUND_STATES)
+        )
+        total, mine, campaign = (await s.execute(q)).one()
+        admit.check(Active(mine=int(mine or 0), total=int(total or 0), campaign=int(campaign or 0)))
 
     async def forget_events(self, older_than: float, *, dry_run: bool = False) -> int:
         """Forget event ids recorded before ``older_than``; how many (would be) forgotten."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
 from engine.jobs import Job, JobSpec, JobState, RoundResult, VariantResult, WorkerInfo, merge_partial
 
@@ -21,6 +22,9 @@ class FakeQueue:
         job.progress_seq += 1
 
     # -- producer -----------------------------------------------------------------------------------------
+    def job_row(self, spec: JobSpec, sessions: Any, *, max_attempts: int = 3) -> None:
+        return None  # in memory, not in the store's database: enqueued after the round is written
+
     async def enqueue(self, spec: JobSpec, *, max_attempts: int = 3) -> bool:
         if spec.id in self.jobs:
             return False
