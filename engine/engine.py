@@ -151,7 +151,9 @@ class Engine:
     async def _handle(self, event: Event, key: str) -> tuple[Reply | None, bool]:
         """The reply, and whether the event was a duplicate (then there is no reply)."""
         try:
-            if key and await self.repo.seen(key):
+            # Slash commands are never delivered twice (Slack and Discord do not retry them), so they skip
+            # the read; the seen mark written with their effect still makes a double delivery one effect.
+            if key and not isinstance(event, CommandEvent) and await self.repo.seen(key):
                 logger.info("duplicate event %s ignored", event.event_id)
                 return None, True
             async with self.repo.handling(key):

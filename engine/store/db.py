@@ -32,6 +32,12 @@ def lock_wait(seconds: float) -> Iterator[None]:
         _LOCK_WAIT.reset(token)
 
 
+def current_lock_wait() -> float:
+    """How long a transaction begun now may wait for a lock (:func:`lock_wait`, else :data:`LOCK_WAIT_S`)."""
+    wait = _LOCK_WAIT.get()
+    return LOCK_WAIT_S if wait is None else wait
+
+
 def database_url(data_dir: Path, url: str | None) -> str:
     if url:
         if url.startswith("postgresql://") or url.startswith("postgres://"):

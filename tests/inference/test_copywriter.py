@@ -555,3 +555,32 @@ def test_a_row_cap_splits_the_jobs_into_model_batches_without_changing_them(
     assert [as_tuples(c) for c in capped if not isinstance(c, Exception)] == [
         as_tuples(c) for c in free if not isinstance(c, Exception)
     ]
+
+
+def test_repeated_prompts_are_run_once_and_sample_as_if_each_row_were_run(
+    tiny: Copywriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first step runs each distinct prompt once and hands its cache to the rows that repeat it: the
+    completions are the ones of every row run through the model."""
+    prompts = tiny.prompts(WATCH, None, 2, seed=3)
+    rows = [prompts[i % len(prompts)] for i in range(6)]
+    widths: list[int] = []
+    step = tiny._step_logits
+
+    def counting(ids: torch.Tensor, *a: object) -> object:
+        widths.append(ids.shape[0])
+        return step(ids, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tiny, "_step_logits", counting)
+    shared = tiny.sample_many([Sampling(rows, 24, 5)])
+    assert widths[0] == len(set(prompts)) < len(rows)  # the prefill: one row per distinct prompt
+    assert all(w == len(rows) for w in widths[1:])
+    widths.clear()
+    monkeypatch.setattr(  # every row through the model, as before the prefill was shared
+        tiny,
+        "_prefill",
+        lambda _p, ids, mask, pos, head, cols: tiny._step_logits(ids, mask, pos, None, head, cols),
+    )
+    every = tiny.sample_many([Sampling(rows, 24, 5)])
+    assert widths[0] == len(rows)
+    assert every == shared

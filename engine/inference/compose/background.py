@@ -4,6 +4,7 @@ the edge chrome and soft shadows.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable
@@ -27,9 +28,17 @@ def _gradient(size: tuple[int, int], top: RGB, bottom: RGB) -> Image.Image:
     small = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "RGB")
     img = small.resize(size, Image.Resampling.BICUBIC)
     # A whisper of noise hides 8-bit banding in large smooth gradients.
-    noise = np.random.default_rng(7).normal(0.0, 1.1, (h, w, 1)).astype(np.float32)
-    out = np.asarray(img, np.float32) + noise
+    out = np.asarray(img, np.float32) + _noise(h, w)
     return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+@functools.lru_cache(maxsize=4)
+def _noise(h: int, w: int) -> np.ndarray:
+    """The gradient's fixed noise for one canvas size, drawn once (a third of a card's background time);
+    read-only, 4-8 MB a size."""
+    noise = np.random.default_rng(7).normal(0.0, 1.1, (h, w, 1)).astype(np.float32)
+    noise.flags.writeable = False
+    return noise
 
 
 def _rgba(c: RGB, alpha: float) -> tuple[int, int, int, int]:

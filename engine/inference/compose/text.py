@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from PIL import ImageDraw, ImageFont
 
@@ -62,8 +63,20 @@ def _ellipsize(word: str, font: ImageFont.FreeTypeFont, width: int) -> str:
 
 
 def _ink_width(font: ImageFont.FreeTypeFont, text: str) -> int:
-    left, _, right, _ = font.getbbox(text, anchor="ls")
+    left, _, right, _ = _bbox(font, text)
     return int(right - left)
+
+
+# Fitting a card measures the same words and lines again at each size and layout it tries (a fifth of a
+# card's time went to FreeType's layout); fonts are cached objects (fonts.py), so they key these caches.
+@lru_cache(maxsize=16384)
+def _bbox(font: ImageFont.FreeTypeFont, text: str) -> tuple[float, float, float, float]:
+    return font.getbbox(text, anchor="ls")
+
+
+@lru_cache(maxsize=16384)
+def _advance(font: ImageFont.FreeTypeFont, text: str) -> float:
+    return float(font.getlength(text))
 
 
 def _wrap(tokens: list[_Token], font: ImageFont.FreeTypeFont, width: int) -> tuple[list[str], bool]:
@@ -71,14 +84,14 @@ def _wrap(tokens: list[_Token], font: ImageFont.FreeTypeFont, width: int) -> tup
     wider than ``width`` is ellipsized. The caller re-measures the ink of the lines it keeps."""
     lines: list[str] = []
     cur, cur_w = "", 0.0
-    space_w = font.getlength(" ")
+    space_w = _advance(font, " ")
     truncated = False
     for tok in tokens:
         piece = tok.text
-        piece_w = font.getlength(piece)
+        piece_w = _advance(font, piece)
         if piece_w > width and _ink_width(font, piece) > width:
             piece = _ellipsize(piece, font, width)
-            piece_w = font.getlength(piece)
+            piece_w = _advance(font, piece)
             truncated = True
         gap = space_w if tok.space_before and cur else 0.0
         if not cur or cur_w + gap + piece_w <= width:
@@ -111,7 +124,7 @@ def _measure(
     lh = max(1, round((ascent + descent) * spacing))
     top, bottom, width = 10**9, -(10**9), 0
     for i, line in enumerate(lines):
-        left, t, right, b = font.getbbox(line, anchor="ls")
+        left, t, right, b = _bbox(font, line)
         base = ascent + i * lh
         top, bottom = min(top, base + int(t)), max(bottom, base + int(b))
         width = max(width, int(right - left))

@@ -197,12 +197,14 @@ class DecodingMixin:
             device=self.device,
         )[:, None]
         head = self._sub_head(cols)
-        past = None
-        step, pos = ids, positions
         steps = int(budgets.max())
         with torch.inference_mode():
+            # the prompts once each: a round's rows repeat a few prompts (one per angle)
+            logits, past = self._prefill(prompts, ids, mask, positions, head, cols)
+            step, pos = ids, positions
             for n in range(steps):
-                logits, past = self._step_logits(step, mask, pos, past, head, cols)
+                if n:
+                    logits, past = self._step_logits(step, mask, pos, past, head, cols)
                 logits = self._next_logits(
                     logits, bias, starts, word_starts, rows, temps, requests, spans, labels, index
                 )
@@ -224,6 +226,30 @@ class DecodingMixin:
             return [[""] * (b - a) for a, b in spans]
         texts: list[str] = tok.batch_decode(torch.stack(rows.out, dim=1).cpu(), skip_special_tokens=True)
         return [texts[a:b] for a, b in spans]
+
+    def _prefill(
+        self,
+        prompts: list[list[int]],
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        positions: torch.Tensor,
+        head: tuple[torch.Tensor, torch.Tensor | None] | None,
+        cols: torch.Tensor,
+    ) -> tuple[torch.Tensor, Any]:
+        """The first step over the whole prompts: each distinct prompt run through the model once, its
+        logits and KV cache then given to every row that repeats it (a cache without batch selection,
+        e.g. an older transformers' tuples, gets every row run)."""
+        first: dict[tuple[int, ...], int] = {}
+        inverse = [first.setdefault(tuple(p), len(first)) for p in prompts]
+        if len(first) == len(prompts):
+            return self._step_logits(ids, mask, positions, None, head, cols)
+        rows = torch.tensor(_first_rows(inverse), device=self.device)
+        logits, past = self._step_logits(ids[rows], mask[rows], positions[rows], None, head, cols)
+        if not hasattr(past, "batch_select_indices"):
+            return self._step_logits(ids, mask, positions, None, head, cols)
+        spread = torch.tensor(inverse, device=self.device)
+        past.batch_select_indices(spread)
+        return logits[spread], past
 
     def _sub_head(self, cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None] | None:
         """The output layer's rows for ``cols`` (weight, bias), or None for a model without a plain linear
@@ -466,6 +492,14 @@ def _block_used_labels(
             keep = logits[i, free].clone()
             logits[i] = float("-inf")
             logits[i, free] = keep
+
+
+def _first_rows(inverse: list[int]) -> list[int]:
+    """For each distinct prompt (numbered by first appearance in ``inverse``), the row where it first appears."""
+    rows: dict[int, int] = {}
+    for row, u in enumerate(inverse):
+        rows.setdefault(u, row)
+    return [rows[u] for u in range(len(rows))]
 
 
 def _contains(seq: list[int], part: list[int]) -> bool:

@@ -9,6 +9,7 @@ copywriter optimises. The word lists the rules use live in :mod:`engine.inferenc
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
@@ -118,8 +119,12 @@ def distinct_n(texts: Iterable[str], n: int = 2) -> float:
 
 def edit_similarity(a: str, b: str) -> float:
     """Normalised similarity in [0, 1] of two strings (1.0 = identical, case and spacing ignored)."""
-    a_norm = " ".join(a.lower().split())
-    b_norm = " ".join(b.lower().split())
+    return _similarity(" ".join(a.lower().split()), " ".join(b.lower().split()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _similarity(a_norm: str, b_norm: str) -> float:
+    """Kept: the diversity picker asks for the same pairs again at every pick."""
     if not a_norm and not b_norm:
         return 1.0
     return SequenceMatcher(None, a_norm, b_norm, autojunk=False).ratio()
