@@ -9,7 +9,11 @@
    (every row decodes all of them: no row may end early, so tokens = rows x steps).
 3. FLOPs per generated token: 2 x the weights a token passes through (the transformer blocks and the
    output layer over the columns actually computed: the tokens some row may produce) plus attention over
-   the cached context; the share of the bound is tokens/s x FLOPs/token / bound.
+   the cached context; the share of the bound is tokens/s x FLOPs/token / bound. The time includes the
+   first step over the prompts (run once per distinct prompt, as the worker does), whose FLOPs are not
+   counted: the share is of generated tokens only.
+4. A dtype whose matmul bound is under a tenth of fp32's (bf16 on a CPU without avx512_bf16 or AMX) is
+   reported as emulated and not decoded. The CPU's flags are recorded with the results.
 
 Writes bench/results/copy_throughput.json and prints a table.
 """
@@ -31,6 +35,7 @@ from engine.inference.copywriter.decoding import Sampling
 from engine.settings import HOUSE_COPY_MODEL
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+EMULATED = 0.1  # a dtype whose matmul bound is under this share of fp32's has no hardware support here
 
 
 def matmul_bound(dtype: torch.dtype, repeats: int, n: int = 2048) -> float:
@@ -43,6 +48,16 @@ def matmul_bound(dtype: torch.dtype, repeats: int, n: int = 2048) -> float:
         torch.mm(a, b)
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best
+
+
+def cpu_flags() -> list[str]:
+    """The vector and matrix extensions that decide bf16 speed on this CPU (from /proc/cpuinfo)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    have = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in have]
 
 
 def flops_per_token(cw: Copywriter, columns: int, context: int) -> float:
@@ -70,12 +85,22 @@ def main() -> None:
             "cpu": platform.processor() or platform.machine(),
             "threads": args.threads,
             "torch": torch.__version__,
+            "flags": cpu_flags(),
         },
         "steps": args.steps,
         "dtypes": {},
     }
+    fp32_bound = 0.0
     for name, dtype in DTYPES.items():
         bound = matmul_bound(dtype, args.repeats)
+        fp32_bound = fp32_bound or bound
+        if bound < EMULATED * fp32_bound:
+            # no bf16 instructions (no avx512_bf16 / AMX): the dtype is emulated, decoding would take
+            # many minutes and say only that (CAMPAIGNBOT_DTYPE=auto keeps fp32 on a CPU)
+            note = f"{bound / 1e9:.1f} GFLOP/s: emulated on this CPU, decoding not measured"
+            result["dtypes"][name] = {"matmul_bound_gflops": round(bound / 1e9, 1), "skipped": note}
+            print(f"{name}: matmul {note}")
+            continue
         cw = Copywriter.load(str(HOUSE_COPY_MODEL), torch.device("cpu"), dtype)
         eos = cw.tokenizer.eos_token_id
         # no row may stop early: every row decodes ``steps`` tokens
