@@ -130,7 +130,8 @@ class Engine:
 
         The event is recorded as seen in the same transaction as its effect (:meth:`Repo.handling`): an
         error before the effect commits leaves it unseen, so the platform's redelivery is handled, and two
-        deliveries at once make one effect. A duplicate costs one primary-key read."""
+        deliveries at once make one effect. A duplicate costs one primary-key read (a slash command, never
+        redelivered by the platforms, skips it: a second delivery would still make one effect)."""
         key = f"{event.where.platform}:{event.event_id}" if event.event_id else ""
         kind = type(event).__name__.removesuffix("Event").lower()
         try:

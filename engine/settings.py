@@ -160,7 +160,8 @@ class Settings(BaseSettings):
         le=64,
         description="most ready jobs a worker takes at once and makes together (cross-job micro-batching: "
         "shared model batches, each job's cards as made alone); 1: one job at a time; unset: 1 on a CPU "
-        "(measured faster there, bench/results/load.json), 8 on a GPU",
+        "(batches finish a crowd sooner there but each campaign's last card later, bench/results/load.json), "
+        "8 on a GPU",
     )
     worker_batch_window_ms: float = Field(
         default=30.0,

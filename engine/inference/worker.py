@@ -322,9 +322,10 @@ class InferenceWorker:
     @property
     def batch_jobs(self) -> int:
         """Most jobs taken at once: ``worker_batch_jobs``, or by device when unset. On this project's 2-core
-        CPU the load benchmark measured one job at a time faster end to end (8 concurrent campaigns: 21.6 s
-        against 23.8 s in batches of 8), since a CPU round already keeps both cores busy and a batch holds
-        every card back for its shared copy stage; a GPU is mostly idle on one round's 24 rows."""
+        CPU batches of 8 finish 8 concurrent campaigns sooner (18.7 s against 24.3 s, bench/results/load.json)
+        but the median campaign's last card later (18.0 s against 15.2 s): a batch holds every card back for
+        its shared copy stage, and batching speeds up only the copy model, 1.6x at most on two cores. A GPU
+        is mostly idle on one round's 24 rows."""
         if self.settings.worker_batch_jobs is not None:
             return self.settings.worker_batch_jobs
         return GPU_BATCH_JOBS if self.studio.device.type == "cuda" else 1
