@@ -15,6 +15,7 @@ from engine.inference.copywriter.placeholders import delexicalise, fill_copy
 from engine.inference.copywriter.prompts import (
     length_label,
     parse_completion,
+    render_completion,
     render_prompt,
     uses_placeholders,
 )
@@ -572,6 +573,9 @@ def test_repeated_prompts_are_run_once_and_sample_as_if_each_row_were_run(
         return step(ids, *a)  # type: ignore[arg-type]
 
     monkeypatch.setattr(tiny, "_step_logits", counting)
+    tiny.sample_many([Sampling(rows, 1, 5)])  # one token: the prefill alone, one model call
+    assert widths == [len(set(prompts))]
+    widths.clear()
     shared = tiny.sample_many([Sampling(rows, 24, 5)])
     assert widths[0] == len(set(prompts)) < len(rows)  # the prefill: one row per distinct prompt
     assert all(w == len(rows) for w in widths[1:])
@@ -584,3 +588,23 @@ def test_repeated_prompts_are_run_once_and_sample_as_if_each_row_were_run(
     every = tiny.sample_many([Sampling(rows, 24, 5)])
     assert widths[0] == len(rows)
     assert every == shared
+
+
+def test_scoring_runs_each_prompt_once_and_gives_the_whole_rows_likelihood(tiny: Copywriter) -> None:
+    """Scoring shares each distinct prompt's cache with its rows: the same NLL as every row run whole."""
+    copies = tiny.write(WATCH, 3, seed=2) + tiny.write(Brief.create("oat milk latte"), 3, seed=3)
+    prompts = tiny.prompts(WATCH, None, 2, seed=1)
+    rows = [prompts[i % len(prompts)] for i in range(len(copies))]
+    tok = tiny.tokenizer
+    prompt_ids = [tok(p)["input_ids"] for p in rows]
+    done = [tok(render_completion(c))["input_ids"] + [tok.eos_token_id] for c in copies]
+    bias = tiny._bias(prompt_ids)
+    with torch.inference_mode():
+        shared = tiny._shared_prompt_logp(prompt_ids, done, bias)
+        assert shared is not None  # this transformers' cache can be spread: the shared path is the one used
+        whole = tiny._whole_rows_logp(prompt_ids, done, bias)
+    (a, keep_a), (b, keep_b) = shared, whole
+    per_row = [x[k].clamp(min=-20.0) for x, k in zip(a, keep_a, strict=True)]
+    per_row_whole = [x[k].clamp(min=-20.0) for x, k in zip(b, keep_b, strict=True)]
+    for x, y in zip(per_row, per_row_whole, strict=True):
+        assert x.shape == y.shape and torch.allclose(x, y, atol=1e-4)
