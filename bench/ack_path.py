@@ -34,6 +34,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from load import spread  # noqa: E402  (the load benchmark's percentiles)
 
 from bot.app import open_engine  # noqa: E402
 from engine.engine import Engine  # noqa: E402
@@ -72,11 +75,6 @@ async def _command(eng: Engine, i: int) -> float:
     if reply is None or "Working on it" not in reply.text:
         raise SystemExit(f"command {i} was not accepted: {reply.text if reply else None!r}")
     return time.perf_counter() - t
-
-
-def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, max(0, round(q / 100 * (len(xs) - 1))))]
 
 
 async def serial(n: int) -> dict[str, Any]:
@@ -119,10 +117,7 @@ async def burst(n: int) -> dict[str, Any]:
     return {
         "n": n,
         "wall_ms": round(1000 * wall, 1),
-        "ack_ms": {
-            q: round(1000 * _pct(list(lat), p), 1) for q, p in (("median", 50), ("p90", 90), ("p99", 99))
-        }
-        | {"max": round(1000 * max(lat), 1)},
+        "ack_ms": spread(lat, 1000.0, 1),
     }
 
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
+import functools
 import os
-
-logger = logging.getLogger(__name__)
 
 ARENAS = 2  # malloc arenas of a worker process unless MALLOC_ARENA_MAX says otherwise
 _M_ARENA_MAX = -8  # mallopt parameter (malloc.h)
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

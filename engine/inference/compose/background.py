@@ -34,8 +34,8 @@ def _gradient(size: tuple[int, int], top: RGB, bottom: RGB) -> Image.Image:
 
 @functools.lru_cache(maxsize=4)
 def _noise(h: int, w: int) -> np.ndarray:
-    """The gradient's fixed noise for one canvas size, drawn once (a third of a card's background time);
-    read-only, 4-8 MB a size."""
+    """The gradient's fixed noise for one canvas size, drawn once instead of for every card; read-only,
+    4-8 MB a size."""
     noise = np.random.default_rng(7).normal(0.0, 1.1, (h, w, 1)).astype(np.float32)
     noise.flags.writeable = False
     return noise

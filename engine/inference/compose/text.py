@@ -67,8 +67,9 @@ def _ink_width(font: ImageFont.FreeTypeFont, text: str) -> int:
     return int(right - left)
 
 
-# Fitting a card measures the same words and lines again at each size and layout it tries (a fifth of a
-# card's time went to FreeType's layout); fonts are cached objects (fonts.py), so they key these caches.
+# Fitting a card measures the same words and lines again at each size and layout it tries (in one profile
+# of a round, over a quarter of composition went to FreeType's layout); fonts are cached objects
+# (fonts.py), so they key these caches.
 @lru_cache(maxsize=16384)
 def _bbox(font: ImageFont.FreeTypeFont, text: str) -> tuple[float, float, float, float]:
     return font.getbbox(text, anchor="ls")
